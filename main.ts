@@ -1,2 +1,165 @@
-/** Entry point of the bbblb binary: parses argv, runs one subcommand, exits with its status. */
-console.log("bbblb");
+/**
+ * Entry point of the bbblb binary: parses argv with commander, runs one subcommand, exits with its status.
+ * Every error is one line on stderr and a non-zero exit.
+ *
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import denoJson from "./deno.json" with { type: "json" };
+import { ConfigError, kvPath, serveConfig, type ServeFlags } from "./src/config.ts";
+import { CliError } from "./src/cli/errors.ts";
+import { serve } from "./src/cli/serve.ts";
+import {
+  addServerCommand,
+  listServersCommand,
+  removeServerCommand,
+  setStateCommand,
+} from "./src/cli/servers.ts";
+import { StoreError } from "./src/store/servers.ts";
+import { openStore } from "./src/store/kv.ts";
+
+const env = (name: string) => Deno.env.get(name);
+
+/** Run an admin subcommand on the store named by `--kv` and print what it returns. */
+async function withStore(kvFlag: string | undefined, run: (kv: Deno.Kv) => Promise<string>): Promise<void> {
+  const kv = await openStore(kvPath(kvFlag, env));
+  try {
+    console.log(await run(kv));
+  } finally {
+    kv.close();
+  }
+}
+
+function kvOption(): Option {
+  return new Option(
+    "--kv <path>",
+    "the KV store: a file path or a KV Connect URL (env BBBLB_KV, default ./bbblb.kv)",
+  );
+}
+
+async function readStdin(): Promise<string> {
+  return await new Response(Deno.stdin.readable).text();
+}
+
+/** The command line, as a commander program. */
+export function program(): Command {
+  const cli = new Command("bbblb")
+    .description("A load balancer for BigBlueButton: one BBB API in front of many BBB servers.")
+    .version(denoJson.version, "-V, --version")
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s.split("\n").filter((l) => l.trim())[0] + "\n") });
+
+  cli.command("serve")
+    .description("serve the BBB API (and poll the servers) until SIGTERM or SIGINT")
+    .addOption(kvOption())
+    .option("--host <host>", "address to listen on (env BBBLB_HOST, default 127.0.0.1)")
+    .option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)")
+    .option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)")
+    .option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)")
+    .option("--poll-interval <seconds>", "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)")
+    .option(
+      "--backend-timeout <seconds>",
+      "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
+    )
+    .option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)")
+    .option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)")
+    .action(async (flags: ServeFlags) => {
+      await serve(serveConfig(flags, env));
+    });
+
+  cli.command("add-server")
+    .description(
+      "register a BBB server (URL and secret as `bbb-conf --secret` prints them; SECRET - reads stdin)",
+    )
+    .argument("<id>", "a non-negative integer chosen by you")
+    .argument("<url>", "e.g. https://bbb1.example.org/bigbluebutton/")
+    .argument("<secret>", "the server's shared secret, or - to read it from stdin")
+    .addOption(kvOption())
+    .option("--weight <w>", "relative capacity (default 1)")
+    .option("--disabled", "add it disabled (no new meetings)")
+    .addOption(
+      new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
+        "sha1",
+        "sha256",
+        "sha384",
+        "sha512",
+      ]).default("sha256"),
+    )
+    .option("--no-check", "skip the call that checks URL and secret")
+    .action(async (id: string, url: string, secret: string, o) => {
+      await withStore(o.kv, (kv) =>
+        addServerCommand(kv, {
+          id,
+          url,
+          secret,
+          weight: o.weight,
+          disabled: o.disabled,
+          checksum: o.checksum,
+          check: o.check,
+          timeoutMs: 10_000,
+          readStdin,
+        }));
+    });
+
+  cli.command("list-servers")
+    .description("list the servers with state, health, meetings and load (never secrets)")
+    .addOption(kvOption())
+    .option("--json", "print a JSON array")
+    .action(async (o) => {
+      await withStore(o.kv, (kv) => listServersCommand(kv, Boolean(o.json)));
+    });
+
+  for (
+    const [name, state, what] of [
+      ["enable", "enabled", "let a server take new meetings again (also lifts panic)"],
+      ["disable", "disabled", "no new meetings; the meetings running there keep working"],
+    ] as const
+  ) {
+    cli.command(name)
+      .description(what)
+      .argument("<id>", "server id")
+      .addOption(kvOption())
+      .action(async (id: string, o) => {
+        await withStore(o.kv, (kv) => setStateCommand(kv, id, state));
+      });
+  }
+
+  cli.command("remove-server")
+    .description("remove a server; refuses while meetings run there unless --force (then bbblb forgets them)")
+    .argument("<id>", "server id")
+    .addOption(kvOption())
+    .option("--force", "forget the meetings running there (they are not ended)")
+    .action(async (id: string, o) => {
+      await withStore(o.kv, (kv) => removeServerCommand(kv, id, Boolean(o.force)));
+    });
+
+  return cli;
+}
+
+/** Run the command line and return the exit status. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await program().parseAsync(args, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed as one line by commander
+      return e.exitCode;
+    }
+    if (e instanceof CliError) {
+      console.error(`bbblb: ${e.message}`);
+      return e.exitCode;
+    }
+    if (e instanceof ConfigError || e instanceof StoreError) {
+      console.error(`bbblb: ${e.message}`);
+      return 2;
+    }
+    console.error(`bbblb: ${(e as Error)?.message ?? e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

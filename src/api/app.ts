@@ -1,0 +1,96 @@
+/**
+ * The HTTP app: `createApp(deps)` builds a Hono app that answers the BBB API at `/bigbluebutton/api/`.
+ * Every error becomes BBB's FAILED XML in exactly one place ({@linkcode createApp}'s `onError`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { BbbError } from "../bbb/errors.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import type { ApiContext } from "./context.ts";
+import { getMeetings } from "./get_meetings.ts";
+import { create, end, getMeetingInfo, isMeetingRunning, join } from "./meetings.ts";
+import { type ApiRequest, readApiRequest } from "./request.ts";
+import { failed, success } from "./responses.ts";
+
+/** Dependencies of the app. Everything with a default can be left out in tests. */
+export interface AppDeps {
+  /** The store. */
+  kv: Deno.Kv;
+  /** The accepted API secrets (a function, so a rotation takes effect without a restart). */
+  secrets: () => readonly string[];
+  /** Timeout of every call to a BBB server, in ms. @default 5000 */
+  backendTimeoutMs?: number;
+  /** How long a create or join waits for a concurrent create of the same meetingID, in ms. @default 2 × backendTimeoutMs */
+  settleMs?: number;
+  /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
+  maxBodyBytes?: number;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** @default a logger that drops everything */
+  log?: Logger;
+}
+
+type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
+
+/** The calls bbblb answers, by name. */
+const CALLS: Record<string, Handler> = {
+  create,
+  join,
+  end,
+  getMeetingInfo,
+  isMeetingRunning,
+  getMeetings: (ctx) => getMeetings(ctx),
+};
+
+/** BBB's answer to `GET /bigbluebutton/api/` (the version document), as bbb-web 2.6–3.0 sends it. */
+const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
+
+/**
+ * Build the app.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * const app = createApp({ kv, secrets: () => ["a-long-secret"] });
+ * const res = await app.request("/bigbluebutton/api/");
+ * if (!(await res.text()).includes("<returncode>SUCCESS</returncode>")) throw new Error();
+ * kv.close();
+ * ```
+ */
+export function createApp(deps: AppDeps): Hono {
+  const backendTimeoutMs = deps.backendTimeoutMs ?? 5000;
+  const ctx: ApiContext = {
+    kv: deps.kv,
+    backendTimeoutMs,
+    settleMs: deps.settleMs ?? 2 * backendTimeoutMs,
+    fetch: deps.fetch ?? fetch,
+    log: deps.log ?? silentLogger,
+  };
+  const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
+  const app = new Hono();
+
+  app.get("/bigbluebutton/api", () => success(VERSION));
+  app.get("/bigbluebutton/api/", () => success(VERSION));
+  app.all("/bigbluebutton/api/:call{.+}", async (c) => {
+    const call = c.req.param("call");
+    const handler = Object.hasOwn(CALLS, call) ? CALLS[call] : undefined;
+    if (!handler) throw new BbbError("unsupportedRequest", "This request is not supported.");
+    if (c.req.method !== "GET" && c.req.method !== "POST") {
+      throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
+    }
+    const req = await readApiRequest(c.req.raw, call, deps.secrets(), maxBodyBytes);
+    return await handler(ctx, req);
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof BbbError) return failed(err.messageKey, err.message);
+    ctx.log.error("internal error", { path: c.req.path, error: String(err?.stack ?? err) });
+    return failed(
+      "internalError",
+      "An internal error occurred; the administrator can find it in bbblb's log.",
+    );
+  });
+  return app;
+}

@@ -1,0 +1,49 @@
+/**
+ * `getMeetings`: every server asked in parallel, their `<meeting>` elements merged into one answer.
+ *
+ * @module
+ */
+import { BackendError } from "../bbb/client.ts";
+import { meetingNodes, type OrderedNode, renderMeetings } from "../bbb/xml.ts";
+import { listServers } from "../store/servers.ts";
+import { type ApiContext, callServer, serverUnavailable } from "./context.ts";
+import { xml } from "./responses.ts";
+
+/**
+ * Ask every server not known to be offline (disabled ones too: their meetings still run), each within the
+ * backend timeout. A failing server leaves its meetings out; only when every server asked fails is the answer
+ * `serverUnavailable`. Nothing found: SUCCESS with `noMeetings` and an empty `<meetings/>`, as BBB.
+ */
+export async function getMeetings(ctx: ApiContext): Promise<Response> {
+  const servers = await listServers(ctx.kv);
+  const asked = servers.filter((s) => s.online);
+  if (servers.length > 0 && asked.length === 0) {
+    throw serverUnavailable("No BBB server can be reached right now.");
+  }
+  const results = await Promise.allSettled(asked.map((s) => callServer(ctx, s, "getMeetings", "")));
+  const nodes: OrderedNode[] = [];
+  let answered = 0;
+  results.forEach((r, i) => {
+    if (r.status === "rejected") {
+      if (!(r.reason instanceof BackendError)) throw r.reason;
+      return;
+    }
+    if (r.value.response.returncode !== "SUCCESS") {
+      ctx.log.warn("getMeetings refused by server", {
+        server: asked[i].id,
+        messageKey: r.value.response.messageKey,
+      });
+      return;
+    }
+    answered++;
+    nodes.push(...meetingNodes(r.value.text));
+  });
+  if (asked.length > 0 && answered === 0) throw serverUnavailable("No BBB server answered getMeetings.");
+  if (nodes.length === 0) {
+    return xml(
+      "<response><returncode>SUCCESS</returncode><meetings/><messageKey>noMeetings</messageKey>" +
+        "<message>no meetings were found on this server</message></response>",
+    );
+  }
+  return xml(renderMeetings(nodes));
+}

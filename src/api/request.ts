@@ -1,0 +1,104 @@
+/**
+ * Reading an API request the way bbb-web does: the raw query string as sent, an optional body, and the
+ * checksum verified over exactly the bytes the client signed.
+ *
+ * @module
+ */
+import { rawQueryOf, verifyChecksum } from "../bbb/checksum.ts";
+import { BbbError } from "../bbb/errors.ts";
+import { type Params, parseQuery } from "../bbb/query.ts";
+
+/** A verified API call. */
+export interface ApiRequest {
+  /** The call name, e.g. `create`. */
+  call: string;
+  /** `GET` or `POST`. */
+  method: string;
+  /** The signed parameters, in the order sent. */
+  params: Params;
+  /** The signed query string minus the checksum, with the client's encoding kept byte for byte. */
+  query: string;
+  /** An XML body (pre-uploaded slides) to forward as it came, with its content type. */
+  xmlBody?: { bytes: Uint8Array<ArrayBuffer>; contentType: string };
+}
+
+/** Content types of a parameter body. */
+const FORM = "application/x-www-form-urlencoded";
+/** Content types of an XML body, accepted by the calls in {@linkcode XML_BODY_CALLS}. */
+const XML_TYPES = ["application/xml", "text/xml"];
+/** Calls that take an XML body (BBB: create with pre-uploaded slides). */
+const XML_BODY_CALLS = new Set(["create"]);
+
+/**
+ * Verify and parse a request.
+ *
+ * A GET carries everything in its query. A POST may carry its parameters in a form body instead, but then the
+ * checksum must cover the body (computed over the body string as if it were the query): unsigned parameters in
+ * a body, or parameters split between query and body, are refused — bbb-web would accept them unauthenticated.
+ *
+ * @param secrets accepted API secrets
+ * @param maxBodyBytes larger bodies are refused
+ * @throws {BbbError} `checksumError`, `unsupportedContentType`, `requestTooLarge`, `validationError`
+ */
+export async function readApiRequest(
+  req: Request,
+  call: string,
+  secrets: readonly string[],
+  maxBodyBytes: number,
+): Promise<ApiRequest> {
+  let signed = rawQueryOf(req.url);
+  let xmlBody: ApiRequest["xmlBody"];
+  const body = req.method === "POST" ? await readBody(req, maxBodyBytes) : new Uint8Array();
+  if (body.length > 0) {
+    const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (type === FORM) {
+      if (signed !== "") {
+        throw new BbbError(
+          "checksumError",
+          "Parameters were split between the query string and the body; send them all in one place, signed.",
+        );
+      }
+      try {
+        signed = new TextDecoder("utf-8", { fatal: true }).decode(body);
+      } catch {
+        throw new BbbError("validationError", "The form body is not valid UTF-8.");
+      }
+    } else if (XML_TYPES.includes(type) && XML_BODY_CALLS.has(call)) {
+      xmlBody = { bytes: body, contentType: req.headers.get("content-type")! };
+    } else {
+      throw new BbbError("unsupportedContentType", "POST request Content-Type is missing or unsupported");
+    }
+  }
+  const verified = verifyChecksum(call, signed, secrets);
+  if (!verified.ok) {
+    throw new BbbError(
+      "checksumError",
+      verified.problem === "missing" ? "You must provide the checksum" : "Checksums do not match",
+    );
+  }
+  return { call, method: req.method, params: parseQuery(verified.query), query: verified.query, xmlBody };
+}
+
+async function readBody(req: Request, max: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > max) throw tooLarge(max);
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.length;
+    if (size > max) throw tooLarge(max);
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function tooLarge(max: number): BbbError {
+  return new BbbError("requestTooLarge", `The request body is larger than the limit of ${max} bytes.`);
+}

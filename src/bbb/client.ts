@@ -1,0 +1,156 @@
+/**
+ * Client for the backend BBB servers: signs each call with the server's own secret, bounds it with a timeout
+ * and turns every kind of failure into one {@linkcode BackendError}.
+ *
+ * @module
+ */
+import { type ChecksumAlgorithm, signQuery } from "./checksum.ts";
+import { type BbbResponse, parseResponse } from "./xml.ts";
+
+/** What bbblb needs to know to call one BBB server. */
+export interface Backend {
+  /** The API base, ending in `/bigbluebutton/api/`. */
+  apiUrl: string;
+  /** The server's shared secret (`bbb-conf --secret`). */
+  secret: string;
+  /** The algorithm bbblb signs its calls to this server with. */
+  checksum: ChecksumAlgorithm;
+}
+
+/** Why a backend call failed, for logs, health and the admin. */
+export type BackendFailure = "unreachable" | "timeout" | "http" | "invalid";
+
+/** A call to a BBB server that did not produce a BBB answer. */
+export class BackendError extends Error {
+  /** The kind of failure. */
+  readonly kind: BackendFailure;
+
+  /**
+   * @param kind the kind of failure
+   * @param message what happened, without secrets or checksums
+   */
+  constructor(kind: BackendFailure, message: string) {
+    super(message);
+    this.name = "BackendError";
+    this.kind = kind;
+  }
+}
+
+/**
+ * The signed URL of a call on a backend.
+ *
+ * @param query the query string without checksum, already encoded (kept byte for byte)
+ */
+export function backendUrl(backend: Backend, call: string, query: string): string {
+  return `${backend.apiUrl}${call}?${signQuery(call, query, backend.secret, backend.checksum)}`;
+}
+
+/** Options of {@linkcode callBackend}. */
+export interface CallOptions {
+  /** Abort the call (connect, headers and body) after this many milliseconds. */
+  timeoutMs: number;
+  /** The fetch to use. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** A request body (POST); the query still carries every signed parameter. */
+  body?: BodyInit;
+  /** Content type of `body`. */
+  contentType?: string;
+  /** An extra signal, e.g. the client's request going away. */
+  signal?: AbortSignal;
+}
+
+/** A BBB answer: the raw text (to pass through) and its parsed `<response>`. */
+export interface BackendAnswer {
+  /** The body exactly as the server sent it. */
+  text: string;
+  /** The parsed `<response>` element. */
+  response: BbbResponse;
+}
+
+/**
+ * Call `call` on a backend and parse its answer.
+ *
+ * @param query the query string without checksum, already encoded
+ * @throws {BackendError} on connection failure, timeout, an HTTP status other than 200, or a body that is not
+ *   a BBB `<response>` (an HTML error page, garbage). A BBB `FAILED` answer is *not* an error.
+ */
+export async function callBackend(
+  backend: Backend,
+  call: string,
+  query: string,
+  options: CallOptions,
+): Promise<BackendAnswer> {
+  const url = backendUrl(backend, call, query);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const doFetch = options.fetch ?? fetch;
+  let text: string;
+  try {
+    const res = await doFetch(url, {
+      method: options.body === undefined ? "GET" : "POST",
+      body: options.body,
+      headers: options.contentType ? { "content-type": options.contentType } : undefined,
+      redirect: "manual",
+      signal,
+    });
+    text = await res.text();
+    if (res.status !== 200) {
+      throw new BackendError("http", `${call}: HTTP ${res.status} from ${originOf(backend)}`);
+    }
+  } catch (e) {
+    if (e instanceof BackendError) throw e;
+    if (timeout.aborted) {
+      throw new BackendError(
+        "timeout",
+        `${call}: no answer from ${originOf(backend)} within ${options.timeoutMs} ms`,
+      );
+    }
+    throw new BackendError(
+      "unreachable",
+      `${call}: cannot reach ${originOf(backend)}: ${(e as Error).message}`,
+    );
+  }
+  try {
+    return { text, response: parseResponse(text) };
+  } catch (e) {
+    throw new BackendError(
+      "invalid",
+      `${call}: ${originOf(backend)} did not answer BBB XML (${(e as Error).message})`,
+    );
+  }
+}
+
+function originOf(backend: Backend): string {
+  try {
+    return new URL(backend.apiUrl).host;
+  } catch {
+    return "server";
+  }
+}
+
+/**
+ * Normalise a server URL as printed by `bbb-conf --secret` (`https://host/bigbluebutton/`, also with `api/`,
+ * with or without the trailing slash) to the API base `https://host/bigbluebutton/api/`.
+ *
+ * @throws {Error} when it is not an http(s) URL.
+ */
+export function normalizeApiUrl(input: string): string {
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    throw new Error(
+      `"${input}" is not a URL; give it as bbb-conf --secret prints it, e.g. https://bbb1.example.org/bigbluebutton/`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`"${input}" is not an http(s) URL`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new Error(`"${input}" must not carry a query, fragment or credentials`);
+  }
+  let path = url.pathname.replace(/\/+$/, "");
+  if (path.endsWith("/api")) path = path.slice(0, -4);
+  if (path === "") path = "/bigbluebutton";
+  return `${url.origin}${path}/api/`;
+}

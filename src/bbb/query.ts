@@ -1,0 +1,54 @@
+/**
+ * BBB query strings: strict parsing of what clients send and consistent encoding of what bbblb sends.
+ *
+ * @module
+ */
+import { BbbError } from "./errors.ts";
+
+/** Parameters in the order they were sent. A name may repeat; {@linkcode get} returns the first value. */
+export type Params = [name: string, value: string][];
+
+/**
+ * Parse an `application/x-www-form-urlencoded` string (a query or a form body): `+` is a space, escapes are
+ * UTF-8. Empty pairs (`a&&b`) are skipped.
+ *
+ * @throws {BbbError} `validationError` naming the parameter when an escape is malformed or not UTF-8, since
+ *   bbblb cannot store or forward what it cannot decode.
+ */
+export function parseQuery(raw: string): Params {
+  const params: Params = [];
+  for (const pair of raw.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const rawValue = eq < 0 ? "" : pair.slice(eq + 1);
+    const name = decode(rawName, rawName);
+    params.push([name, decode(rawValue, name)]);
+  }
+  return params;
+}
+
+function decode(s: string, name: string): string {
+  try {
+    return decodeURIComponent(s.replaceAll("+", " "));
+  } catch {
+    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+    throw new BbbError(
+      "validationError",
+      `Parameter "${shown}" is not valid: it contains a malformed percent-escape or invalid UTF-8.`,
+    );
+  }
+}
+
+/** The first value of `name`, or `undefined`. */
+export function get(params: Params, name: string): string | undefined {
+  return params.find(([n]) => n === name)?.[1];
+}
+
+/**
+ * Encode parameters as a query string with `encodeURIComponent` (spaces as `%20`), keeping their order.
+ * BBB verifies whatever encoding it is sent, as long as the checksum covers those exact bytes.
+ */
+export function encodeQuery(params: Params): string {
+  return params.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`).join("&");
+}

@@ -1,0 +1,82 @@
+/**
+ * `bbblb serve`: the BBB API on one port, until SIGTERM or SIGINT.
+ *
+ * @module
+ */
+import { createApp } from "../api/app.ts";
+import type { ServeConfig } from "../config.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { keys } from "../store/keys.ts";
+import { commitWithRetry, openStore } from "../store/kv.ts";
+
+/**
+ * The API secrets: those configured, else the one bbblb keeps in the store, generated on the first start.
+ *
+ * @param announce called once with a newly generated secret, the only time bbblb ever shows a secret
+ */
+export async function resolveSecrets(
+  kv: Deno.Kv,
+  configured: readonly string[],
+  announce: (secret: string) => void,
+): Promise<string[]> {
+  if (configured.length > 0) return [...configured];
+  for (;;) {
+    const entry = await kv.get<string>(keys.setting("secret"));
+    if (entry.value) return [entry.value];
+    const secret = generateSecret();
+    const res = await commitWithRetry(() => kv.atomic().check(entry).set(entry.key, secret));
+    if (res.ok) {
+      announce(secret);
+      return [secret];
+    }
+  }
+}
+
+/** 48 random characters from [A-Za-z0-9] (about 285 bits). */
+function generateSecret(): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const out: string[] = [];
+  while (out.length < 48) {
+    for (const b of crypto.getRandomValues(new Uint8Array(64))) {
+      if (b < 248 && out.length < 48) out.push(alphabet[b % 62]); // 248 = 4 × 62: no modulo bias
+    }
+  }
+  return out.join("");
+}
+
+/**
+ * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
+ *
+ * @param log where log lines go (default: per the config)
+ */
+export async function serve(
+  config: ServeConfig,
+  log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
+): Promise<void> {
+  const kv = await openStore(config.kv);
+  const secrets = await resolveSecrets(kv, config.secrets, (secret) => {
+    console.error(`bbblb: generated the API secret (shown only now; it is kept in ${config.kv}):`);
+    console.error(secret);
+  });
+  const app = createApp({ kv, secrets: () => secrets, backendTimeoutMs: config.backendTimeoutMs, log });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  const server = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    signal: stop.signal,
+    onListen: ({ hostname, port }) => {
+      log.info("listening", {
+        address: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+        url: config.url,
+      });
+    },
+  }, app.fetch);
+  await server.finished;
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  Deno.removeSignalListener("SIGINT", onSignal);
+  kv.close();
+  log.info("stopped");
+}

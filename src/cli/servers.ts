@@ -1,0 +1,193 @@
+/**
+ * Admin subcommands for servers: add-server, list-servers, enable, disable, remove-server.
+ * Thin: parse, call the store and the BBB client, print.
+ *
+ * @module
+ */
+import { BackendError, callBackend, normalizeApiUrl } from "../bbb/client.ts";
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from "../bbb/checksum.ts";
+import {
+  addServer,
+  countMeetingsOn,
+  getServer,
+  listServers,
+  removeServer,
+  type ServerState,
+  setServerState,
+} from "../store/servers.ts";
+import { CliError } from "./errors.ts";
+
+/** Options of {@linkcode addServerCommand}. */
+export interface AddServerOptions {
+  id: string;
+  url: string;
+  /** The secret, or `-` to read it from standard input. */
+  secret: string;
+  weight?: string;
+  disabled?: boolean;
+  checksum?: string;
+  /** Skip the call that checks URL and secret. */
+  check: boolean;
+  /** Timeout of the check call, in ms. */
+  timeoutMs: number;
+  /** Reads standard input (for `-`). */
+  readStdin: () => Promise<string>;
+}
+
+/**
+ * Register a server after one `getMeetings` call that proves the URL and the secret.
+ *
+ * @returns the line to print
+ * @throws {CliError} for a bad id, URL, weight or checksum, a taken id, or a failed check
+ */
+export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promise<string> {
+  const id = serverId(o.id);
+  let apiUrl: string;
+  try {
+    apiUrl = normalizeApiUrl(o.url);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  const secret = (o.secret === "-" ? await o.readStdin() : o.secret).trim();
+  if (secret === "") throw new CliError("the secret is empty");
+  const weight = Number(o.weight ?? "1");
+  if (!Number.isFinite(weight) || weight <= 0 || weight > 1000) {
+    throw new CliError(`--weight: "${o.weight}" is not a number above 0 and at most 1000`);
+  }
+  const checksum = (o.checksum ?? "sha256") as ChecksumAlgorithm;
+  if (!CHECKSUM_ALGORITHMS.includes(checksum)) {
+    throw new CliError(`--checksum: "${o.checksum}" is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`);
+  }
+  if (await getServer(kv, id)) throw new CliError(`server ${id} already exists`);
+  if (o.check) await checkServer({ apiUrl, secret, checksum }, o.timeoutMs);
+  try {
+    await addServer(kv, {
+      id,
+      apiUrl,
+      secret,
+      weight,
+      checksum,
+      state: o.disabled ? "disabled" : "enabled",
+      addedAt: Date.now(),
+    });
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return `added server ${id} (${displayUrl(apiUrl)}), ${
+    o.disabled ? "disabled" : "enabled"
+  }, weight ${weight}`;
+}
+
+async function checkServer(
+  backend: { apiUrl: string; secret: string; checksum: ChecksumAlgorithm },
+  timeoutMs: number,
+) {
+  const url = displayUrl(backend.apiUrl);
+  let answer;
+  try {
+    answer = await callBackend(backend, "getMeetings", "", { timeoutMs });
+  } catch (e) {
+    const kind = e instanceof BackendError ? e.kind : "unreachable";
+    const why = kind === "http" || kind === "invalid"
+      ? `${url} did not answer like a BBB API (${
+        (e as Error).message
+      }); give the URL as bbb-conf --secret prints it`
+      : `cannot reach ${url}: ${(e as Error).message}`;
+    throw new CliError(`${why} (--no-check skips this check)`);
+  }
+  if (answer.response.messageKey === "checksumError") {
+    throw new CliError(`the secret is wrong for ${url}: the server answered checksumError`);
+  }
+  if (answer.response.returncode !== "SUCCESS") {
+    throw new CliError(`${url} refused the check call: ${answer.response.messageKey ?? "FAILED"}`);
+  }
+}
+
+/** The server URL as `bbb-conf --secret` prints it, from the stored API base. */
+export function displayUrl(apiUrl: string): string {
+  return apiUrl.replace(/api\/$/, "");
+}
+
+/**
+ * Parse a server id: a non-negative integer.
+ *
+ * @throws {CliError} otherwise
+ */
+export function serverId(raw: string): number {
+  if (!/^\d{1,9}$/.test(raw)) throw new CliError(`"${raw}" is not a server id (a non-negative integer)`);
+  return Number(raw);
+}
+
+/** One row of `list-servers --json`. Never a secret. */
+export interface ServerRow {
+  id: number;
+  url: string;
+  state: ServerState;
+  online: boolean;
+  meetings: number;
+  load: number;
+  weight: number;
+  checksum: ChecksumAlgorithm;
+  lastError: string | null;
+}
+
+/** The rows of `list-servers`, ordered by id. */
+export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
+  const servers = await listServers(kv);
+  return await Promise.all(servers.map(async (s) => ({
+    id: s.id,
+    url: displayUrl(s.apiUrl),
+    state: s.state,
+    online: s.online,
+    meetings: await countMeetingsOn(kv, s.id),
+    load: s.loadMilli / 1000,
+    weight: s.weight,
+    checksum: s.checksum,
+    lastError: s.health.lastError,
+  })));
+}
+
+/** `list-servers`: a table for people, or JSON for tools. */
+export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<string> {
+  const rows = await serverRows(kv);
+  if (json) return JSON.stringify(rows, null, 2);
+  if (rows.length === 0) return "no servers; add one with: bbblb add-server ID URL SECRET";
+  const table = [
+    ["ID", "URL", "STATE", "ONLINE", "MEETINGS", "LOAD", "WEIGHT"],
+    ...rows.map((r) => [
+      String(r.id),
+      r.url,
+      r.state,
+      r.online ? "yes" : "no",
+      String(r.meetings),
+      String(r.load),
+      String(r.weight),
+    ]),
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+/** `enable` / `disable` (and later states): set the admin state of a server. */
+export async function setStateCommand(kv: Deno.Kv, rawId: string, state: ServerState): Promise<string> {
+  const id = serverId(rawId);
+  try {
+    await setServerState(kv, id, state);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return `server ${id} is ${state}`;
+}
+
+/** `remove-server`: refuses while meetings run there unless `force`. */
+export async function removeServerCommand(kv: Deno.Kv, rawId: string, force: boolean): Promise<string> {
+  const id = serverId(rawId);
+  try {
+    const { forgotten } = await removeServer(kv, id, force);
+    return forgotten > 0
+      ? `removed server ${id}; forgot ${forgotten} meeting(s) (not ended)`
+      : `removed server ${id}`;
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Settings of `bbblb serve` from flags and `BBBLB_*` environment variables, validated once into a typed
+ * {@linkcode ServeConfig}. Flags win over the environment, the environment over defaults.
+ *
+ * @module
+ */
+
+/** The validated settings of `bbblb serve`. */
+export interface ServeConfig {
+  /** The KV store: a file path or a KV Connect URL. */
+  kv: string;
+  /** Address to listen on. */
+  host: string;
+  /** Port to listen on. */
+  port: number;
+  /** API secrets from flags or environment (several during a rotation); empty when none was given. */
+  secrets: string[];
+  /** Public base URL put into the links bbblb hands out, without a trailing slash. */
+  url: string;
+  /** Seconds between poll rounds. */
+  pollIntervalSeconds: number;
+  /** Timeout of every call to a BBB server, in milliseconds. */
+  backendTimeoutMs: number;
+  /** Log level. */
+  logLevel: "debug" | "info" | "warn" | "error";
+  /** Log format. */
+  logFormat: "text" | "json";
+}
+
+/** Raw flag values as commander parsed them (strings, or undefined when not given). */
+export interface ServeFlags {
+  kv?: string;
+  host?: string;
+  port?: string;
+  secret?: string;
+  url?: string;
+  pollInterval?: string;
+  backendTimeout?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+/** A setting that cannot be used; the message names it and says what is accepted. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** The default KV path, relative to the working directory. */
+export const DEFAULT_KV = "./bbblb.kv";
+
+/** The KV path from `--kv`, else `BBBLB_KV`, else {@linkcode DEFAULT_KV}. */
+export function kvPath(flag: string | undefined, env: (name: string) => string | undefined): string {
+  const v = flag ?? env("BBBLB_KV") ?? DEFAULT_KV;
+  if (v.trim() === "") throw new ConfigError("--kv / BBBLB_KV: must not be empty");
+  return v;
+}
+
+/**
+ * Build the serve settings.
+ *
+ * @param env reads an environment variable (injected for tests)
+ * @throws {ConfigError} for the first bad value, naming the flag and the variable
+ */
+export function serveConfig(flags: ServeFlags, env: (name: string) => string | undefined): ServeConfig {
+  const pick = (flag: string | undefined, name: string) => flag ?? env(name);
+  const host = pick(flags.host, "BBBLB_HOST") ?? "127.0.0.1";
+  const port = integer(pick(flags.port, "BBBLB_PORT") ?? "8090", "--port / BBBLB_PORT", 0, 65535);
+  const secrets = (pick(flags.secret, "BBBLB_SECRET") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const s of secrets) {
+    if (s.length < 8) {
+      throw new ConfigError("--secret / BBBLB_SECRET: each secret needs at least 8 characters");
+    }
+  }
+  const rawUrl = pick(flags.url, "BBBLB_URL") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  let url: string;
+  try {
+    const u = new URL(rawUrl);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+    url = u.href.replace(/\/+$/, "");
+  } catch {
+    throw new ConfigError(`--url / BBBLB_URL: "${rawUrl}" is not an http(s) URL`);
+  }
+  const logLevel = oneOf(
+    pick(flags.logLevel, "BBBLB_LOG_LEVEL") ?? "info",
+    "--log-level / BBBLB_LOG_LEVEL",
+    [
+      "debug",
+      "info",
+      "warn",
+      "error",
+    ] as const,
+  );
+  const logFormat = oneOf(
+    pick(flags.logFormat, "BBBLB_LOG_FORMAT") ?? "text",
+    "--log-format / BBBLB_LOG_FORMAT",
+    [
+      "text",
+      "json",
+    ] as const,
+  );
+  return {
+    kv: kvPath(flags.kv, env),
+    host,
+    port,
+    secrets,
+    url,
+    pollIntervalSeconds: number(
+      pick(flags.pollInterval, "BBBLB_POLL_INTERVAL") ?? "10",
+      "--poll-interval / BBBLB_POLL_INTERVAL",
+      1,
+      3600,
+    ),
+    backendTimeoutMs: 1000 * number(
+      pick(flags.backendTimeout, "BBBLB_BACKEND_TIMEOUT") ?? "5",
+      "--backend-timeout / BBBLB_BACKEND_TIMEOUT",
+      0.1,
+      120,
+    ),
+    logLevel,
+    logFormat,
+  };
+}
+
+function number(raw: string, what: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigError(`${what}: "${raw}" is not a number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function integer(raw: string, what: string, min: number, max: number): number {
+  const n = number(raw, what, min, max);
+  if (!Number.isInteger(n)) throw new ConfigError(`${what}: "${raw}" is not a whole number`);
+  return n;
+}
+
+function oneOf<T extends string>(raw: string, what: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${what}: "${raw}" is not one of ${allowed.join(", ")}`);
+  }
+  return raw as T;
+}

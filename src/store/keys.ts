@@ -1,0 +1,48 @@
+/**
+ * The key layout of bbblb's Deno KV store. Every key is built here and nowhere else.
+ *
+ * Meeting keys carry a tenant slot from the start ({@linkcode DEFAULT_TENANT} until tenants exist), so that
+ * tenants need no migration.
+ *
+ * @module
+ */
+
+/** The tenant of every meeting until tenants exist. No tenant name can be empty. */
+export const DEFAULT_TENANT = "";
+
+/** Key builders, one per record kind. */
+export const keys = {
+  /** `ServerRecord` of one server. */
+  server: (id: number): Deno.KvKey => ["server", id],
+  /** Prefix of all servers. */
+  servers: (): Deno.KvKey => ["server"],
+  /** `ServerHealth` of one server (written by the request path and the poller, never by the admin). */
+  health: (id: number): Deno.KvKey => ["server_health", id],
+  /** Prefix of all health records. */
+  healths: (): Deno.KvKey => ["server_health"],
+  /** Sum of the declared load of the meetings on a server, in milli-units (an integer, so sums are exact). */
+  load: (id: number): Deno.KvKey => ["load", id],
+  /** Prefix of all load sums. */
+  loads: (): Deno.KvKey => ["load"],
+  /** `MeetingRecord` of the running (or being created) instance of a meetingID. */
+  meeting: (tenant: string, meetingID: string): Deno.KvKey => ["meeting", tenant, meetingID],
+  /** Prefix of all meetings of a tenant. */
+  meetings: (tenant: string): Deno.KvKey => ["meeting", tenant],
+  /** Index: the meetings on a server; the value is the meeting's historyId. */
+  meetingByServer: (serverId: number, tenant: string, meetingID: string): Deno.KvKey => [
+    "meeting_by_server",
+    serverId,
+    tenant,
+    meetingID,
+  ],
+  /** Prefix of the index entries of one server. */
+  meetingsByServer: (serverId: number): Deno.KvKey => ["meeting_by_server", serverId],
+  /** `HistoryRecord` of one meeting instance; kept after the meeting ends. */
+  history: (historyId: string): Deno.KvKey => ["history", historyId],
+  /** Chunk `i` of the create parameters of one meeting instance (UTF-8 JSON, at most 60 KiB a chunk). */
+  createParams: (historyId: string, i: number): Deno.KvKey => ["create_params", historyId, i],
+  /** Prefix of the create parameter chunks of one meeting instance. */
+  createParamsOf: (historyId: string): Deno.KvKey => ["create_params", historyId],
+  /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
+  setting: (name: string): Deno.KvKey => ["setting", name],
+};

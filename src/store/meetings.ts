@@ -1,0 +1,279 @@
+/**
+ * Meetings in the store: the claim that places a meeting, its life while it runs, its end, and its history.
+ *
+ * Invariant (the reason every change here is one atomic operation guarded by `check`s): for every server,
+ * `["load", id]` equals the sum of `loadMilli` over the meetings whose record names that server, and every such
+ * meeting has exactly one `["meeting_by_server", id, …]` index entry. A meeting record is inserted only if
+ * absent and removed only if unchanged since it was read, so no change is applied twice.
+ *
+ * @module
+ */
+import type { Params } from "../bbb/query.ts";
+import { commitWithRetry } from "./kv.ts";
+import { keys } from "./keys.ts";
+
+/** The running (or being created) instance of a meetingID. */
+export interface MeetingRecord {
+  /** Tenant slot ({@linkcode DEFAULT_TENANT} for now). */
+  tenant: string;
+  /** The front-end's meetingID. */
+  meetingID: string;
+  /** The server it was placed on. */
+  serverId: number;
+  /** Id of this instance in the history. */
+  historyId: string;
+  /** `creating` from the claim until BBB answered the create; then `running`. */
+  status: "creating" | "running";
+  /** When the claim was made (ms since the epoch). */
+  claimedAt: number;
+  /** Declared load in milli-units (create's `load` × 1000). */
+  loadMilli: number;
+  /** BBB's internalMeetingID (the recordID prefix), once running. */
+  internalMeetingID: string | null;
+  /** BBB's createTime (ms, as BBB sent it), once running. */
+  createTime: string | null;
+  /** Passwords BBB answered at create (BBB generates them when the client gives none). */
+  attendeePW: string | null;
+  /** @see attendeePW */
+  moderatorPW: string | null;
+  /** The voiceBridge BBB answered. */
+  voiceBridge: string | null;
+}
+
+/** One meeting instance ever created, kept after it ended (rejoin links and recordings need it). */
+export interface HistoryRecord {
+  historyId: string;
+  tenant: string;
+  meetingID: string;
+  serverId: number;
+  /** When the instance was claimed (ms since the epoch). */
+  createdAt: number;
+  /** When bbblb learned it ended (ms), or `null` while it runs. */
+  endedAt: number | null;
+  /** Why it ended: `end` (a front-end ended it), `serverRemoved`, … */
+  endReason: string | null;
+  /** The historyId of the instance it was moved to, or `null`. */
+  movedTo: string | null;
+  internalMeetingID: string | null;
+  createTime: string | null;
+}
+
+/**
+ * A new history id: 12 hex digits of milliseconds then 12 random hex digits, so ids sort by creation time.
+ */
+export function newHistoryId(now: number = Date.now()): string {
+  const random = crypto.getRandomValues(new Uint8Array(6));
+  return now.toString(16).padStart(12, "0") +
+    Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The current record of a meetingID (with its versionstamp, for guarded changes). */
+export function getMeeting(
+  kv: Deno.Kv,
+  tenant: string,
+  meetingID: string,
+): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
+  return kv.get<MeetingRecord>(keys.meeting(tenant, meetingID));
+}
+
+/** What {@linkcode claimMeeting} needs. */
+export interface ClaimRequest {
+  tenant: string;
+  meetingID: string;
+  serverId: number;
+  /** Declared load in milli-units. */
+  loadMilli: number;
+  /** The server's load as placement read it: the claim fails if it changed since. */
+  loadEntry: { value: number; versionstamp: string | null };
+  now: number;
+}
+
+/**
+ * Claim a meetingID for a server: inserts the meeting (status `creating`), its index entry and its history
+ * row, and adds its load, in one atomic operation. It fails (returns `null`) when the meetingID is taken or the
+ * server's load changed since placement read it; the caller re-reads and decides again.
+ */
+export async function claimMeeting(
+  kv: Deno.Kv,
+  req: ClaimRequest,
+): Promise<Deno.KvEntry<MeetingRecord> | null> {
+  const historyId = newHistoryId(req.now);
+  const meeting: MeetingRecord = {
+    tenant: req.tenant,
+    meetingID: req.meetingID,
+    serverId: req.serverId,
+    historyId,
+    status: "creating",
+    claimedAt: req.now,
+    loadMilli: req.loadMilli,
+    internalMeetingID: null,
+    createTime: null,
+    attendeePW: null,
+    moderatorPW: null,
+    voiceBridge: null,
+  };
+  const history: HistoryRecord = {
+    historyId,
+    tenant: req.tenant,
+    meetingID: req.meetingID,
+    serverId: req.serverId,
+    createdAt: req.now,
+    endedAt: null,
+    endReason: null,
+    movedTo: null,
+    internalMeetingID: null,
+    createTime: null,
+  };
+  const key = keys.meeting(req.tenant, req.meetingID);
+  const loadKey = keys.load(req.serverId);
+  const res = await commitWithRetry(() =>
+    kv.atomic()
+      .check({ key, versionstamp: null })
+      // The server's load as placement saw it: concurrent claims on one server serialise here, so a burst
+      // spreads instead of piling onto the server that looked emptiest. Removing a server deletes this key,
+      // so a claim on a removed server fails too.
+      .check({ key: loadKey, versionstamp: req.loadEntry.versionstamp })
+      .set(key, meeting)
+      .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
+      .set(loadKey, req.loadEntry.value + req.loadMilli)
+      .set(keys.history(historyId), history)
+  );
+  return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
+}
+
+/** What BBB answered to a successful create. */
+export interface CreateDetails {
+  internalMeetingID: string | null;
+  createTime: string | null;
+  attendeePW: string | null;
+  moderatorPW: string | null;
+  voiceBridge: string | null;
+}
+
+/**
+ * Mark a claimed meeting as running with what BBB answered, and keep its create parameters (chunked, since
+ * `welcome` or `groups` can exceed one 64 KiB value).
+ *
+ * @returns the new entry, or `null` when the claim was changed or removed meanwhile
+ */
+export async function markRunning(
+  kv: Deno.Kv,
+  claim: Deno.KvEntry<MeetingRecord>,
+  details: CreateDetails,
+  params: Params,
+): Promise<Deno.KvEntry<MeetingRecord> | null> {
+  await saveCreateParams(kv, claim.value.historyId, params);
+  const meeting: MeetingRecord = { ...claim.value, ...details, status: "running" };
+  for (let i = 0; i < 10; i++) {
+    const history = await kv.get<HistoryRecord>(keys.history(claim.value.historyId));
+    const res = await commitWithRetry(() => {
+      const op = kv.atomic().check(claim).set(claim.key, meeting);
+      if (history.value) {
+        op.check(history).set(history.key, {
+          ...history.value,
+          internalMeetingID: details.internalMeetingID,
+          createTime: details.createTime,
+        });
+      }
+      return op;
+    });
+    if (res.ok) return { key: claim.key, value: meeting, versionstamp: res.versionstamp };
+    if ((await kv.get(claim.key)).versionstamp !== claim.versionstamp) return null;
+  }
+  return null;
+}
+
+const CHUNK_BYTES = 60 * 1024;
+
+async function saveCreateParams(kv: Deno.Kv, historyId: string, params: Params): Promise<void> {
+  const bytes = new TextEncoder().encode(JSON.stringify(params));
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES) chunks.push(bytes.subarray(at, at + CHUNK_BYTES));
+  // Several small commits: a large single commit could exceed the store's per-operation size limit. The keys
+  // belong to this history id alone, so partial writes are harmless until the meeting is marked running.
+  for (let i = 0; i < chunks.length; i += 8) {
+    await commitWithRetry(() => {
+      const op = kv.atomic();
+      chunks.slice(i, i + 8).forEach((c, j) => op.set(keys.createParams(historyId, i + j), c));
+      return op;
+    });
+  }
+}
+
+/** The create parameters kept for a meeting instance, or `null` when none were kept. */
+export async function loadCreateParams(kv: Deno.Kv, historyId: string): Promise<Params | null> {
+  const chunks = await Array.fromAsync(kv.list<Uint8Array>({ prefix: keys.createParamsOf(historyId) }));
+  if (chunks.length === 0) return null;
+  const total = chunks.reduce((n, c) => n + c.value.length, 0);
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c.value, at);
+    at += c.value.length;
+  }
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+/**
+ * Remove a meeting and subtract its load, exactly once: only if the record is still the one that was read.
+ *
+ * @param reason recorded in the history (`end`, `createFailed`, …); `createFailed` deletes the history row and
+ *   the kept parameters instead, since that instance never existed
+ * @returns `true` if this call removed it; `false` if it had changed or gone meanwhile (nothing was written)
+ */
+export async function removeMeeting(
+  kv: Deno.Kv,
+  entry: Deno.KvEntry<MeetingRecord>,
+  reason: string,
+  now: number = Date.now(),
+): Promise<boolean> {
+  const m = entry.value;
+  for (let i = 0; i < 50; i++) {
+    const [load, history] = await kv.getMany<[number, HistoryRecord]>([
+      keys.load(m.serverId),
+      keys.history(m.historyId),
+    ]);
+    const res = await commitWithRetry(() => {
+      const op = kv.atomic()
+        .check(entry)
+        .check(load)
+        .delete(entry.key)
+        .delete(keys.meetingByServer(m.serverId, m.tenant, m.meetingID));
+      if (load.value !== null) op.set(load.key, load.value - m.loadMilli);
+      if (reason === "createFailed") {
+        op.delete(history.key);
+      } else if (history.value) {
+        op.check(history).set(history.key, { ...history.value, endedAt: now, endReason: reason });
+      }
+      return op;
+    });
+    if (res.ok) {
+      if (reason === "createFailed") {
+        for await (const c of kv.list({ prefix: keys.createParamsOf(m.historyId) })) await kv.delete(c.key);
+      }
+      return true;
+    }
+    if ((await kv.get(entry.key)).versionstamp !== entry.versionstamp) return false;
+  }
+  throw new Error(`could not remove meeting ${m.meetingID}: the store stayed contended`);
+}
+
+/**
+ * Wait while a meetingID's claim is in flight (another request is creating it), polling every 25 ms.
+ *
+ * @param timeoutMs give up after this long and return whatever is there
+ * @returns the settled record (running), `null` when it is absent, or the still-`creating` entry on timeout
+ */
+export async function waitWhileCreating(
+  kv: Deno.Kv,
+  tenant: string,
+  meetingID: string,
+  timeoutMs: number,
+): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entry = await getMeeting(kv, tenant, meetingID);
+    if (entry.value?.status !== "creating" || Date.now() >= deadline) return entry;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
