@@ -66,6 +66,24 @@ export function loadMilliOf(params: Params): number {
   return milli;
 }
 
+/** Create parameters longer than this (bytes, encoded) go to BBB in a form body: nginx and Tomcat in front of
+ * BBB refuse request heads over 8 KiB by default. */
+const MAX_CREATE_QUERY = 4096;
+
+/**
+ * How a create is sent to BBB: in the query; or, when the parameters are too long for a URL, in a form body
+ * (BBB merges form parameters; its checksum then covers the empty query); an XML body (slides) as it came.
+ */
+function createRequest(
+  params: Params,
+  xmlBody: ApiRequest["xmlBody"],
+): { query: string; body: { body?: BodyInit; contentType?: string } } {
+  const query = encodeQuery(params);
+  if (xmlBody) return { query, body: { body: xmlBody.bytes, contentType: xmlBody.contentType } };
+  if (query.length <= MAX_CREATE_QUERY) return { query, body: {} };
+  return { query: "", body: { body: query, contentType: "application/x-www-form-urlencoded" } };
+}
+
 /** A claim older than this (ms) whose request never finished (a crashed process) may be taken over. */
 function staleClaimMs(ctx: ApiContext): number {
   return ctx.backendTimeoutMs * (MAX_SERVERS_PER_CREATE + 1) + 10_000;
@@ -83,8 +101,7 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
   const meetingID = meetingIdOf(req.params);
   const loadMilli = loadMilliOf(req.params);
   const forwarded = req.params.filter(([name]) => name !== "load");
-  const query = encodeQuery(forwarded);
-  const body = req.xmlBody ? { body: req.xmlBody.bytes, contentType: req.xmlBody.contentType } : {};
+  const { query, body } = createRequest(forwarded, req.xmlBody);
   const tenant = DEFAULT_TENANT;
   const tried = new Set<number>();
 
@@ -101,7 +118,9 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
         continue;
       }
     }
-    if (entry.value) return await createAgain(ctx, entry as Deno.KvEntry<MeetingRecord>, forwarded, body);
+    if (entry.value) {
+      return await createAgain(ctx, entry as Deno.KvEntry<MeetingRecord>, forwarded, query, body);
+    }
 
     const ranked = rankServers(await listServers(ctx.kv), tried);
     if (ranked.length === 0 || tried.size >= MAX_SERVERS_PER_CREATE) {
@@ -155,12 +174,13 @@ async function createAgain(
   ctx: ApiContext,
   entry: Deno.KvEntry<MeetingRecord>,
   forwarded: Params,
-  body: { body?: Uint8Array<ArrayBuffer>; contentType?: string },
+  query: string,
+  body: { body?: BodyInit; contentType?: string },
 ): Promise<Response> {
   const server = await serverOf(ctx, entry.value);
   let answer;
   try {
-    answer = await callServer(ctx, server, "create", encodeQuery(forwarded), body);
+    answer = await callServer(ctx, server, "create", query, body);
   } catch (e) {
     if (e instanceof BackendError) throw serverUnavailable();
     throw e;

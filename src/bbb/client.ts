@@ -5,6 +5,7 @@
  * @module
  */
 import { type ChecksumAlgorithm, signQuery } from "./checksum.ts";
+import { urlSafeQuery } from "./query.ts";
 import { type BbbResponse, parseResponse } from "./xml.ts";
 
 /** What bbblb needs to know to call one BBB server. */
@@ -39,10 +40,12 @@ export class BackendError extends Error {
 /**
  * The signed URL of a call on a backend.
  *
- * @param query the query string without checksum, already encoded (kept byte for byte)
+ * @param query the query string without checksum, already encoded: kept byte for byte, except for the
+ *   characters a URL parser would re-encode anyway (see {@linkcode urlSafeQuery})
  */
 export function backendUrl(backend: Backend, call: string, query: string): string {
-  return `${backend.apiUrl}${call}?${signQuery(call, query, backend.secret, backend.checksum)}`;
+  const safe = urlSafeQuery(query);
+  return `${backend.apiUrl}${call}?${signQuery(call, safe, backend.secret, backend.checksum)}`;
 }
 
 /** Options of {@linkcode callBackend}. */
