@@ -62,6 +62,14 @@ export function program(): Command {
       "--backend-timeout <seconds>",
       "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
     )
+    .option(
+      "--fail-threshold <n>",
+      "failed rounds before a server is offline (env BBBLB_FAIL_THRESHOLD, default 2)",
+    )
+    .option(
+      "--recover-threshold <n>",
+      "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
+    )
     .option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)")
     .option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)")
     .action(async (flags: ServeFlags) => {

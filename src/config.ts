@@ -21,6 +21,10 @@ export interface ServeConfig {
   pollIntervalSeconds: number;
   /** Timeout of every call to a BBB server, in milliseconds. */
   backendTimeoutMs: number;
+  /** Consecutive failed rounds (or request-path calls) after which a server is offline. */
+  failThreshold: number;
+  /** Consecutive good rounds after which an offline server is online again. */
+  recoverThreshold: number;
   /** Log level. */
   logLevel: "debug" | "info" | "warn" | "error";
   /** Log format. */
@@ -36,6 +40,8 @@ export interface ServeFlags {
   url?: string;
   pollInterval?: string;
   backendTimeout?: string;
+  failThreshold?: string;
+  recoverThreshold?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -121,6 +127,18 @@ export function serveConfig(flags: ServeFlags, env: (name: string) => string | u
       "--backend-timeout / BBBLB_BACKEND_TIMEOUT",
       0.1,
       120,
+    ),
+    failThreshold: integer(
+      pick(flags.failThreshold, "BBBLB_FAIL_THRESHOLD") ?? "2",
+      "--fail-threshold / BBBLB_FAIL_THRESHOLD",
+      1,
+      100,
+    ),
+    recoverThreshold: integer(
+      pick(flags.recoverThreshold, "BBBLB_RECOVER_THRESHOLD") ?? "2",
+      "--recover-threshold / BBBLB_RECOVER_THRESHOLD",
+      1,
+      100,
     ),
     logLevel,
     logFormat,

@@ -23,6 +23,8 @@ export interface AppDeps {
   backendTimeoutMs?: number;
   /** How long a create or join waits for a concurrent create of the same meetingID, in ms. @default 2 × backendTimeoutMs */
   settleMs?: number;
+  /** Consecutive failures that make a server offline. @default 2 */
+  failThreshold?: number;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
   /** @default globalThis.fetch */
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Hono {
     kv: deps.kv,
     backendTimeoutMs,
     settleMs: deps.settleMs ?? 2 * backendTimeoutMs,
+    failThreshold: deps.failThreshold ?? 2,
     fetch: deps.fetch ?? fetch,
     log: deps.log ?? silentLogger,
   };

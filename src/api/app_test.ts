@@ -145,7 +145,8 @@ Deno.test("create skips an unreachable server, takes it out of placement and use
   assert.equal(tag(body, "returncode"), "SUCCESS");
   assert.equal(holder(h.fakes, "fo"), 1);
   const [s1] = await listServers(h.kv);
-  assert.equal(s1.online, false);
+  assert.equal(s1.placeable, false); // out of placement until its next good poll
+  assert.equal(s1.online, true); // offline only after the fail threshold (2)
   assert.equal(s1.loadMilli, 0);
   assert.match(s1.health.lastError!, /cannot reach/);
 });
@@ -157,7 +158,10 @@ Deno.test("create answers serverUnavailable when no server works, and leaves no 
   const body = await h.text("create", { meetingID: "none", name: "none" });
   assert.equal(tag(body, "messageKey"), "serverUnavailable");
   assert.equal((await h.kv.get(keys.meeting("", "none"))).value, null);
-  assert.deepEqual((await listServers(h.kv)).map((s) => [s.loadMilli, s.online]), [[0, false], [0, false]]);
+  assert.deepEqual((await listServers(h.kv)).map((s) => [s.loadMilli, s.placeable]), [[0, false], [
+    0,
+    false,
+  ]]);
   // with every server out of placement, create fails at once without calling anyone
   const again = await h.text("create", { meetingID: "none2", name: "none" });
   assert.equal(tag(again, "messageKey"), "serverUnavailable");
@@ -181,7 +185,7 @@ Deno.test("a garbage or HTTP 500 answer fails that server only", async () => {
     assert.equal(tag(await h.text("create", { meetingID: `g${i}`, name: "gg" }), "returncode"), "SUCCESS");
   }
   assert.equal(h.fakes[2].meetings.size, 4);
-  assert.deepEqual((await listServers(h.kv)).map((s) => s.online), [false, false, true]);
+  assert.deepEqual((await listServers(h.kv)).map((s) => s.placeable), [false, false, true]);
 });
 
 Deno.test("join answers 302 to the meeting's server, re-signed, with the client's parameters unchanged", async () => {

@@ -6,7 +6,7 @@
 import { type Backend, type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts";
 import { BbbError } from "../bbb/errors.ts";
 import type { Logger } from "../log.ts";
-import { markFailure, markSuccess, type ServerRecord } from "../store/servers.ts";
+import { markFailure, type ServerRecord } from "../store/servers.ts";
 
 /** Dependencies of the API handlers. */
 export interface ApiContext {
@@ -15,6 +15,8 @@ export interface ApiContext {
   backendTimeoutMs: number;
   /** How long a create waits for a concurrent claim of the same meetingID to settle, in ms. */
   settleMs: number;
+  /** Consecutive failures that make a server offline (a request-path failure counts as a failed round). */
+  failThreshold: number;
   fetch: typeof fetch;
   log: Logger;
 }
@@ -26,8 +28,8 @@ export interface ServerCallOptions {
 }
 
 /**
- * Call a server and keep its health: a success puts it back into placement, a failure takes it out and is
- * logged.
+ * Call a server; a failure takes it out of placement until its next good poll, counts toward going offline,
+ * and is logged.
  *
  * @throws {BackendError} as {@linkcode callBackend} does, after recording the failure
  */
@@ -45,12 +47,11 @@ export async function callServer(
       body: options.body,
       contentType: options.contentType,
     });
-    await markSuccess(ctx.kv, server.id);
     return answer;
   } catch (e) {
     if (e instanceof BackendError) {
       ctx.log.warn("server call failed", { server: server.id, call, error: e.message });
-      await markFailure(ctx.kv, server.id, e.message);
+      await markFailure(ctx.kv, server.id, e.message, ctx.failThreshold);
     }
     throw e;
   }

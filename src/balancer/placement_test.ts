@@ -5,7 +5,7 @@ const server = (id: number, loadMilli: number, extra: Partial<Candidate> = {}): 
   id,
   weight: 1,
   state: "enabled",
-  online: true,
+  placeable: true,
   loadMilli,
   ...extra,
 });
@@ -15,13 +15,18 @@ Deno.test("rankServers() puts the server with the lowest load per weight first",
   assert.deepEqual(ranked.map((s) => s.id), [2, 3, 1]); // 2000, 3000, 5000 per unit of weight
 });
 
+Deno.test("rankServers() counts the live load above the declared load", () => {
+  const ranked = rankServers([server(1, 1000, { extraMilli: 299_000 }), server(2, 5000)]);
+  assert.deepEqual(ranked.map((s) => s.id), [2, 1]);
+});
+
 Deno.test("rankServers() leaves out servers that are not enabled, offline or excluded", () => {
   const ranked = rankServers(
     [
       server(1, 0, { state: "disabled" }),
       server(2, 0, { state: "cordoned" }),
       server(3, 0, { state: "panic" }),
-      server(4, 0, { online: false }),
+      server(4, 0, { placeable: false }),
       server(5, 9000),
       server(6, 0),
     ],

@@ -4,6 +4,8 @@
  * @module
  */
 import { createApp } from "../api/app.ts";
+import { staleClaimMs } from "../api/meetings.ts";
+import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { keys } from "../store/keys.ts";
@@ -58,8 +60,32 @@ export async function serve(
     console.error(`bbblb: generated the API secret (shown only now; it is kept in ${config.kv}):`);
     console.error(secret);
   });
-  const app = createApp({ kv, secrets: () => secrets, backendTimeoutMs: config.backendTimeoutMs, log });
+  const app = createApp({
+    kv,
+    secrets: () => secrets,
+    backendTimeoutMs: config.backendTimeoutMs,
+    failThreshold: config.failThreshold,
+    log,
+  });
   const stop = new AbortController();
+  const poller = runPoller({
+    kv,
+    log,
+    owner: crypto.randomUUID(),
+    intervalMs: config.pollIntervalSeconds * 1000,
+    backendTimeoutMs: config.backendTimeoutMs,
+    failThreshold: config.failThreshold,
+    recoverThreshold: config.recoverThreshold,
+    signal: stop.signal,
+  });
+  // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
+  const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {
+    try {
+      await runChores({ kv, log, staleClaimMs: staleClaimMs(config.backendTimeoutMs) });
+    } catch (e) {
+      log.error("chores failed", { error: String((e as Error)?.message ?? e) });
+    }
+  });
   const onSignal = () => stop.abort();
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
@@ -75,6 +101,8 @@ export async function serve(
     },
   }, app.fetch);
   await server.finished;
+  await poller;
+  await cron.catch(() => {});
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   kv.close();

@@ -20,6 +20,10 @@ export const keys = {
   health: (id: number): Deno.KvKey => ["server_health", id],
   /** Prefix of all health records. */
   healths: (): Deno.KvKey => ["server_health"],
+  /** `ServerStats` of one server, written by the poller. */
+  serverStats: (id: number): Deno.KvKey => ["server_stats", id],
+  /** Prefix of all server stats. */
+  serverStatsAll: (): Deno.KvKey => ["server_stats"],
   /** Sum of the declared load of the meetings on a server, in milli-units (an integer, so sums are exact). */
   load: (id: number): Deno.KvKey => ["load", id],
   /** Prefix of all load sums. */
@@ -28,6 +32,14 @@ export const keys = {
   meeting: (tenant: string, meetingID: string): Deno.KvKey => ["meeting", tenant, meetingID],
   /** Prefix of all meetings of a tenant. */
   meetings: (tenant: string): Deno.KvKey => ["meeting", tenant],
+  /** Prefix of all meetings of all tenants. */
+  allMeetings: (): Deno.KvKey => ["meeting"],
+  /** `MeetingLive` of a meeting: live counts and missed poll rounds, written by the poller only. */
+  meetingLive: (tenant: string, meetingID: string): Deno.KvKey => ["meeting_live", tenant, meetingID],
+  /** Prefix of all live records. */
+  allMeetingLive: (): Deno.KvKey => ["meeting_live"],
+  /** The poller lease `{ owner, until }`: one instance polls at a time. */
+  pollerLease: (): Deno.KvKey => ["lease", "poller"],
   /** Index: the meetings on a server; the value is the meeting's historyId. */
   meetingByServer: (serverId: number, tenant: string, meetingID: string): Deno.KvKey => [
     "meeting_by_server",

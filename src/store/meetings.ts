@@ -38,6 +38,30 @@ export interface MeetingRecord {
   moderatorPW: string | null;
   /** The voiceBridge BBB answered. */
   voiceBridge: string | null;
+  /** Earlier instances this meeting was moved away from (failover, move), oldest first. */
+  movedFrom: PreviousInstance[];
+}
+
+/** An instance a meeting was moved away from. */
+export interface PreviousInstance {
+  serverId: number;
+  historyId: string;
+  internalMeetingID: string | null;
+  /** Its createTime: a join carrying it is forwarded with the current instance's createTime. */
+  createTime: string | null;
+}
+
+/** What the poller last saw of a meeting on its server. Written by the poller only. */
+export interface MeetingLive {
+  /** The instance these numbers belong to. */
+  historyId: string;
+  participants: number;
+  listeners: number;
+  voiceParticipants: number;
+  videos: number;
+  moderators: number;
+  /** Consecutive poll rounds in which the server did not list the meeting as running. */
+  missed: number;
 }
 
 /** One meeting instance ever created, kept after it ended (rejoin links and recordings need it). */
@@ -111,6 +135,7 @@ export async function claimMeeting(
     attendeePW: null,
     moderatorPW: null,
     voiceBridge: null,
+    movedFrom: [],
   };
   const history: HistoryRecord = {
     historyId,
@@ -238,7 +263,8 @@ export async function removeMeeting(
         .check(entry)
         .check(load)
         .delete(entry.key)
-        .delete(keys.meetingByServer(m.serverId, m.tenant, m.meetingID));
+        .delete(keys.meetingByServer(m.serverId, m.tenant, m.meetingID))
+        .delete(keys.meetingLive(m.tenant, m.meetingID));
       if (load.value !== null) op.set(load.key, load.value - m.loadMilli);
       if (reason === "createFailed") {
         op.delete(history.key);
@@ -276,4 +302,183 @@ export async function waitWhileCreating(
     if (entry.value?.status !== "creating" || Date.now() >= deadline) return entry;
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** What {@linkcode moveMeeting} needs. */
+export interface MoveRequest {
+  /** The target server. */
+  serverId: number;
+  /** The target's load as placement read it. */
+  loadEntry: { value: number; versionstamp: string | null };
+  now: number;
+}
+
+/**
+ * Move a running meeting to another server as a new instance (status `creating`), in one atomic operation: the
+ * record now names the target, the index entry and the declared load move with it, the old instance's history
+ * row records `movedTo` and its end, and the old instance is remembered in `movedFrom`. The caller then creates
+ * the meeting on the target and, on failure, removes the new claim like any other.
+ *
+ * @returns the new claim, or `null` when the meeting or either load changed since they were read
+ */
+export async function moveMeeting(
+  kv: Deno.Kv,
+  entry: Deno.KvEntry<MeetingRecord>,
+  req: MoveRequest,
+): Promise<Deno.KvEntry<MeetingRecord> | null> {
+  const old = entry.value;
+  if (old.serverId === req.serverId) throw new Error("moveMeeting: the target is the current server");
+  const historyId = newHistoryId(req.now);
+  const moved: MeetingRecord = {
+    ...old,
+    serverId: req.serverId,
+    historyId,
+    status: "creating",
+    claimedAt: req.now,
+    internalMeetingID: null,
+    createTime: null,
+    movedFrom: [...old.movedFrom, {
+      serverId: old.serverId,
+      historyId: old.historyId,
+      internalMeetingID: old.internalMeetingID,
+      createTime: old.createTime,
+    }],
+  };
+  const [oldLoad, oldHistory] = await kv.getMany<[number, HistoryRecord]>([
+    keys.load(old.serverId),
+    keys.history(old.historyId),
+  ]);
+  const history: HistoryRecord = {
+    historyId,
+    tenant: old.tenant,
+    meetingID: old.meetingID,
+    serverId: req.serverId,
+    createdAt: req.now,
+    endedAt: null,
+    endReason: null,
+    movedTo: null,
+    internalMeetingID: null,
+    createTime: null,
+  };
+  const res = await commitWithRetry(() => {
+    const op = kv.atomic()
+      .check(entry)
+      .check(oldLoad)
+      .check({ key: keys.load(req.serverId), versionstamp: req.loadEntry.versionstamp })
+      .set(entry.key, moved)
+      .delete(keys.meetingByServer(old.serverId, old.tenant, old.meetingID))
+      .set(keys.meetingByServer(req.serverId, old.tenant, old.meetingID), historyId)
+      .delete(keys.meetingLive(old.tenant, old.meetingID))
+      .set(keys.load(req.serverId), req.loadEntry.value + old.loadMilli)
+      .set(keys.history(historyId), history);
+    if (oldLoad.value !== null) op.set(oldLoad.key, oldLoad.value - old.loadMilli);
+    if (oldHistory.value) {
+      op.check(oldHistory).set(oldHistory.key, {
+        ...oldHistory.value,
+        endedAt: req.now,
+        endReason: "moved",
+        movedTo: historyId,
+      });
+    }
+    return op;
+  });
+  return res.ok ? { key: entry.key, value: moved, versionstamp: res.versionstamp } : null;
+}
+
+/** What {@linkcode adoptMeeting} needs: a running meeting found on a server that bbblb did not place. */
+export interface AdoptRequest {
+  tenant: string;
+  meetingID: string;
+  serverId: number;
+  details: CreateDetails;
+  /** Declared load in milli-units (1000: adopted meetings count as load 1). */
+  loadMilli: number;
+  loadEntry: { value: number; versionstamp: string | null };
+  now: number;
+}
+
+/**
+ * Adopt a meeting a server runs that bbblb does not know (created directly on the server, or left over from a
+ * lost claim), so that every call agrees with the server. One atomic operation, like a claim.
+ *
+ * @returns the entry, or `null` when the meetingID was taken or the load changed meanwhile
+ */
+export async function adoptMeeting(
+  kv: Deno.Kv,
+  req: AdoptRequest,
+): Promise<Deno.KvEntry<MeetingRecord> | null> {
+  const historyId = newHistoryId(req.now);
+  const meeting: MeetingRecord = {
+    tenant: req.tenant,
+    meetingID: req.meetingID,
+    serverId: req.serverId,
+    historyId,
+    status: "running",
+    claimedAt: req.now,
+    loadMilli: req.loadMilli,
+    ...req.details,
+    movedFrom: [],
+  };
+  const history: HistoryRecord = {
+    historyId,
+    tenant: req.tenant,
+    meetingID: req.meetingID,
+    serverId: req.serverId,
+    createdAt: req.now,
+    endedAt: null,
+    endReason: null,
+    movedTo: null,
+    internalMeetingID: req.details.internalMeetingID,
+    createTime: req.details.createTime,
+  };
+  const key = keys.meeting(req.tenant, req.meetingID);
+  const res = await commitWithRetry(() =>
+    kv.atomic()
+      .check({ key, versionstamp: null })
+      .check({ key: keys.load(req.serverId), versionstamp: req.loadEntry.versionstamp })
+      .set(key, meeting)
+      .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
+      .set(keys.load(req.serverId), req.loadEntry.value + req.loadMilli)
+      .set(keys.history(historyId), history)
+  );
+  return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
+}
+
+/** Every meeting record (all tenants, all servers). */
+export async function listAllMeetings(kv: Deno.Kv): Promise<Deno.KvEntry<MeetingRecord>[]> {
+  return await Array.fromAsync(kv.list<MeetingRecord>({ prefix: keys.allMeetings() }));
+}
+
+/** Every live record, keyed by `tenant + "\u0000" + meetingID`. */
+export async function listAllLive(kv: Deno.Kv): Promise<Map<string, Deno.KvEntry<MeetingLive>>> {
+  const out = new Map<string, Deno.KvEntry<MeetingLive>>();
+  for await (const e of kv.list<MeetingLive>({ prefix: keys.allMeetingLive() })) {
+    out.set(meetingRef(e.key[1] as string, e.key[2] as string), e);
+  }
+  return out;
+}
+
+/** A map key for a meeting of a tenant. */
+export function meetingRef(tenant: string, meetingID: string): string {
+  return `${tenant}\u0000${meetingID}`;
+}
+
+/**
+ * Claims older than `staleMs` whose request never finished (a process killed during a create) are removed and
+ * their load freed, each guarded like any removal.
+ *
+ * @returns how many were removed
+ */
+export async function removeStaleClaims(
+  kv: Deno.Kv,
+  staleMs: number,
+  now: number = Date.now(),
+): Promise<number> {
+  let removed = 0;
+  for (const entry of await listAllMeetings(kv)) {
+    if (entry.value.status === "creating" && now - entry.value.claimedAt > staleMs) {
+      if (await removeMeeting(kv, entry, "createFailed", now)) removed++;
+    }
+  }
+  return removed;
 }

@@ -34,34 +34,64 @@ export interface ServerRecord {
   addedAt: number;
 }
 
-/** What bbblb observed about a server's health. Kept apart from {@linkcode ServerRecord} so that admin writes
- * and health writes never overwrite each other. */
+/**
+ * What bbblb observed about a server's health. Kept apart from {@linkcode ServerRecord} so that admin writes
+ * and health writes never overwrite each other.
+ */
 export interface ServerHealth {
-  /** Not in placement until this time (ms since the epoch); 0 when healthy. */
-  excludedUntil: number;
-  /** Consecutive failed calls or rounds. */
+  /** Online until `failThreshold` consecutive failures; online again after `recoverThreshold` good polls. */
+  online: boolean;
+  /** Out of placement after any failure, until the next good poll. */
+  excluded: boolean;
+  /** Consecutive failed poll rounds and request-path calls. */
   failures: number;
-  /** The last failure, without secrets; `null` after a success. */
+  /** Consecutive good poll rounds. */
+  successes: number;
+  /** The last failure, without secrets; `null` after a good poll. */
   lastError: string | null;
-  /** When a call last succeeded (ms since the epoch), or `null`. */
-  lastGoodAt: number | null;
+  /** When the last good poll ended (ms since the epoch), or `null`. */
+  lastGoodPoll: number | null;
 }
 
-/** How long a failed call keeps a server out of placement (ms), until the poller decides instead. */
-export const EXCLUSION_MS = 10_000;
+/** Health of a newly added server: `add-server` just checked it. */
+export const NEW_SERVER_HEALTH: ServerHealth = {
+  online: true,
+  excluded: false,
+  failures: 0,
+  successes: 0,
+  lastError: null,
+  lastGoodPoll: null,
+};
 
-const HEALTHY: ServerHealth = { excludedUntil: 0, failures: 0, lastError: null, lastGoodAt: null };
+/** Numbers the poller keeps per server for placement, statistics and `list-servers`. */
+export interface ServerStats {
+  /** Participants in all meetings listed by the server (breakout rooms included). */
+  participants: number;
+  /** Video streams in all meetings listed by the server. */
+  videos: number;
+  /**
+   * Load above the declared load, in milli-units: the sum over bbblb's meetings there of
+   * max(0, live participants + video streams − declared load). Placement adds it to the declared load.
+   */
+  extraMilli: number;
+}
+
+const NO_STATS: ServerStats = { participants: 0, videos: 0, extraMilli: 0 };
 
 /** A server with its health and load, as placement and `list-servers` see it. */
 export interface ServerView extends ServerRecord {
   /** Health as last recorded. */
   health: ServerHealth;
-  /** Whether the server may be called now (not excluded after a failure). */
+  /** Whether the server is online (not offline after repeated failures). */
   online: boolean;
+  /** Whether the server may take new meetings as far as health goes: online and not excluded. */
+  placeable: boolean;
   /** Sum of the declared load of its meetings, in milli-units. */
   loadMilli: number;
   /** Versionstamp of the load sum as read, so a claim can check nobody changed it since. */
   loadVersionstamp: string | null;
+  /** The poller's live numbers. */
+  stats: ServerStats;
 }
 
 /** Thrown for admin mistakes, with a sentence for the operator. */
@@ -82,7 +112,7 @@ export async function addServer(kv: Deno.Kv, server: ServerRecord): Promise<void
     kv.atomic()
       .check({ key: keys.server(server.id), versionstamp: null })
       .set(keys.server(server.id), server)
-      .set(keys.health(server.id), HEALTHY)
+      .set(keys.health(server.id), NEW_SERVER_HEALTH)
       .set(keys.load(server.id), 0)
   );
   if (!res.ok) throw new StoreError(`server ${server.id} already exists`);
@@ -91,6 +121,15 @@ export async function addServer(kv: Deno.Kv, server: ServerRecord): Promise<void
 /** One server, or `null`. */
 export async function getServer(kv: Deno.Kv, id: number): Promise<ServerRecord | null> {
   return (await kv.get<ServerRecord>(keys.server(id))).value;
+}
+
+/** One server with its health, or `null`. One read. */
+export async function getServerWithHealth(
+  kv: Deno.Kv,
+  id: number,
+): Promise<{ server: ServerRecord; health: ServerHealth } | null> {
+  const [server, health] = await kv.getMany<[ServerRecord, ServerHealth]>([keys.server(id), keys.health(id)]);
+  return server.value ? { server: server.value, health: health.value ?? NEW_SERVER_HEALTH } : null;
 }
 
 /**
@@ -117,25 +156,26 @@ export async function countMeetingsOn(kv: Deno.Kv, id: number): Promise<number> 
 }
 
 /**
- * All servers with health and load, ordered by id. Reads three prefixes; no per-server round trips.
- *
- * @param now the current time in ms, to decide `online`
+ * All servers with health, load and live numbers, ordered by id. Reads four prefixes; no per-server round trips.
  */
-export async function listServers(kv: Deno.Kv, now: number = Date.now()): Promise<ServerView[]> {
-  const [servers, healths, loads] = await Promise.all([
+export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
+  const [servers, healths, loads, stats] = await Promise.all([
     collect<ServerRecord>(kv, keys.servers()),
     collect<ServerHealth>(kv, keys.healths()),
     collect<number>(kv, keys.loads()),
+    collect<ServerStats>(kv, keys.serverStatsAll()),
   ]);
   return [...servers.values()].map(({ value: s }) => {
-    const health = healths.get(s.id)?.value ?? HEALTHY;
+    const health = healths.get(s.id)?.value ?? NEW_SERVER_HEALTH;
     const load = loads.get(s.id);
     return {
       ...s,
       health,
-      online: health.excludedUntil <= now,
+      online: health.online,
+      placeable: health.online && !health.excluded,
       loadMilli: load?.value ?? 0,
       loadVersionstamp: load?.versionstamp ?? null,
+      stats: stats.get(s.id)?.value ?? NO_STATS,
     };
   });
 }
@@ -147,29 +187,44 @@ async function collect<T>(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Map<number, 
 }
 
 /**
- * Record a failed call: the server leaves placement for {@linkcode EXCLUSION_MS}.
+ * Record a failed call on the request path. It counts as a failed poll round: the server leaves placement until
+ * its next good poll, and goes offline at `failThreshold` consecutive failures.
  *
  * @param reason what failed, without secrets
  */
-export async function markFailure(kv: Deno.Kv, id: number, reason: string, now = Date.now()): Promise<void> {
-  await updateHealth(kv, id, (h) => ({
-    ...h,
-    excludedUntil: now + EXCLUSION_MS,
-    failures: h.failures + 1,
-    lastError: reason,
-  }));
+export async function markFailure(
+  kv: Deno.Kv,
+  id: number,
+  reason: string,
+  failThreshold: number,
+): Promise<void> {
+  await updateHealth(kv, id, (h) => failedHealth(h, reason, failThreshold));
 }
 
-/** Record a successful call: the server is back in placement. Writes nothing when it already was healthy. */
-export async function markSuccess(kv: Deno.Kv, id: number, now = Date.now()): Promise<void> {
-  await updateHealth(
-    kv,
-    id,
-    (h) =>
-      h.failures === 0 && h.excludedUntil === 0 && h.lastGoodAt !== null && now - h.lastGoodAt < 60_000
-        ? h
-        : { excludedUntil: 0, failures: 0, lastError: null, lastGoodAt: now },
-  );
+/** Health after one more failure. */
+export function failedHealth(h: ServerHealth, reason: string, failThreshold: number): ServerHealth {
+  const failures = h.failures + 1;
+  return {
+    ...h,
+    online: h.online && failures < failThreshold,
+    excluded: true,
+    failures,
+    successes: 0,
+    lastError: reason,
+  };
+}
+
+/** Health after one more good poll round, which ended at `now`. */
+export function goodHealth(h: ServerHealth, recoverThreshold: number, now: number): ServerHealth {
+  const successes = h.successes + 1;
+  return {
+    online: h.online || successes >= recoverThreshold,
+    excluded: false,
+    failures: 0,
+    successes,
+    lastError: null,
+    lastGoodPoll: now,
+  };
 }
 
 async function updateHealth(
@@ -183,7 +238,7 @@ async function updateHealth(
       keys.server(id),
     ]);
     if (server.versionstamp === null) return; // removed meanwhile: no health for a server that is gone
-    const before = entry.value ?? HEALTHY;
+    const before = entry.value ?? NEW_SERVER_HEALTH;
     const after = change(before);
     if (after === before) return;
     const res = await commitWithRetry(() => kv.atomic().check(entry).check(server).set(entry.key, after));
@@ -220,7 +275,9 @@ export async function removeServer(kv: Deno.Kv, id: number, force: boolean): Pro
     if (res.ok) forgotten++;
   }
   await commitWithRetry(() =>
-    kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id))
+    kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id)).delete(
+      keys.serverStats(id),
+    )
   );
   return { forgotten };
 }

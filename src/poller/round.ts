@@ -1,0 +1,450 @@
+/**
+ * One poll round: ask every server for its meetings, keep health, reconcile bbblb's meetings with what the
+ * servers report, keep live counts, and repair load sums. Pure-ish: everything it needs is injected, so tests
+ * call it directly with fake servers and no sleeps.
+ *
+ * @module
+ */
+import { type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts";
+import { encodeQuery } from "../bbb/query.ts";
+import type { Logger } from "../log.ts";
+import { keys } from "../store/keys.ts";
+import { commitWithRetry } from "../store/kv.ts";
+import {
+  adoptMeeting,
+  listAllLive,
+  listAllMeetings,
+  type MeetingLive,
+  type MeetingRecord,
+  meetingRef,
+  removeMeeting,
+} from "../store/meetings.ts";
+import {
+  failedHealth,
+  goodHealth,
+  listServers,
+  type ServerHealth,
+  type ServerRecord,
+  type ServerStats,
+  type ServerView,
+} from "../store/servers.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
+
+/** What a round needs. */
+export interface PollDeps {
+  kv: Deno.Kv;
+  /** Timeout of each call to a server, in ms. */
+  backendTimeoutMs: number;
+  /** Consecutive failures that make a server offline. */
+  failThreshold: number;
+  /** Consecutive good rounds that make an offline server online again. */
+  recoverThreshold: number;
+  /** How many servers are asked at the same time. @default 50 */
+  concurrency?: number;
+  /** A meeting younger than this (ms since its claim) is never declared ended. @default 15000 */
+  graceMs?: number;
+  /** Rounds a meeting must be missing before it is declared ended. @default 2 */
+  missedRounds?: number;
+  fetch?: typeof fetch;
+  log: Logger;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/** What a round did, for logs, metrics and tests. */
+export interface RoundReport {
+  durationMs: number;
+  servers: number;
+  failedServers: number;
+  /** Meetings found ended (not listed for `missedRounds` rounds) and removed. */
+  ended: number;
+  /** Unknown running meetings adopted. */
+  adopted: number;
+  /** Load sums found wrong and repaired. */
+  repaired: number;
+  /** Stale copies of moved meetings ended on the server they moved away from. */
+  staleEnded: number;
+}
+
+/** One meeting as a server listed it. */
+interface Listed {
+  meetingID: string;
+  internalMeetingID: string | null;
+  createTime: string | null;
+  moderatorPW: string | null;
+  attendeePW: string | null;
+  voiceBridge: string | null;
+  ended: boolean;
+  isBreakout: boolean;
+  participants: number;
+  listeners: number;
+  voiceParticipants: number;
+  videos: number;
+  moderators: number;
+}
+
+type PollResult = { ok: true; listed: Listed[] } | { ok: false; error: string };
+
+/**
+ * Run one round. Never throws for a server's failure; a store failure propagates (the loop logs it and goes
+ * on with the next round).
+ */
+export async function pollRound(deps: PollDeps): Promise<RoundReport> {
+  const started = performance.now();
+  const now = deps.now ?? Date.now;
+  const report: RoundReport = {
+    durationMs: 0,
+    servers: 0,
+    failedServers: 0,
+    ended: 0,
+    adopted: 0,
+    repaired: 0,
+    staleEnded: 0,
+  };
+  // Order matters for the load repair below: loads are read before meetings (see repairLoads).
+  const servers = await listServers(deps.kv);
+  const [meetings, lives] = await Promise.all([listAllMeetings(deps.kv), listAllLive(deps.kv)]);
+  report.servers = servers.length;
+
+  const results = await mapLimit(servers, deps.concurrency ?? 50, (s) => fetchMeetings(deps, s));
+  const healthWrites: [ServerView, ServerHealth][] = [];
+  const liveWrites: [Deno.KvKey, MeetingLive][] = [];
+  const liveSeen = new Set<string>();
+  const byId = new Map(meetings.map((m) => [meetingRef(m.value.tenant, m.value.meetingID), m]));
+  const serverIds = new Set(servers.map((s) => s.id));
+
+  for (const [i, server] of servers.entries()) {
+    const result = results[i];
+    if (!result.ok) {
+      report.failedServers++;
+      healthWrites.push([server, failedHealth(server.health, result.error, deps.failThreshold)]);
+      if (server.health.online && server.health.failures + 1 >= deps.failThreshold) {
+        deps.log.warn("server offline", { server: server.id, error: result.error });
+      }
+      continue;
+    }
+    const health = goodHealth(server.health, deps.recoverThreshold, now());
+    if (!server.health.online && health.online) deps.log.info("server online", { server: server.id });
+    healthWrites.push([server, health]);
+    const mine = meetings.filter((m) => m.value.serverId === server.id);
+    await reconcile(deps, { server, listed: result.listed, mine, byId, lives, liveWrites, liveSeen, report });
+  }
+
+  // Meetings on servers that were removed are dropped.
+  for (const m of meetings) {
+    if (!serverIds.has(m.value.serverId) && await removeMeeting(deps.kv, m, "serverRemoved")) {
+      deps.log.info("meeting dropped: its server was removed", { meetingID: m.value.meetingID });
+    }
+  }
+
+  await writeHealth(deps, healthWrites);
+  await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
+  // Live records of meetings that are gone (or of an older instance) are deleted.
+  const orphans = [...lives.entries()]
+    .filter(([ref, e]) => !liveSeen.has(ref) && byId.get(ref)?.value.historyId !== e.value.historyId)
+    .map(([, e]) => ({ key: e.key, value: null }));
+  await writeBatched(deps.kv, orphans);
+  report.repaired = await repairLoads(deps, servers, meetings);
+  report.durationMs = performance.now() - started;
+  return report;
+}
+
+interface ReconcileState {
+  server: ServerView;
+  listed: Listed[];
+  mine: Deno.KvEntry<MeetingRecord>[];
+  byId: Map<string, Deno.KvEntry<MeetingRecord>>;
+  lives: Map<string, Deno.KvEntry<MeetingLive>>;
+  liveWrites: [Deno.KvKey, MeetingLive][];
+  liveSeen: Set<string>;
+  report: RoundReport;
+}
+
+async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
+  const { server, report } = st;
+  const now = (deps.now ?? Date.now)();
+  const running = new Map(st.listed.filter((l) => !l.ended).map((l) => [l.meetingID, l]));
+  const stats: ServerStats = { participants: 0, videos: 0, extraMilli: 0 };
+  for (const l of running.values()) {
+    stats.participants += l.participants;
+    stats.videos += l.videos;
+  }
+
+  for (const entry of st.mine) {
+    const m = entry.value;
+    if (m.status !== "running") continue; // a create in flight is its request's business
+    const ref = meetingRef(m.tenant, m.meetingID);
+    const live = st.lives.get(ref);
+    const before = live?.value.historyId === m.historyId ? live.value : undefined;
+    const l = running.get(m.meetingID);
+    let next: MeetingLive;
+    if (l) {
+      next = {
+        historyId: m.historyId,
+        participants: l.participants,
+        listeners: l.listeners,
+        voiceParticipants: l.voiceParticipants,
+        videos: l.videos,
+        moderators: l.moderators,
+        missed: 0,
+      };
+      stats.extraMilli += Math.max(0, (l.participants + l.videos) * 1000 - m.loadMilli);
+    } else {
+      if (now - m.claimedAt < (deps.graceMs ?? 15_000)) continue;
+      const missed = (before?.missed ?? 0) + 1;
+      if (missed >= (deps.missedRounds ?? 2)) {
+        if (await removeMeeting(deps.kv, entry, "ended", now)) {
+          report.ended++;
+          deps.log.info("meeting ended", { meetingID: m.meetingID, server: server.id });
+        }
+        continue;
+      }
+      next = { ...(before ?? emptyLive(m.historyId)), missed };
+    }
+    st.liveSeen.add(ref);
+    if (!before || !sameLive(before, next)) {
+      st.liveWrites.push([keys.meetingLive(m.tenant, m.meetingID), next]);
+    }
+  }
+
+  const mineIds = new Set(st.mine.map((e) => e.value.meetingID));
+  for (const l of running.values()) {
+    if (mineIds.has(l.meetingID) || l.isBreakout) continue;
+    const elsewhere = st.byId.get(meetingRef(DEFAULT_TENANT, l.meetingID));
+    if (elsewhere) {
+      await staleCopy(deps, server, l, elsewhere.value, report);
+      continue;
+    }
+    if (await adopt(deps, server, l)) report.adopted++;
+  }
+
+  await writeStats(deps.kv, server.id, stats);
+  if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) await drain(deps, server);
+}
+
+function emptyLive(historyId: string): MeetingLive {
+  return {
+    historyId,
+    participants: 0,
+    listeners: 0,
+    voiceParticipants: 0,
+    videos: 0,
+    moderators: 0,
+    missed: 0,
+  };
+}
+
+function sameLive(a: MeetingLive, b: MeetingLive): boolean {
+  return a.historyId === b.historyId && a.participants === b.participants && a.listeners === b.listeners &&
+    a.voiceParticipants === b.voiceParticipants && a.videos === b.videos && a.moderators === b.moderators &&
+    a.missed === b.missed;
+}
+
+/**
+ * A meeting listed here that bbblb runs on another server. If it moved away from this server, the moved copy
+ * wins: the stale copy is ended when nobody is in it, else left alone and logged as a split meeting.
+ */
+async function staleCopy(
+  deps: PollDeps,
+  server: ServerView,
+  l: Listed,
+  current: MeetingRecord,
+  report: RoundReport,
+) {
+  const movedAway = current.movedFrom.some((p) => p.serverId === server.id);
+  if (!movedAway || l.participants > 0) {
+    deps.log.warn("split meeting: it runs on two servers", {
+      meetingID: l.meetingID,
+      server: server.id,
+      current: current.serverId,
+      participants: l.participants,
+    });
+    return;
+  }
+  const params: [string, string][] = [["meetingID", l.meetingID]];
+  if (l.moderatorPW) params.push(["password", l.moderatorPW]); // BBB 2.x still wants it on end
+  try {
+    const answer = await callBackend(server, "end", encodeQuery(params), {
+      timeoutMs: deps.backendTimeoutMs,
+      fetch: deps.fetch,
+    });
+    if (answer.response.returncode === "SUCCESS") {
+      report.staleEnded++;
+      deps.log.info("ended the stale copy of a moved meeting", { meetingID: l.meetingID, server: server.id });
+    }
+  } catch (e) {
+    deps.log.warn("could not end a stale copy", {
+      meetingID: l.meetingID,
+      server: server.id,
+      error: String(e),
+    });
+  }
+}
+
+async function adopt(deps: PollDeps, server: ServerView, l: Listed): Promise<boolean> {
+  for (let i = 0; i < 5; i++) {
+    const load = await deps.kv.get<number>(keys.load(server.id));
+    if (load.versionstamp === null) return false; // removed meanwhile
+    const adopted = await adoptMeeting(deps.kv, {
+      tenant: DEFAULT_TENANT,
+      meetingID: l.meetingID,
+      serverId: server.id,
+      details: {
+        internalMeetingID: l.internalMeetingID,
+        createTime: l.createTime,
+        attendeePW: l.attendeePW,
+        moderatorPW: l.moderatorPW,
+        voiceBridge: l.voiceBridge,
+      },
+      loadMilli: 1000,
+      loadEntry: { value: load.value ?? 0, versionstamp: load.versionstamp },
+      now: (deps.now ?? Date.now)(),
+    });
+    if (adopted) {
+      deps.log.info("meeting adopted", { meetingID: l.meetingID, server: server.id });
+      return true;
+    }
+    if ((await deps.kv.get(keys.meeting(DEFAULT_TENANT, l.meetingID))).versionstamp) return false; // taken
+  }
+  return false;
+}
+
+/** Scalelite's drain: a cordoned server that has emptied becomes disabled. */
+async function drain(deps: PollDeps, server: ServerView): Promise<void> {
+  const entry = await deps.kv.get<ServerRecord>(keys.server(server.id));
+  if (entry.value?.state !== "cordoned") return;
+  const res = await commitWithRetry(() =>
+    deps.kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" })
+  );
+  if (res.ok) deps.log.info("cordoned server is empty: disabled", { server: server.id });
+}
+
+async function writeStats(kv: Deno.Kv, id: number, stats: ServerStats): Promise<void> {
+  const key = keys.serverStats(id);
+  const old = await kv.get<ServerStats>(key);
+  const same = old.value && old.value.participants === stats.participants &&
+    old.value.videos === stats.videos &&
+    old.value.extraMilli === stats.extraMilli;
+  if (!same) await kv.set(key, stats);
+}
+
+/** Health writes, 40 servers per atomic; a batch that lost a race with a request-path write is redone singly. */
+async function writeHealth(deps: PollDeps, writes: [ServerView, ServerHealth][]): Promise<void> {
+  const changed = writes.filter(([s, h]) => JSON.stringify(s.health) !== JSON.stringify(h));
+  for (let i = 0; i < changed.length; i += 40) {
+    const batch = changed.slice(i, i + 40);
+    const entries = await Promise.all(batch.map(([s]) => deps.kv.get<ServerHealth>(keys.health(s.id))));
+    const res = await commitWithRetry(() => {
+      const op = deps.kv.atomic();
+      batch.forEach(([s, h], j) => {
+        // only the values this round started from may be replaced: a request-path failure in between wins
+        if (JSON.stringify(entries[j].value) === JSON.stringify(s.health)) {
+          op.check(entries[j]).set(entries[j].key, h);
+        }
+      });
+      return op;
+    });
+    if (!res.ok) deps.log.debug("health batch lost a race; the next round corrects it");
+  }
+}
+
+async function writeBatched(kv: Deno.Kv, writes: { key: Deno.KvKey; value: unknown }[]): Promise<void> {
+  for (let i = 0; i < writes.length; i += 500) {
+    await commitWithRetry(() => {
+      const op = kv.atomic();
+      for (const w of writes.slice(i, i + 500)) w.value === null ? op.delete(w.key) : op.set(w.key, w.value);
+      return op;
+    });
+  }
+}
+
+/**
+ * Recompute each server's load sum from its meetings and repair it if it drifted. The loads were read before
+ * the meetings, and the repair checks the load is unchanged since: any claim, removal or move in between
+ * changes the load too, so the repair is skipped (and done next round) instead of applying a wrong sum.
+ */
+async function repairLoads(
+  deps: PollDeps,
+  servers: ServerView[],
+  meetings: Deno.KvEntry<MeetingRecord>[],
+): Promise<number> {
+  let repaired = 0;
+  for (const s of servers) {
+    const expected = meetings.filter((m) => m.value.serverId === s.id).reduce(
+      (n, m) => n + m.value.loadMilli,
+      0,
+    );
+    if (expected === s.loadMilli) continue;
+    const res = await commitWithRetry(() =>
+      deps.kv.atomic()
+        .check({ key: keys.load(s.id), versionstamp: s.loadVersionstamp })
+        .set(keys.load(s.id), expected)
+    );
+    if (res.ok) {
+      repaired++;
+      deps.log.warn("load sum repaired", { server: s.id, was: s.loadMilli / 1000, now: expected / 1000 });
+    }
+  }
+  return repaired;
+}
+
+async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollResult> {
+  let answer: BackendAnswer;
+  try {
+    answer = await callBackend(server, "getMeetings", "", {
+      timeoutMs: deps.backendTimeoutMs,
+      fetch: deps.fetch,
+    });
+  } catch (e) {
+    return { ok: false, error: e instanceof BackendError ? e.message : String(e) };
+  }
+  const r = answer.response;
+  if (r.returncode !== "SUCCESS") {
+    const why = r.messageKey === "checksumError"
+      ? "the server refused bbblb's checksum: is the secret right?"
+      : `getMeetings answered ${r.messageKey ?? "FAILED"}`;
+    return { ok: false, error: why };
+  }
+  const nodes: Record<string, unknown>[] = typeof r.meetings === "object" && r.meetings?.meeting
+    ? r.meetings.meeting
+    : [];
+  return { ok: true, listed: nodes.filter((n) => typeof n.meetingID === "string").map(toListed) };
+}
+
+function toListed(n: Record<string, unknown>): Listed {
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  const num = (v: unknown) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : 0);
+  return {
+    meetingID: n.meetingID as string,
+    internalMeetingID: str(n.internalMeetingID),
+    createTime: str(n.createTime),
+    moderatorPW: str(n.moderatorPW),
+    attendeePW: str(n.attendeePW),
+    voiceBridge: str(n.voiceBridge),
+    ended: n.hasBeenForciblyEnded === "true" || num(n.endTime) > 0,
+    isBreakout: n.isBreakout === "true",
+    participants: num(n.participantCount),
+    listeners: num(n.listenerCount),
+    voiceParticipants: num(n.voiceParticipantCount),
+    videos: num(n.videoCount),
+    moderators: num(n.moderatorCount),
+  };
+}
+
+/** Run `fn` over `items` with at most `limit` calls in flight, keeping the order of results. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
