@@ -6,7 +6,10 @@
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { encodeQuery } from "../src/bbb/query.ts";
-import { addServer } from "../src/store/servers.ts";
+import { silentLogger } from "../src/log.ts";
+import { pollRound } from "../src/poller/round.ts";
+import { listAllMeetings } from "../src/store/meetings.ts";
+import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 
 /** The API secret of the app under test. */
@@ -85,4 +88,38 @@ export function tag(xml: string, name: string): string | undefined {
 /** Which fake holds a meeting, by index, or -1. */
 export function holder(fakes: FakeBbb[], meetingID: string): number {
   return fakes.findIndex((f) => f.meetings.has(meetingID));
+}
+
+/** Run one poll round on a harness's store (no grace, so tests need not wait). */
+export async function poll(
+  h: Harness,
+  options: {
+    graceMs?: number;
+    failThreshold?: number;
+    recoverThreshold?: number;
+    backendTimeoutMs?: number;
+  } = {},
+) {
+  return await pollRound({
+    kv: h.kv,
+    backendTimeoutMs: options.backendTimeoutMs ?? 500,
+    failThreshold: options.failThreshold ?? 2,
+    recoverThreshold: options.recoverThreshold ?? 2,
+    graceMs: options.graceMs ?? 0,
+    log: silentLogger,
+  });
+}
+
+/** Assert the store's invariant: every load sum equals the declared load of the meetings on that server. */
+export async function assertLoadsExact(kv: Deno.Kv): Promise<void> {
+  const meetings = await listAllMeetings(kv);
+  for (const s of await listServers(kv)) {
+    const expected = meetings.filter((m) => m.value.serverId === s.id).reduce(
+      (n, m) => n + m.value.loadMilli,
+      0,
+    );
+    if (expected !== s.loadMilli) {
+      throw new Error(`server ${s.id}: load ${s.loadMilli} but meetings sum ${expected}`);
+    }
+  }
 }
