@@ -111,6 +111,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   const liveWrites: [Deno.KvKey, MeetingLive][] = [];
   const liveSeen = new Set<string>();
   const byId = new Map(meetings.map((m) => [meetingRef(m.value.tenant, m.value.meetingID), m]));
+  const byServer = Map.groupBy(meetings, (m) => m.value.serverId);
   const serverIds = new Set(servers.map((s) => s.id));
 
   for (const [i, server] of servers.entries()) {
@@ -126,7 +127,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     const health = goodHealth(server.health, deps.recoverThreshold, now());
     if (!server.health.online && health.online) deps.log.info("server online", { server: server.id });
     healthWrites.push([server, health]);
-    const mine = meetings.filter((m) => m.value.serverId === server.id);
+    const mine = byServer.get(server.id) ?? [];
     await reconcile(deps, { server, listed: result.listed, mine, byId, lives, liveWrites, liveSeen, report });
   }
 
@@ -144,7 +145,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     .filter(([ref, e]) => !liveSeen.has(ref) && byId.get(ref)?.value.historyId !== e.value.historyId)
     .map(([, e]) => ({ key: e.key, value: null }));
   await writeBatched(deps.kv, orphans);
-  report.repaired = await repairLoads(deps, servers, meetings);
+  report.repaired = await repairLoads(deps, servers, byServer);
   report.durationMs = performance.now() - started;
   return report;
 }
@@ -366,14 +367,11 @@ async function writeBatched(kv: Deno.Kv, writes: { key: Deno.KvKey; value: unkno
 async function repairLoads(
   deps: PollDeps,
   servers: ServerView[],
-  meetings: Deno.KvEntry<MeetingRecord>[],
+  byServer: Map<number, Deno.KvEntry<MeetingRecord>[]>,
 ): Promise<number> {
   let repaired = 0;
   for (const s of servers) {
-    const expected = meetings.filter((m) => m.value.serverId === s.id).reduce(
-      (n, m) => n + m.value.loadMilli,
-      0,
-    );
+    const expected = (byServer.get(s.id) ?? []).reduce((n, m) => n + m.value.loadMilli, 0);
     if (expected === s.loadMilli) continue;
     const res = await commitWithRetry(() =>
       deps.kv.atomic()
