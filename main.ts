@@ -122,6 +122,7 @@ export function program(): Command {
     const [name, state, what] of [
       ["enable", "enabled", "let a server take new meetings again (also lifts panic)"],
       ["disable", "disabled", "no new meetings; the meetings running there keep working"],
+      ["cordon", "cordoned", "no new meetings; once the server is empty the poller disables it (drain)"],
     ] as const
   ) {
     cli.command(name)

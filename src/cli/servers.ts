@@ -125,10 +125,18 @@ export interface ServerRow {
   state: ServerState;
   online: boolean;
   meetings: number;
+  /** Sum of the declared load of its meetings. */
   load: number;
+  /** Sum over its meetings of max(declared load, live participants + video streams): what placement uses. */
+  effectiveLoad: number;
+  /** Participants in all meetings there, breakout rooms included (from the last good poll). */
+  participants: number;
   weight: number;
   checksum: ChecksumAlgorithm;
+  /** The last failure, or null after a good poll. */
   lastError: string | null;
+  /** When the last good poll ended (ISO 8601), or null. */
+  lastGoodPoll: string | null;
 }
 
 /** The rows of `list-servers`, ordered by id. */
@@ -141,9 +149,12 @@ export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
     online: s.online,
     meetings: await countMeetingsOn(kv, s.id),
     load: s.loadMilli / 1000,
+    effectiveLoad: (s.loadMilli + s.stats.extraMilli) / 1000,
+    participants: s.stats.participants,
     weight: s.weight,
     checksum: s.checksum,
     lastError: s.health.lastError,
+    lastGoodPoll: s.health.lastGoodPoll === null ? null : new Date(s.health.lastGoodPoll).toISOString(),
   })));
 }
 
@@ -153,15 +164,18 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
   if (json) return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return "no servers; add one with: bbblb add-server ID URL SECRET";
   const table = [
-    ["ID", "URL", "STATE", "ONLINE", "MEETINGS", "LOAD", "WEIGHT"],
+    ["ID", "URL", "STATE", "ONLINE", "MEETINGS", "PARTICIPANTS", "LOAD", "EFFECTIVE", "WEIGHT", "LAST ERROR"],
     ...rows.map((r) => [
       String(r.id),
       r.url,
       r.state,
       r.online ? "yes" : "no",
       String(r.meetings),
+      String(r.participants),
       String(r.load),
+      String(r.effectiveLoad),
       String(r.weight),
+      r.lastError ?? "",
     ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
