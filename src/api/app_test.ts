@@ -369,3 +369,20 @@ Deno.test("a meetingID over 256 characters is FAILED validationError", async () 
   const body = await h.text("getMeetingInfo", { meetingID: "m".repeat(300) });
   assert.equal(tag(body, "messageKey"), "validationError");
 });
+
+Deno.test("a checksum over a raw ' is accepted when the client's HTTP stack sent it as %27", async () => {
+  await using h = await setup({ servers: 1 });
+  const signed = sign("create", "meetingID=O'Brien&name=Quote");
+  const sent = signed.replace("'", "%27");
+  assert.equal(
+    tag(await (await h.app.request(`/bigbluebutton/api/create?${sent}`)).text(), "returncode"),
+    "SUCCESS",
+  );
+  assert.equal(h.fakes[0].meetings.has("O'Brien"), true);
+  // it is the same parameter set: any other change still fails
+  const tampered = sent.replace("Quote", "Quotx");
+  assert.equal(
+    tag(await (await h.app.request(`/bigbluebutton/api/create?${tampered}`)).text(), "messageKey"),
+    "checksumError",
+  );
+});

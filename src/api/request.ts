@@ -69,7 +69,12 @@ export async function readApiRequest(
       throw new BbbError("unsupportedContentType", "POST request Content-Type is missing or unsupported");
     }
   }
-  const verified = verifyChecksum(call, signed, secrets);
+  let verified = verifyChecksum(call, signed, secrets);
+  if (!verified.ok && verified.problem === "mismatch" && /%27/i.test(signed)) {
+    // JavaScript clients sign a raw `'` (encodeURIComponent and querystring leave it alone), then fetch() and
+    // axios send it as `%27`. Both spell the same parameters, so the raw spelling is tried too.
+    verified = verifyChecksum(call, signed.replace(/%27/gi, "'"), secrets);
+  }
   if (!verified.ok) {
     throw new BbbError(
       "checksumError",

@@ -10,6 +10,7 @@ import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { keys } from "../store/keys.ts";
 import { commitWithRetry, openStore } from "../store/kv.ts";
+import { CliError } from "./errors.ts";
 
 /**
  * The API secrets: those configured, else the one bbblb keeps in the store, generated on the first start.
@@ -68,6 +69,26 @@ export async function serve(
     log,
   });
   const stop = new AbortController();
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal: stop.signal,
+      onListen: ({ hostname, port }) => {
+        log.info("listening", {
+          address: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+          url: config.url,
+        });
+      },
+    }, app.fetch);
+  } catch (e) {
+    kv.close();
+    throw new CliError(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+  }
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
   const poller = runPoller({
     kv,
     log,
@@ -86,20 +107,7 @@ export async function serve(
       log.error("chores failed", { error: String((e as Error)?.message ?? e) });
     }
   });
-  const onSignal = () => stop.abort();
-  Deno.addSignalListener("SIGTERM", onSignal);
-  Deno.addSignalListener("SIGINT", onSignal);
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    signal: stop.signal,
-    onListen: ({ hostname, port }) => {
-      log.info("listening", {
-        address: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-        url: config.url,
-      });
-    },
-  }, app.fetch);
+  // In-flight requests finish first (Deno.serve's graceful shutdown), then the poller's round, then the store.
   await server.finished;
   await poller;
   await cron.catch(() => {});
