@@ -57,6 +57,10 @@ export function program(): Command {
     .option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)")
     .option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)")
     .option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)")
+    .option(
+      "--logout-url <url>",
+      "where users of an ended meeting go when its creator gave no logoutURL (env BBBLB_LOGOUT_URL)",
+    )
     .option("--poll-interval <seconds>", "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)")
     .option(
       "--backend-timeout <seconds>",

@@ -17,6 +17,8 @@ export interface ServeConfig {
   secrets: string[];
   /** Public base URL put into the links bbblb hands out, without a trailing slash. */
   url: string;
+  /** Where `rejoin` sends users of an ended meeting whose creator gave no logoutURL, or `null`. */
+  logoutUrl: string | null;
   /** Seconds between poll rounds. */
   pollIntervalSeconds: number;
   /** Timeout of every call to a BBB server, in milliseconds. */
@@ -38,6 +40,7 @@ export interface ServeFlags {
   port?: string;
   secret?: string;
   url?: string;
+  logoutUrl?: string;
   pollInterval?: string;
   backendTimeout?: string;
   failThreshold?: string;
@@ -92,6 +95,17 @@ export function serveConfig(flags: ServeFlags, env: (name: string) => string | u
   } catch {
     throw new ConfigError(`--url / BBBLB_URL: "${rawUrl}" is not an http(s) URL`);
   }
+  const rawLogout = pick(flags.logoutUrl, "BBBLB_LOGOUT_URL");
+  let logoutUrl: string | null = null;
+  if (rawLogout !== undefined && rawLogout !== "") {
+    try {
+      const u = new URL(rawLogout);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+      logoutUrl = u.href;
+    } catch {
+      throw new ConfigError(`--logout-url / BBBLB_LOGOUT_URL: "${rawLogout}" is not an http(s) URL`);
+    }
+  }
   const logLevel = oneOf(
     pick(flags.logLevel, "BBBLB_LOG_LEVEL") ?? "info",
     "--log-level / BBBLB_LOG_LEVEL",
@@ -116,6 +130,7 @@ export function serveConfig(flags: ServeFlags, env: (name: string) => string | u
     port,
     secrets,
     url,
+    logoutUrl,
     pollIntervalSeconds: number(
       pick(flags.pollInterval, "BBBLB_POLL_INTERVAL") ?? "10",
       "--poll-interval / BBBLB_POLL_INTERVAL",

@@ -8,6 +8,9 @@ import { Hono } from "hono";
 import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { ApiContext } from "./context.ts";
+import { move } from "./move.ts";
+import { rejoin } from "./rejoin.ts";
+import { getStatistics } from "./statistics.ts";
 import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, isMeetingRunning, join } from "./meetings.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
@@ -27,6 +30,14 @@ export interface AppDeps {
   failThreshold?: number;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
+  /** Public base URL of bbblb (`BBBLB_URL`) for the links it hands out. @default "http://127.0.0.1:8090" */
+  publicUrl?: string;
+  /** Where `rejoin` sends users of an ended meeting without a logoutURL of its own. @default null */
+  logoutUrl?: string | null;
+  /** Key that signs rejoin links (kept in the store by `serve`). @default a random key */
+  linkKey?: Uint8Array;
+  /** Key that seals join cookies (kept in the store by `serve`). @default a random key */
+  cookieKey?: Uint8Array;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
   /** @default a logger that drops everything */
@@ -43,6 +54,8 @@ const CALLS: Record<string, Handler> = {
   getMeetingInfo,
   isMeetingRunning,
   getMeetings: (ctx) => getMeetings(ctx),
+  move,
+  getStatistics: (ctx) => getStatistics(ctx),
 };
 
 /** BBB's answer to `GET /bigbluebutton/api/` (the version document), as bbb-web 2.6–3.0 sends it. */
@@ -70,12 +83,18 @@ export function createApp(deps: AppDeps): Hono {
     failThreshold: deps.failThreshold ?? 2,
     fetch: deps.fetch ?? fetch,
     log: deps.log ?? silentLogger,
+    publicUrl: (deps.publicUrl ?? "http://127.0.0.1:8090").replace(/\/+$/, ""),
+    logoutUrl: deps.logoutUrl ?? null,
+    linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
+    cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const app = new Hono();
 
   app.get("/bigbluebutton/api", () => success(VERSION));
   app.get("/bigbluebutton/api/", () => success(VERSION));
+  // rejoin is signed with bbblb's own link key, not with the API secret: it is not a BBB call.
+  app.get("/bigbluebutton/api/rejoin", (c) => rejoin(ctx, c));
   app.all("/bigbluebutton/api/:call{.+}", async (c) => {
     const call = c.req.param("call");
     const handler = Object.hasOwn(CALLS, call) ? CALLS[call] : undefined;

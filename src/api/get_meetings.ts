@@ -6,7 +6,8 @@
 import { BackendError } from "../bbb/client.ts";
 import { meetingNodes, type OrderedNode, renderMeetings } from "../bbb/xml.ts";
 import { listServers } from "../store/servers.ts";
-import { type ApiContext, callServer, serverUnavailable } from "./context.ts";
+import { callServer, serverUnavailable } from "../cluster/context.ts";
+import type { ApiContext } from "./context.ts";
 import { xml } from "./responses.ts";
 
 /**

@@ -7,36 +7,27 @@
  */
 import { BackendError, backendUrl } from "../bbb/client.ts";
 import { BbbError, meetingNotFound, missingMeetingID } from "../bbb/errors.ts";
-import { encodeQuery, get, type Params } from "../bbb/query.ts";
-import type { BbbResponse } from "../bbb/xml.ts";
-import { rankServers } from "../balancer/placement.ts";
+import { get, type Params } from "../bbb/query.ts";
+import { callServer, serverUnavailable } from "../cluster/context.ts";
+import { createCall, createDetails, placeNewMeeting, staleClaimMs } from "../cluster/create.ts";
+import { moveMeeting } from "../cluster/move.ts";
+import { rejoinUrl } from "../cluster/links.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
 import {
-  claimMeeting,
   getMeeting,
-  loadCreateParams,
   markRunning,
   type MeetingRecord,
-  moveMeeting,
   removeMeeting,
   waitWhileCreating,
 } from "../store/meetings.ts";
-import { getServerWithHealth, listServers, type ServerRecord } from "../store/servers.ts";
-import { type ApiContext, callServer, serverUnavailable } from "./context.ts";
+import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
+import type { ApiContext } from "./context.ts";
 import type { ApiRequest } from "./request.ts";
 import { success, xml } from "./responses.ts";
-
-/** At most this many servers are tried for one new meeting before create answers `serverUnavailable`. */
-export const MAX_SERVERS_PER_CREATE = 3;
+import { joinCookie } from "./rejoin.ts";
 
 /** Largest declared `load` of one meeting. */
 const MAX_LOAD = 1_000_000;
-
-/**
- * Create parameters longer than this (bytes, encoded) go to BBB in a form body: nginx and Tomcat in front of BBB
- * refuse request heads over 8 KiB by default.
- */
-const MAX_CREATE_QUERY = 4096;
 
 /**
  * The meetingID of a call.
@@ -75,135 +66,11 @@ export function loadMilliOf(params: Params): number {
   return milli;
 }
 
-/**
- * A claim older than this (ms) whose request never finished (a crashed process) may be taken over: longer than
- * any create can take (each server tried within the backend timeout), plus a margin.
- */
-export function staleClaimMs(backendTimeoutMs: number): number {
-  return backendTimeoutMs * (MAX_SERVERS_PER_CREATE + 1) + 10_000;
-}
-
-/**
- * How a create is sent to BBB: in the query; or, when the parameters are too long for a URL, in a form body
- * (BBB merges form parameters; its checksum then covers the empty query); an XML body (slides) as it came.
- */
-function createRequest(
-  params: Params,
-  xmlBody: ApiRequest["xmlBody"],
-): { query: string; body: { body?: BodyInit; contentType?: string } } {
-  const query = encodeQuery(params);
-  if (xmlBody) return { query, body: { body: xmlBody.bytes, contentType: xmlBody.contentType } };
-  if (query.length <= MAX_CREATE_QUERY) return { query, body: {} };
-  return { query: "", body: { body: query, contentType: "application/x-www-form-urlencoded" } };
-}
-
 /** The current record of a meetingID, waiting while its create is in flight (bounded by `settleMs`). */
 async function settled(ctx: ApiContext, meetingID: string): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
   const entry = await getMeeting(ctx.kv, DEFAULT_TENANT, meetingID);
   if (entry.value?.status !== "creating") return entry;
   return await waitWhileCreating(ctx.kv, DEFAULT_TENANT, meetingID, ctx.settleMs);
-}
-
-/** What one placement attempt came to. */
-type Placement =
-  | { kind: "retry" }
-  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null };
-
-/** What {@linkcode place} needs. */
-interface PlaceRequest {
-  meetingID: string;
-  loadMilli: number;
-  /** The create parameters to send. */
-  params: Params;
-  xmlBody?: ApiRequest["xmlBody"];
-  /** A running meeting to move off its (offline) server, or undefined for a new meeting. */
-  previous?: Deno.KvEntry<MeetingRecord>;
-  /** Servers that failed during this request. */
-  tried: Set<number>;
-}
-
-/**
- * One placement attempt: pick the best server, claim the meeting there (or move it there) in one atomic
- * operation, and create it. A lost race (`retry`) means the caller reads the state again; an unreachable
- * server releases the claim, is excluded from placement and is added to `tried`.
- *
- * @throws {BbbError} `serverUnavailable` when no server is left to try
- */
-async function place(ctx: ApiContext, req: PlaceRequest): Promise<Placement> {
-  const exclude = new Set(req.tried);
-  if (req.previous) exclude.add(req.previous.value.serverId);
-  const ranked = rankServers(
-    (await listServers(ctx.kv)).map((s) => ({ ...s, extraMilli: s.stats.extraMilli })),
-    exclude,
-  );
-  if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
-    throw serverUnavailable(
-      req.tried.size > 0
-        ? "No BBB server could create the meeting; the servers tried did not answer."
-        : "No BBB server can take a new meeting right now (none is enabled and online).",
-    );
-  }
-  const target = ranked[0];
-  const loadEntry = { value: target.loadMilli, versionstamp: target.loadVersionstamp };
-  const now = Date.now();
-  const claim = req.previous
-    ? await moveMeeting(ctx.kv, req.previous, { serverId: target.id, loadEntry, now })
-    : await claimMeeting(ctx.kv, {
-      tenant: DEFAULT_TENANT,
-      meetingID: req.meetingID,
-      serverId: target.id,
-      loadMilli: req.loadMilli,
-      loadEntry,
-      now,
-    });
-  if (!claim) return { kind: "retry" }; // the meetingID or the server's load changed meanwhile
-
-  const { query, body } = createRequest(req.params, req.xmlBody);
-  let answer;
-  try {
-    answer = await callServer(ctx, target, "create", query, body);
-  } catch (e) {
-    await removeMeeting(ctx.kv, claim, "createFailed");
-    if (!(e instanceof BackendError)) throw e;
-    req.tried.add(target.id);
-    return { kind: "retry" };
-  }
-  if (answer.response.returncode !== "SUCCESS") {
-    await removeMeeting(ctx.kv, claim, "createFailed");
-    ctx.log.info("create refused by server", {
-      meetingID: req.meetingID,
-      server: target.id,
-      messageKey: answer.response.messageKey ?? answer.response.errors?.error?.[0]?.key,
-    });
-    return { kind: "answer", text: answer.text, response: answer.response, entry: null };
-  }
-  const running = await markRunning(ctx.kv, claim, createDetails(answer.response), req.params);
-  if (!running) ctx.log.warn("claim changed while the meeting was created", { meetingID: req.meetingID });
-  ctx.log.info(req.previous ? "meeting moved (failover)" : "meeting placed", {
-    meetingID: req.meetingID,
-    server: target.id,
-    from: req.previous?.value.serverId,
-    load: req.loadMilli / 1000,
-  });
-  return { kind: "answer", text: answer.text, response: answer.response, entry: running };
-}
-
-/**
- * The parameters to re-create a meeting elsewhere: its stored create parameters with the passwords and
- * voiceBridge BBB answered at the first create, so join links and dial-in numbers keep working.
- */
-async function recreateParams(ctx: ApiContext, m: MeetingRecord, fallback: Params): Promise<Params> {
-  const stored = (await loadCreateParams(ctx.kv, m.historyId)) ?? fallback;
-  const kept: [string, string | null][] = [
-    ["attendeePW", m.attendeePW],
-    ["moderatorPW", m.moderatorPW],
-    ["voiceBridge", m.voiceBridge],
-  ];
-  const replaced = new Set(kept.filter(([, v]) => v !== null).map(([n]) => n));
-  return [
-    ...stored.filter(([n]) => !replaced.has(n)),
-    ...kept.filter((p): p is [string, string] => p[1] !== null),
-  ];
 }
 
 /** Whether a running meeting's server is offline (or gone): then the meeting needs a failover. */
@@ -212,56 +79,38 @@ async function serverOfflineFor(ctx: ApiContext, m: MeetingRecord): Promise<bool
   return !s || !s.health.online;
 }
 
-/** The outcome of a failover: the meeting's new running instance, or the new server's FAILED create answer. */
-type Failover = { entry: Deno.KvEntry<MeetingRecord> } | { failed: string };
-
 /**
- * Move a meeting off its offline server: re-create it elsewhere from its stored create parameters. When another
- * request moved it meanwhile, its new instance is returned.
+ * The meeting's current instance on an online server: moved off its offline server first if needed (failover).
  *
- * @throws {BbbError} `serverUnavailable` when no server could take it; `notFound` when it vanished meanwhile
+ * @throws {BbbError} `serverUnavailable` when no server could take it
  */
-async function failover(
-  ctx: ApiContext,
-  entry: Deno.KvEntry<MeetingRecord>,
-  fallback: Params,
-): Promise<Failover> {
-  const tried = new Set<number>();
-  let current: Deno.KvEntryMaybe<MeetingRecord> = entry;
-  for (let round = 0; round < 100; round++) {
-    if (!current.value) throw meetingNotFound(); // gone meanwhile (ended, or the re-create failed)
-    if (current.value.status === "running") {
-      const running = current as Deno.KvEntry<MeetingRecord>;
-      if (!(await serverOfflineFor(ctx, running.value))) return { entry: running };
-      const outcome = await place(ctx, {
-        meetingID: running.value.meetingID,
-        loadMilli: running.value.loadMilli,
-        params: await recreateParams(ctx, running.value, fallback),
-        previous: running,
-        tried,
-      });
-      if (outcome.kind === "answer") {
-        return outcome.entry ? { entry: outcome.entry } : { failed: outcome.text };
-      }
+async function failover(ctx: ApiContext, entry: Deno.KvEntry<MeetingRecord>, fallback: Params) {
+  if (!(await serverOfflineFor(ctx, entry.value))) return entry;
+  try {
+    return (await moveMeeting(ctx, entry, { endOld: false, reason: "failover", fallbackParams: fallback }))
+      .entry;
+  } catch (e) {
+    // Another request may have moved it meanwhile: then use its new instance.
+    const current = await settled(ctx, entry.value.meetingID);
+    if (current.value?.status === "running" && current.value.historyId !== entry.value.historyId) {
+      return current as Deno.KvEntry<MeetingRecord>;
     }
-    current = await settled(ctx, entry.value.meetingID);
+    throw e;
   }
-  throw serverUnavailable("The meeting could not be moved: the store stayed contended; try again.");
 }
 
 /**
  * `create`: a repeated create goes to the server that holds the meeting (BBB answers it idempotently); a
- * meeting whose server is offline is re-created elsewhere; a new meeting is claimed on the best server in one
- * atomic operation (meetingID, index and load together), then created there. A FAILED BBB answer releases the
- * claim; an unreachable server releases it too and the next server is tried, up to
- * {@linkcode MAX_SERVERS_PER_CREATE}.
+ * meeting whose server is offline is re-created elsewhere first; a new meeting is claimed on the best server in
+ * one atomic operation (meetingID, index, load and voiceBridge together), then created there. A FAILED BBB
+ * answer releases the claim; an unreachable server releases it too and the next server is tried.
  *
  * @throws {BbbError} `missingParamMeetingID`, `validationError`, `serverUnavailable`
  */
 export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const meetingID = meetingIdOf(req.params);
   const loadMilli = loadMilliOf(req.params);
-  const forwarded = req.params.filter(([name]) => name !== "load");
+  const params = req.params.filter(([name]) => name !== "load");
   const tried = new Set<number>();
 
   for (let round = 0; round < 500; round++) {
@@ -275,21 +124,10 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
       continue;
     }
     if (entry.value) {
-      const running = entry as Deno.KvEntry<MeetingRecord>;
-      if (await serverOfflineFor(ctx, running.value)) {
-        const moved = await failover(ctx, running, forwarded);
-        if ("failed" in moved) return xml(moved.failed);
-        return await createAgain(ctx, moved.entry, forwarded, req.xmlBody);
-      }
-      return await createAgain(ctx, running, forwarded, req.xmlBody);
+      const running = await failover(ctx, entry as Deno.KvEntry<MeetingRecord>, params);
+      return await createAgain(ctx, running, params, req.xmlBody);
     }
-    const outcome = await place(ctx, {
-      meetingID,
-      loadMilli,
-      params: forwarded,
-      xmlBody: req.xmlBody,
-      tried,
-    });
+    const outcome = await placeNewMeeting(ctx, { meetingID, loadMilli, params, xmlBody: req.xmlBody, tried });
     if (outcome.kind === "answer") return xml(outcome.text);
   }
   throw serverUnavailable("The meeting could not be placed: the store stayed contended; try again.");
@@ -299,14 +137,14 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
 async function createAgain(
   ctx: ApiContext,
   entry: Deno.KvEntry<MeetingRecord>,
-  forwarded: Params,
+  params: Params,
   xmlBody: ApiRequest["xmlBody"],
 ): Promise<Response> {
   const server = await serverOf(ctx, entry.value);
-  const { query, body } = createRequest(forwarded, xmlBody);
+  const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, entry.value.historyId), xmlBody);
   let answer;
   try {
-    answer = await callServer(ctx, server, "create", query, body);
+    answer = await callServer(ctx, server, "create", call.query, call);
   } catch (e) {
     if (e instanceof BackendError) throw serverUnavailable();
     throw e;
@@ -317,20 +155,9 @@ async function createAgain(
     answer.response.returncode === "SUCCESS" && details.createTime &&
     details.createTime !== entry.value.createTime
   ) {
-    await markRunning(ctx.kv, entry, details, forwarded);
+    await markRunning(ctx.kv, entry, details, params);
   }
   return xml(answer.text);
-}
-
-function createDetails(r: BbbResponse) {
-  const s = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
-  return {
-    internalMeetingID: s(r.internalMeetingID),
-    createTime: s(r.createTime),
-    attendeePW: s(r.attendeePW),
-    moderatorPW: s(r.moderatorPW),
-    voiceBridge: s(r.voiceBridge),
-  };
 }
 
 /** The running meeting of a call (waiting briefly if its create is in flight), or `null`. */
@@ -356,10 +183,8 @@ async function serverOf(ctx: ApiContext, meeting: MeetingRecord): Promise<Server
   return s.server;
 }
 
-/**
- * Replace the value of `name` in a raw query string, keeping every other byte (encoding included).
- */
-function replaceParam(query: string, name: string, value: string): string {
+/** Replace the value of `name` in a raw query string, keeping every other byte (encoding included). */
+export function replaceParam(query: string, name: string, value: string): string {
   return query.split("&").map((pair) => {
     const eq = pair.indexOf("=");
     const raw = eq < 0 ? pair : pair.slice(0, eq);
@@ -373,10 +198,11 @@ function replaceParam(query: string, name: string, value: string): string {
 
 /**
  * `join` (GET only, as BBB 3.0): a 302 to the meeting's server with the client's parameters unchanged
- * (encoding kept) and re-signed; with `redirect=false`, the server's XML answer. A meeting whose server is
- * offline is first re-created elsewhere. A `createTime` of an instance the meeting moved away from is replaced
- * with the current instance's, so join links made before a failover keep working; any other stale `createTime`
- * is forwarded as it is, so BBB refuses it.
+ * (encoding kept) and re-signed, with a sealed cookie from which `rejoin` can rebuild this join after a move;
+ * with `redirect=false`, the server's XML answer. A meeting whose server is offline is first re-created
+ * elsewhere. A `createTime` of an instance the meeting moved away from is replaced with the current instance's,
+ * so join links made before a move keep working; any other stale `createTime` is forwarded as it is, so BBB
+ * refuses it.
  *
  * @throws {BbbError} `missingParamMeetingID`, `notFound`, `serverUnavailable`, `unsupportedRequest` for POST
  */
@@ -385,15 +211,9 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
     throw new BbbError("unsupportedRequest", "join accepts only GET, as BBB 3.0 does.");
   }
   const meetingID = meetingIdOf(req.params);
-  let entry = await runningMeeting(ctx, meetingID);
-  if (!entry) throw meetingNotFound();
-  if (await serverOfflineFor(ctx, entry.value)) {
-    const moved = await failover(ctx, entry, []);
-    if ("failed" in moved) {
-      throw serverUnavailable("The meeting's server is offline and no other server could take the meeting.");
-    }
-    entry = moved.entry;
-  }
+  const found = await runningMeeting(ctx, meetingID);
+  if (!found) throw meetingNotFound();
+  const entry = await failover(ctx, found, []);
   const server = await serverOf(ctx, entry.value);
   let query = req.query;
   const createTime = get(req.params, "createTime");
@@ -406,7 +226,10 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
   if (get(req.params, "redirect")?.toLowerCase() === "false") {
     return xml((await passThrough(ctx, server, "join", query)).text);
   }
-  return new Response(null, { status: 302, headers: { location: backendUrl(server, "join", query) } });
+  const headers = new Headers({ location: backendUrl(server, "join", query) });
+  const cookie = joinCookie(ctx, entry.value, req.params);
+  if (cookie) headers.append("set-cookie", cookie);
+  return new Response(null, { status: 302, headers });
 }
 
 async function passThrough(ctx: ApiContext, server: ServerRecord, call: string, query: string) {
@@ -455,3 +278,5 @@ export async function isMeetingRunning(ctx: ApiContext, req: ApiRequest): Promis
   if (!found) return success({ running: "false" });
   return xml((await passThrough(ctx, found.server, "isMeetingRunning", req.query)).text);
 }
+
+export { runningMeeting };

@@ -4,48 +4,13 @@
  * @module
  */
 import { createApp } from "../api/app.ts";
-import { staleClaimMs } from "../api/meetings.ts";
+import { staleClaimMs } from "../cluster/create.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { keys } from "../store/keys.ts";
-import { commitWithRetry, openStore } from "../store/kv.ts";
+import { openStore } from "../store/kv.ts";
+import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
-
-/**
- * The API secrets: those configured, else the one bbblb keeps in the store, generated on the first start.
- *
- * @param announce called once with a newly generated secret, the only time bbblb ever shows a secret
- */
-export async function resolveSecrets(
-  kv: Deno.Kv,
-  configured: readonly string[],
-  announce: (secret: string) => void,
-): Promise<string[]> {
-  if (configured.length > 0) return [...configured];
-  for (;;) {
-    const entry = await kv.get<string>(keys.setting("secret"));
-    if (entry.value) return [entry.value];
-    const secret = generateSecret();
-    const res = await commitWithRetry(() => kv.atomic().check(entry).set(entry.key, secret));
-    if (res.ok) {
-      announce(secret);
-      return [secret];
-    }
-  }
-}
-
-/** 48 random characters from [A-Za-z0-9] (about 285 bits). */
-function generateSecret(): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  const out: string[] = [];
-  while (out.length < 48) {
-    for (const b of crypto.getRandomValues(new Uint8Array(64))) {
-      if (b < 248 && out.length < 48) out.push(alphabet[b % 62]); // 248 = 4 × 62: no modulo bias
-    }
-  }
-  return out.join("");
-}
 
 /**
  * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
@@ -61,11 +26,16 @@ export async function serve(
     console.error(`bbblb: generated the API secret (shown only now; it is kept in ${config.kv}):`);
     console.error(secret);
   });
+  await savePublicUrl(kv, config.url);
   const app = createApp({
     kv,
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
+    publicUrl: config.url,
+    logoutUrl: config.logoutUrl,
+    linkKey: await internalKey(kv, "link_key"),
+    cookieKey: await internalKey(kv, "cookie_key"),
     log,
   });
   const stop = new AbortController();

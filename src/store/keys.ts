@@ -55,6 +55,8 @@ export const keys = {
   createParams: (historyId: string, i: number): Deno.KvKey => ["create_params", historyId, i],
   /** Prefix of the create parameter chunks of one meeting instance. */
   createParamsOf: (historyId: string): Deno.KvKey => ["create_params", historyId],
+  /** The meeting holding a voiceBridge (dial-in PIN), unique across the cluster: `{ tenant, meetingID }`. */
+  voiceBridge: (voiceBridge: string): Deno.KvKey => ["voice_bridge", voiceBridge],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

@@ -109,6 +109,10 @@ export interface ClaimRequest {
   loadMilli: number;
   /** The server's load as placement read it: the claim fails if it changed since. */
   loadEntry: { value: number; versionstamp: string | null };
+  /** A voiceBridge to reserve cluster-wide: the claim fails if another meeting holds it. */
+  voiceBridge?: string | null;
+  /** The history id of the new instance. @default a new one */
+  historyId?: string;
   now: number;
 }
 
@@ -134,7 +138,7 @@ export async function claimMeeting(
     createTime: null,
     attendeePW: null,
     moderatorPW: null,
-    voiceBridge: null,
+    voiceBridge: req.voiceBridge ?? null,
     movedFrom: [],
   };
   const history: HistoryRecord = {
@@ -151,8 +155,13 @@ export async function claimMeeting(
   };
   const key = keys.meeting(req.tenant, req.meetingID);
   const loadKey = keys.load(req.serverId);
-  const res = await commitWithRetry(() =>
-    kv.atomic()
+  const vb = req.voiceBridge ? keys.voiceBridge(req.voiceBridge) : null;
+  const res = await commitWithRetry(() => {
+    const op = kv.atomic();
+    if (vb) {
+      op.check({ key: vb, versionstamp: null }).set(vb, { tenant: req.tenant, meetingID: req.meetingID });
+    }
+    return op
       .check({ key, versionstamp: null })
       // The server's load as placement saw it: concurrent claims on one server serialise here, so a burst
       // spreads instead of piling onto the server that looked emptiest. Removing a server deletes this key,
@@ -161,9 +170,17 @@ export async function claimMeeting(
       .set(key, meeting)
       .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
       .set(loadKey, req.loadEntry.value + req.loadMilli)
-      .set(keys.history(historyId), history)
-  );
+      .set(keys.history(historyId), history);
+  });
   return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
+}
+
+/** Who holds a voiceBridge, or `null` when it is free. */
+export async function voiceBridgeHolder(
+  kv: Deno.Kv,
+  voiceBridge: string,
+): Promise<{ tenant: string; meetingID: string } | null> {
+  return (await kv.get<{ tenant: string; meetingID: string }>(keys.voiceBridge(voiceBridge))).value;
 }
 
 /** What BBB answered to a successful create. */
@@ -210,7 +227,8 @@ export async function markRunning(
 
 const CHUNK_BYTES = 60 * 1024;
 
-async function saveCreateParams(kv: Deno.Kv, historyId: string, params: Params): Promise<void> {
+/** Keep the create parameters of a meeting instance (chunked; see {@linkcode markRunning}). */
+export async function saveCreateParams(kv: Deno.Kv, historyId: string, params: Params): Promise<void> {
   const bytes = new TextEncoder().encode(JSON.stringify(params));
   const chunks: Uint8Array[] = [];
   for (let at = 0; at < bytes.length; at += CHUNK_BYTES) chunks.push(bytes.subarray(at, at + CHUNK_BYTES));
@@ -254,12 +272,17 @@ export async function removeMeeting(
 ): Promise<boolean> {
   const m = entry.value;
   for (let i = 0; i < 50; i++) {
-    const [load, history] = await kv.getMany<[number, HistoryRecord]>([
+    const [load, history, vb] = await kv.getMany<
+      [number, HistoryRecord, { tenant: string; meetingID: string }]
+    >([
       keys.load(m.serverId),
       keys.history(m.historyId),
+      keys.voiceBridge(m.voiceBridge ?? ""),
     ]);
     const res = await commitWithRetry(() => {
-      const op = kv.atomic()
+      const op = kv.atomic();
+      if (vb.value?.tenant === m.tenant && vb.value.meetingID === m.meetingID) op.check(vb).delete(vb.key);
+      op
         .check(entry)
         .check(load)
         .delete(entry.key)
@@ -304,39 +327,40 @@ export async function waitWhileCreating(
   }
 }
 
-/** What {@linkcode moveMeeting} needs. */
-export interface MoveRequest {
+/** What {@linkcode switchServer} needs: the new instance, already created on the target server. */
+export interface SwitchRequest {
   /** The target server. */
   serverId: number;
-  /** The target's load as placement read it. */
-  loadEntry: { value: number; versionstamp: string | null };
+  /** The new instance's history id (generated before its create, for its logout link). */
+  historyId: string;
+  /** What the target answered to the create. */
+  details: CreateDetails;
   now: number;
 }
 
 /**
- * Move a running meeting to another server as a new instance (status `creating`), in one atomic operation: the
- * record now names the target, the index entry and the declared load move with it, the old instance's history
- * row records `movedTo` and its end, and the old instance is remembered in `movedFrom`. The caller then creates
- * the meeting on the target and, on failure, removes the new claim like any other.
+ * Switch a running meeting to the instance just created on another server, in one atomic operation: the record
+ * names the target, the index entry and the declared load move with it, the old instance's history row records
+ * `movedTo` and its end, a new history row starts, and the old instance is remembered in `movedFrom`. Nothing
+ * changes until the target has the meeting, so a failed move leaves the meeting where it was.
  *
- * @returns the new claim, or `null` when the meeting or either load changed since they were read
+ * @returns the new entry, or `null` when the meeting changed meanwhile (ended, moved, re-created)
  */
-export async function moveMeeting(
+export async function switchServer(
   kv: Deno.Kv,
   entry: Deno.KvEntry<MeetingRecord>,
-  req: MoveRequest,
+  req: SwitchRequest,
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
   const old = entry.value;
-  if (old.serverId === req.serverId) throw new Error("moveMeeting: the target is the current server");
-  const historyId = newHistoryId(req.now);
+  if (old.serverId === req.serverId) throw new Error("switchServer: the target is the current server");
   const moved: MeetingRecord = {
     ...old,
+    ...req.details,
+    voiceBridge: old.voiceBridge ?? req.details.voiceBridge,
     serverId: req.serverId,
-    historyId,
-    status: "creating",
+    historyId: req.historyId,
+    status: "running",
     claimedAt: req.now,
-    internalMeetingID: null,
-    createTime: null,
     movedFrom: [...old.movedFrom, {
       serverId: old.serverId,
       historyId: old.historyId,
@@ -344,12 +368,8 @@ export async function moveMeeting(
       createTime: old.createTime,
     }],
   };
-  const [oldLoad, oldHistory] = await kv.getMany<[number, HistoryRecord]>([
-    keys.load(old.serverId),
-    keys.history(old.historyId),
-  ]);
   const history: HistoryRecord = {
-    historyId,
+    historyId: req.historyId,
     tenant: old.tenant,
     meetingID: old.meetingID,
     serverId: req.serverId,
@@ -357,32 +377,43 @@ export async function moveMeeting(
     endedAt: null,
     endReason: null,
     movedTo: null,
-    internalMeetingID: null,
-    createTime: null,
+    internalMeetingID: req.details.internalMeetingID,
+    createTime: req.details.createTime,
   };
-  const res = await commitWithRetry(() => {
-    const op = kv.atomic()
-      .check(entry)
-      .check(oldLoad)
-      .check({ key: keys.load(req.serverId), versionstamp: req.loadEntry.versionstamp })
-      .set(entry.key, moved)
-      .delete(keys.meetingByServer(old.serverId, old.tenant, old.meetingID))
-      .set(keys.meetingByServer(req.serverId, old.tenant, old.meetingID), historyId)
-      .delete(keys.meetingLive(old.tenant, old.meetingID))
-      .set(keys.load(req.serverId), req.loadEntry.value + old.loadMilli)
-      .set(keys.history(historyId), history);
-    if (oldLoad.value !== null) op.set(oldLoad.key, oldLoad.value - old.loadMilli);
-    if (oldHistory.value) {
-      op.check(oldHistory).set(oldHistory.key, {
-        ...oldHistory.value,
-        endedAt: req.now,
-        endReason: "moved",
-        movedTo: historyId,
-      });
-    }
-    return op;
-  });
-  return res.ok ? { key: entry.key, value: moved, versionstamp: res.versionstamp } : null;
+  for (let i = 0; i < 50; i++) {
+    const [oldLoad, newLoad, oldHistory] = await kv.getMany<[number, number, HistoryRecord]>([
+      keys.load(old.serverId),
+      keys.load(req.serverId),
+      keys.history(old.historyId),
+    ]);
+    if (newLoad.value === null) return null; // the target was removed meanwhile
+    const res = await commitWithRetry(() => {
+      const op = kv.atomic()
+        .check(entry)
+        .check(oldLoad)
+        .check(newLoad)
+        .check(oldHistory)
+        .set(entry.key, moved)
+        .delete(keys.meetingByServer(old.serverId, old.tenant, old.meetingID))
+        .set(keys.meetingByServer(req.serverId, old.tenant, old.meetingID), req.historyId)
+        .delete(keys.meetingLive(old.tenant, old.meetingID))
+        .set(newLoad.key, newLoad.value + old.loadMilli)
+        .set(keys.history(req.historyId), history);
+      if (oldLoad.value !== null) op.set(oldLoad.key, oldLoad.value - old.loadMilli);
+      if (oldHistory.value) {
+        op.set(oldHistory.key, {
+          ...oldHistory.value,
+          endedAt: req.now,
+          endReason: "moved",
+          movedTo: req.historyId,
+        });
+      }
+      return op;
+    });
+    if (res.ok) return { key: entry.key, value: moved, versionstamp: res.versionstamp };
+    if ((await kv.get(entry.key)).versionstamp !== entry.versionstamp) return null;
+  }
+  throw new Error(`could not move meeting ${old.meetingID}: the store stayed contended`);
 }
 
 /** What {@linkcode adoptMeeting} needs: a running meeting found on a server that bbblb did not place. */

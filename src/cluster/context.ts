@@ -1,0 +1,70 @@
+/**
+ * What the cluster operations need (the API's handlers and the admin CLI alike): the store, the backend settings,
+ * the logger and the keys for the links bbblb hands out.
+ *
+ * @module
+ */
+import { type Backend, type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts";
+import { BbbError } from "../bbb/errors.ts";
+import type { Logger } from "../log.ts";
+import { markFailure, type ServerRecord } from "../store/servers.ts";
+
+/** Dependencies of the cluster operations. */
+export interface ClusterContext {
+  kv: Deno.Kv;
+  /** Timeout of every call to a BBB server, in ms. */
+  backendTimeoutMs: number;
+  /** How long a create waits for a concurrent claim of the same meetingID to settle, in ms. */
+  settleMs: number;
+  /** Consecutive failures that make a server offline (a request-path failure counts as a failed round). */
+  failThreshold: number;
+  fetch: typeof fetch;
+  log: Logger;
+  /** Public base URL of bbblb (`BBBLB_URL`), without a trailing slash, for the rejoin links in logoutURLs. */
+  publicUrl: string;
+  /** The key that signs rejoin links (kept in the store, independent of the API secret). */
+  linkKey: Uint8Array;
+}
+
+/** Options of {@linkcode callServer}. */
+export interface ServerCallOptions {
+  body?: BodyInit;
+  contentType?: string;
+}
+
+/**
+ * Call a server; a failure takes it out of placement until its next good poll, counts toward going offline,
+ * and is logged.
+ *
+ * @throws {BackendError} as {@linkcode callBackend} does, after recording the failure
+ */
+export async function callServer(
+  ctx: ClusterContext,
+  server: ServerRecord & Backend,
+  call: string,
+  query: string,
+  options: ServerCallOptions = {},
+): Promise<BackendAnswer> {
+  try {
+    const answer = await callBackend(server, call, query, {
+      timeoutMs: ctx.backendTimeoutMs,
+      fetch: ctx.fetch,
+      body: options.body,
+      contentType: options.contentType,
+    });
+    return answer;
+  } catch (e) {
+    if (e instanceof BackendError) {
+      ctx.log.warn("server call failed", { server: server.id, call, error: e.message });
+      await markFailure(ctx.kv, server.id, e.message, ctx.failThreshold);
+    }
+    throw e;
+  }
+}
+
+/** The FAILED answer for a meeting whose server cannot be reached (Scalelite's key). */
+export function serverUnavailable(
+  message = "The meeting's BBB server cannot be reached; try again shortly.",
+): BbbError {
+  return new BbbError("serverUnavailable", message);
+}

@@ -1,0 +1,193 @@
+/**
+ * Placing a new meeting: choose the server, claim the meetingID there in one atomic operation, create it on the
+ * server, and keep what BBB answered. Shared by the API's `create` and the failover paths.
+ *
+ * @module
+ */
+import { BackendError } from "../bbb/client.ts";
+import { encodeQuery, get, type Params } from "../bbb/query.ts";
+import type { BbbResponse } from "../bbb/xml.ts";
+import { rankServers } from "../balancer/placement.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
+import {
+  claimMeeting,
+  type CreateDetails,
+  getMeeting,
+  markRunning,
+  type MeetingRecord,
+  newHistoryId,
+  removeMeeting,
+  voiceBridgeHolder,
+} from "../store/meetings.ts";
+import { listServers, type ServerView } from "../store/servers.ts";
+import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
+import { rejoinUrl } from "./links.ts";
+
+/** At most this many servers are tried for one new meeting before the answer is `serverUnavailable`. */
+export const MAX_SERVERS_PER_CREATE = 3;
+
+/**
+ * Create parameters longer than this (bytes, encoded) go to BBB in a form body: nginx and Tomcat in front of BBB
+ * refuse request heads over 8 KiB by default.
+ */
+const MAX_CREATE_QUERY = 4096;
+
+/**
+ * A claim older than this (ms) whose request never finished (a crashed process) may be taken over: longer than
+ * any create can take (each server tried within the backend timeout), plus a margin.
+ */
+export function staleClaimMs(backendTimeoutMs: number): number {
+  return backendTimeoutMs * (MAX_SERVERS_PER_CREATE + 1) + 10_000;
+}
+
+/** An XML body (pre-uploaded slides) forwarded as it came. */
+export interface XmlBody {
+  bytes: Uint8Array<ArrayBuffer>;
+  contentType: string;
+}
+
+/** A create as sent to one BBB server. */
+export interface CreateCall {
+  query: string;
+  body?: BodyInit;
+  contentType?: string;
+}
+
+/**
+ * How a create is sent to BBB. The logoutURL is replaced with the instance's signed rejoin link (the client's own
+ * is kept in the stored parameters). The parameters go in the query; when too long for a URL, in a form body
+ * (BBB merges form parameters; its checksum then covers the empty query); an XML body (slides) as it came.
+ */
+export function createCall(params: Params, logoutURL: string | null, xmlBody?: XmlBody): CreateCall {
+  const sent: Params = logoutURL === null
+    ? params
+    : [...params.filter(([n]) => n !== "logoutURL"), ["logoutURL", logoutURL]];
+  const query = encodeQuery(sent);
+  if (xmlBody) return { query, body: xmlBody.bytes, contentType: xmlBody.contentType };
+  if (query.length <= MAX_CREATE_QUERY) return { query };
+  return { query: "", body: query, contentType: "application/x-www-form-urlencoded" };
+}
+
+/** What BBB answered to a successful create, as the store keeps it. */
+export function createDetails(r: BbbResponse): CreateDetails {
+  const s = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  return {
+    internalMeetingID: s(r.internalMeetingID),
+    createTime: s(r.createTime),
+    attendeePW: s(r.attendeePW),
+    moderatorPW: s(r.moderatorPW),
+    voiceBridge: s(r.voiceBridge),
+  };
+}
+
+/** The servers that may take a meeting, best first (see `rankServers`). */
+export async function rankedServers(
+  ctx: ClusterContext,
+  exclude: ReadonlySet<number>,
+): Promise<ServerView[]> {
+  return rankServers(
+    (await listServers(ctx.kv)).map((s) => ({ ...s, extraMilli: s.stats.extraMilli })),
+    exclude,
+  );
+}
+
+/** BBB's answer when a voiceBridge is taken (bbb-web's `<errors>` envelope, without a messageKey). */
+export const NON_UNIQUE_VOICE_BRIDGE = "<response><returncode>FAILED</returncode><errors><error>" +
+  "<key>nonUniqueVoiceBridge</key><message>The selected voice bridge is already in use.</message>" +
+  "</error></errors></response>";
+
+/** A random 5-digit voiceBridge, never 99999 (BBB's echo test). */
+function randomVoiceBridge(): string {
+  return String(10000 + crypto.getRandomValues(new Uint32Array(1))[0] % 89999);
+}
+
+/** What one placement attempt came to. */
+export type Placement =
+  | { kind: "retry" }
+  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null };
+
+/** What {@linkcode placeNewMeeting} needs. */
+export interface PlaceRequest {
+  meetingID: string;
+  /** Declared load in milli-units. */
+  loadMilli: number;
+  /** The create parameters as the client sent them (without `load`). */
+  params: Params;
+  xmlBody?: XmlBody;
+  /** Servers that failed during this request; grows as servers fail. */
+  tried: Set<number>;
+}
+
+/**
+ * One placement attempt for a meetingID nobody holds: pick the best server, claim the meeting there (meetingID,
+ * index, load and voiceBridge in one atomic operation), and create it. `retry` means the caller reads the state
+ * again: the meetingID or the server's load changed meanwhile, or the server was unreachable (then the claim
+ * was released, the server excluded from placement and added to `tried`).
+ *
+ * A voiceBridge the client gives that another running meeting anywhere in the cluster holds is refused the way
+ * BBB refuses a duplicate on one server; without one, bbblb allocates a cluster-wide unique one.
+ *
+ * @throws {BbbError} `serverUnavailable` when no server is left to try
+ */
+export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): Promise<Placement> {
+  const ranked = await rankedServers(ctx, req.tried);
+  if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
+    throw serverUnavailable(
+      req.tried.size > 0
+        ? "No BBB server could create the meeting; the servers tried did not answer."
+        : "No BBB server can take a new meeting right now (none is enabled and online).",
+    );
+  }
+  const target = ranked[0];
+  const given = get(req.params, "voiceBridge");
+  const voiceBridge = given ?? randomVoiceBridge();
+  const historyId = newHistoryId();
+  const claim = await claimMeeting(ctx.kv, {
+    tenant: DEFAULT_TENANT,
+    meetingID: req.meetingID,
+    serverId: target.id,
+    loadMilli: req.loadMilli,
+    loadEntry: { value: target.loadMilli, versionstamp: target.loadVersionstamp },
+    voiceBridge,
+    historyId,
+    now: Date.now(),
+  });
+  if (!claim) {
+    const holder = await voiceBridgeHolder(ctx.kv, voiceBridge);
+    const meetingTaken = (await getMeeting(ctx.kv, DEFAULT_TENANT, req.meetingID)).value !== null;
+    if (given !== undefined && holder && holder.meetingID !== req.meetingID && !meetingTaken) {
+      return {
+        kind: "answer",
+        text: NON_UNIQUE_VOICE_BRIDGE,
+        response: { returncode: "FAILED" },
+        entry: null,
+      };
+    }
+    return { kind: "retry" };
+  }
+
+  const params: Params = given === undefined ? [...req.params, ["voiceBridge", voiceBridge]] : req.params;
+  const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, historyId), req.xmlBody);
+  let answer;
+  try {
+    answer = await callServer(ctx, target, "create", call.query, call);
+  } catch (e) {
+    await removeMeeting(ctx.kv, claim, "createFailed");
+    if (!(e instanceof BackendError)) throw e;
+    req.tried.add(target.id);
+    return { kind: "retry" };
+  }
+  if (answer.response.returncode !== "SUCCESS") {
+    await removeMeeting(ctx.kv, claim, "createFailed");
+    ctx.log.info("create refused by server", {
+      meetingID: req.meetingID,
+      server: target.id,
+      messageKey: answer.response.messageKey ?? answer.response.errors?.error?.[0]?.key,
+    });
+    return { kind: "answer", text: answer.text, response: answer.response, entry: null };
+  }
+  const running = await markRunning(ctx.kv, claim, createDetails(answer.response), params);
+  if (!running) ctx.log.warn("claim changed while the meeting was created", { meetingID: req.meetingID });
+  ctx.log.info("meeting placed", { meetingID: req.meetingID, server: target.id, load: req.loadMilli / 1000 });
+  return { kind: "answer", text: answer.text, response: answer.response, entry: running };
+}

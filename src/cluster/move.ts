@@ -1,0 +1,157 @@
+/**
+ * Moving a running meeting to another server: create it there first, from its stored create parameters with the
+ * passwords and voiceBridge BBB answered at its first create; only when that worked, switch bbblb's record and
+ * end it on the old server. A failed move changes nothing. Used by the API's `move`, failover on create and
+ * join, and `bbblb panic`.
+ *
+ * @module
+ */
+import { BackendError } from "../bbb/client.ts";
+import { BbbError, meetingNotFound } from "../bbb/errors.ts";
+import { encodeQuery, type Params } from "../bbb/query.ts";
+import {
+  getMeeting,
+  loadCreateParams,
+  type MeetingRecord,
+  newHistoryId,
+  saveCreateParams,
+  switchServer,
+} from "../store/meetings.ts";
+import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
+import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
+import { createCall, createDetails, MAX_SERVERS_PER_CREATE, rankedServers } from "./create.ts";
+import { rejoinUrl } from "./links.ts";
+
+/** Options of {@linkcode moveMeeting}. */
+export interface MoveOptions {
+  /** The target server; without it the target is chosen like a create's, excluding the current server. */
+  serverId?: number;
+  /** End the meeting on the old server once it runs on the new one (not when the old server is offline). */
+  endOld: boolean;
+  /** Why, for the log: `move`, `failover` or `panic`. */
+  reason: string;
+  /** Create parameters to use when none were stored (a meeting bbblb adopted). */
+  fallbackParams?: Params;
+}
+
+/** A moved meeting: its new record and the target's create answer. */
+export interface MoveResult {
+  entry: Deno.KvEntry<MeetingRecord>;
+  /** The target's answer to the create, as it came. */
+  text: string;
+}
+
+/**
+ * The parameters to re-create a meeting elsewhere: its stored create parameters with the passwords and
+ * voiceBridge BBB answered at the first create, so join links and dial-in numbers keep working.
+ */
+export async function recreateParams(
+  ctx: ClusterContext,
+  m: MeetingRecord,
+  fallback: Params = [],
+): Promise<Params> {
+  let stored = await loadCreateParams(ctx.kv, m.historyId);
+  if (!stored) stored = fallback.length > 0 ? fallback : [["meetingID", m.meetingID], ["name", m.meetingID]];
+  const kept: [string, string | null][] = [
+    ["attendeePW", m.attendeePW],
+    ["moderatorPW", m.moderatorPW],
+    ["voiceBridge", m.voiceBridge],
+  ];
+  const replaced = new Set(kept.filter(([, v]) => v !== null).map(([n]) => n));
+  return [
+    ...stored.filter(([n]) => !replaced.has(n)),
+    ...kept.filter((p): p is [string, string] => p[1] !== null),
+  ];
+}
+
+/**
+ * Move a running meeting to another server.
+ *
+ * @throws {BbbError} `serverUnavailable` when no target could create it (nothing was changed or ended);
+ *   `notFound` when the meeting ended or moved meanwhile
+ */
+export async function moveMeeting(
+  ctx: ClusterContext,
+  entry: Deno.KvEntry<MeetingRecord>,
+  options: MoveOptions,
+): Promise<MoveResult> {
+  const m = entry.value;
+  const params = await recreateParams(ctx, m, options.fallbackParams);
+  const tried = new Set<number>([m.serverId]);
+  for (let attempt = 0; attempt < MAX_SERVERS_PER_CREATE; attempt++) {
+    const target = options.serverId !== undefined
+      ? await explicitTarget(ctx, options.serverId)
+      : (await rankedServers(ctx, tried))[0];
+    if (!target || (options.serverId !== undefined && attempt > 0)) break;
+    tried.add(target.id);
+    const historyId = newHistoryId();
+    const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, historyId));
+    let answer;
+    try {
+      answer = await callServer(ctx, target, "create", call.query, call);
+    } catch (e) {
+      if (!(e instanceof BackendError)) throw e;
+      continue;
+    }
+    if (answer.response.returncode !== "SUCCESS") {
+      ctx.log.warn("move: the target refused the create", {
+        meetingID: m.meetingID,
+        server: target.id,
+        messageKey: answer.response.messageKey ?? answer.response.errors?.error?.[0]?.key,
+      });
+      continue;
+    }
+    await saveCreateParams(ctx.kv, historyId, params);
+    const moved = await switchServer(ctx.kv, entry, {
+      serverId: target.id,
+      historyId,
+      details: createDetails(answer.response),
+      now: Date.now(),
+    });
+    if (!moved) {
+      // It ended or moved while we created it: the copy on the target is nobody's; end it again.
+      await endOn(ctx, target, m.meetingID, createDetails(answer.response).moderatorPW);
+      const current = await getMeeting(ctx.kv, m.tenant, m.meetingID);
+      if (current.value?.status === "running") {
+        throw new BbbError("serverUnavailable", "The meeting changed while it was being moved; try again.");
+      }
+      throw meetingNotFound();
+    }
+    ctx.log.info("meeting moved", {
+      meetingID: m.meetingID,
+      from: m.serverId,
+      to: target.id,
+      reason: options.reason,
+    });
+    if (options.endOld) {
+      const old = await getServerWithHealth(ctx.kv, m.serverId);
+      if (old) await endOn(ctx, old.server, m.meetingID, m.moderatorPW);
+    }
+    return { entry: moved, text: answer.text };
+  }
+  throw serverUnavailable("No other BBB server could take the meeting; it stays where it was.");
+}
+
+async function explicitTarget(ctx: ClusterContext, id: number) {
+  const s = await getServerWithHealth(ctx.kv, id);
+  return s ? { ...s.server } : undefined;
+}
+
+/** End a meeting on a server (with the moderator password, which BBB 2.x still wants); failures are logged. */
+async function endOn(
+  ctx: ClusterContext,
+  server: ServerRecord,
+  meetingID: string,
+  moderatorPW: string | null,
+) {
+  const params: Params = [["meetingID", meetingID]];
+  if (moderatorPW) params.push(["password", moderatorPW]);
+  try {
+    const answer = await callServer(ctx, server, "end", encodeQuery(params));
+    if (answer.response.returncode !== "SUCCESS" && answer.response.messageKey !== "notFound") {
+      ctx.log.warn("could not end the old copy", { meetingID, server: server.id });
+    }
+  } catch {
+    // logged by callServer; the poller ends a stale copy that nobody is in when the server comes back
+  }
+}
