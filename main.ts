@@ -16,6 +16,8 @@ import {
   setStateCommand,
 } from "./src/cli/servers.ts";
 import { StoreError } from "./src/store/servers.ts";
+import { adminContext } from "./src/cli/context.ts";
+import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { openStore } from "./src/store/kv.ts";
 
 const env = (name: string) => Deno.env.get(name);
@@ -145,6 +147,28 @@ export function program(): Command {
     .option("--force", "forget the meetings running there (they are not ended)")
     .action(async (id: string, o) => {
       await withStore(o.kv, (kv) => removeServerCommand(kv, id, Boolean(o.force)));
+    });
+
+  cli.command("panic")
+    .description("stop new meetings on a server and move every meeting running there to other servers")
+    .argument("<id>", "server id")
+    .addOption(kvOption())
+    .action(async (id: string, o) => {
+      const kv = await openStore(kvPath(o.kv, env));
+      try {
+        await panicCommand(await adminContext(kv, env), id, (line) => console.log(line));
+      } finally {
+        kv.close();
+      }
+    });
+
+  cli.command("list-meetings")
+    .description("list the running meetings with server, load, participants and age")
+    .addOption(kvOption())
+    .option("--server <id>", "only the meetings on this server")
+    .option("--json", "print a JSON array")
+    .action(async (o) => {
+      await withStore(o.kv, (kv) => listMeetingsCommand(kv, { server: o.server, json: Boolean(o.json) }));
     });
 
   return cli;

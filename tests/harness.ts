@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
+import type { ClusterContext } from "../src/cluster/context.ts";
 import { encodeQuery } from "../src/bbb/query.ts";
 import { silentLogger } from "../src/log.ts";
 import { pollRound } from "../src/poller/round.ts";
@@ -24,6 +25,8 @@ export function sign(call: string, query: string, secret = SECRET, algo = "sha25
 /** A running harness. */
 export interface Harness extends AsyncDisposable {
   kv: Deno.Kv;
+  /** The cluster context the app runs with (for admin operations such as panic). */
+  ctx: ClusterContext;
   app: ReturnType<typeof createApp>;
   fakes: FakeBbb[];
   /** Call the app with signed parameters (encoded with encodeURIComponent). */
@@ -40,7 +43,12 @@ export interface SetupOptions {
   backendTimeoutMs?: number;
   /** Passed to createApp. */
   maxBodyBytes?: number;
+  /** Passed to createApp. @default null */
+  logoutUrl?: string | null;
 }
+
+/** bbblb's public URL in harness apps. */
+export const PUBLIC_URL = "http://bbblb.test";
 
 /** Start fakes, register them, and build the app. */
 export async function setup(options: SetupOptions = {}): Promise<Harness> {
@@ -59,16 +67,32 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
       addedAt: 0,
     });
   }
+  const linkKey = crypto.getRandomValues(new Uint8Array(32));
+  const backendTimeoutMs = options.backendTimeoutMs ?? 1000;
   const app = createApp({
     kv,
     secrets: () => [SECRET],
-    backendTimeoutMs: options.backendTimeoutMs ?? 1000,
+    backendTimeoutMs,
     maxBodyBytes: options.maxBodyBytes,
+    publicUrl: PUBLIC_URL,
+    logoutUrl: options.logoutUrl ?? null,
+    linkKey,
   });
+  const ctx: ClusterContext = {
+    kv,
+    backendTimeoutMs,
+    settleMs: 2 * backendTimeoutMs,
+    failThreshold: 2,
+    fetch,
+    log: silentLogger,
+    publicUrl: PUBLIC_URL,
+    linkKey,
+  };
   const call = async (name: string, params: Record<string, string> = {}) =>
     await app.request(`/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`);
   return {
     kv,
+    ctx,
     app,
     fakes,
     call,

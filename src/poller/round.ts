@@ -8,6 +8,7 @@
 import { type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts";
 import { encodeQuery } from "../bbb/query.ts";
 import type { Logger } from "../log.ts";
+import { mapLimit } from "../cluster/map_limit.ts";
 import { keys } from "../store/keys.ts";
 import { commitWithRetry } from "../store/kv.ts";
 import {
@@ -427,22 +428,4 @@ function toListed(n: Record<string, unknown>): Listed {
     videos: num(n.videoCount),
     moderators: num(n.moderatorCount),
   };
-}
-
-/** Run `fn` over `items` with at most `limit` calls in flight, keeping the order of results. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

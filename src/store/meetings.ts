@@ -117,15 +117,16 @@ export interface ClaimRequest {
 }
 
 /**
- * Claim a meetingID for a server: inserts the meeting (status `creating`), its index entry and its history
- * row, and adds its load, in one atomic operation. It fails (returns `null`) when the meetingID is taken or the
- * server's load changed since placement read it; the caller re-reads and decides again.
+ * Claim a meetingID for a server: inserts the meeting (status `creating`), its index entry, its history row
+ * and its voiceBridge reservation, and adds its load, in one atomic operation. It fails (returns `null`) when the
+ * meetingID or the voiceBridge is taken or the server's load changed since placement read it; the caller
+ * re-reads and decides again.
  */
 export async function claimMeeting(
   kv: Deno.Kv,
   req: ClaimRequest,
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
-  const historyId = newHistoryId(req.now);
+  const historyId = req.historyId ?? newHistoryId(req.now);
   const meeting: MeetingRecord = {
     tenant: req.tenant,
     meetingID: req.meetingID,
