@@ -13,6 +13,7 @@ import {
   addServerCommand,
   listServersCommand,
   removeServerCommand,
+  setServerCommand,
   setStateCommand,
 } from "./src/cli/servers.ts";
 import { StoreError } from "./src/store/servers.ts";
@@ -22,9 +23,16 @@ import { openStore } from "./src/store/kv.ts";
 
 const env = (name: string) => Deno.env.get(name);
 
-/** Run an admin subcommand on the store named by `--kv` and print what it returns. */
-async function withStore(kvFlag: string | undefined, run: (kv: Deno.Kv) => Promise<string>): Promise<void> {
-  const kv = await openStore(kvPath(kvFlag, env));
+/**
+ * Run an admin subcommand on the store named by `--kv` and print what it returns. Only `add-server` creates a
+ * missing store.
+ */
+async function withStore(
+  kvFlag: string | undefined,
+  run: (kv: Deno.Kv) => Promise<string>,
+  create = false,
+): Promise<void> {
+  const kv = await openStore(kvPath(kvFlag, env), create);
   try {
     console.log(await run(kv));
   } finally {
@@ -113,6 +121,36 @@ export function program(): Command {
           check: o.check,
           timeoutMs: 10_000,
           readStdin,
+        }), true);
+    });
+
+  cli.command("set-server")
+    .description("change a server's URL, secret, weight or checksum algorithm (SECRET - reads stdin)")
+    .argument("<id>", "server id")
+    .addOption(kvOption())
+    .option("--url <url>", "new URL, as bbb-conf --secret prints it")
+    .option("--secret <secret>", "new shared secret, or - to read it from stdin")
+    .option("--weight <w>", "new relative capacity")
+    .addOption(
+      new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
+        "sha1",
+        "sha256",
+        "sha384",
+        "sha512",
+      ]),
+    )
+    .option("--no-check", "skip the call that checks a new URL or secret")
+    .action(async (id: string, o) => {
+      await withStore(o.kv, (kv) =>
+        setServerCommand(kv, {
+          id,
+          url: o.url,
+          secret: o.secret,
+          weight: o.weight,
+          checksum: o.checksum,
+          check: o.check,
+          timeoutMs: 10_000,
+          readStdin,
         }));
     });
 
@@ -154,7 +192,7 @@ export function program(): Command {
     .argument("<id>", "server id")
     .addOption(kvOption())
     .action(async (id: string, o) => {
-      const kv = await openStore(kvPath(o.kv, env));
+      const kv = await openStore(kvPath(o.kv, env), false);
       try {
         await panicCommand(await adminContext(kv, env), id, (line) => console.log(line));
       } finally {
@@ -181,8 +219,8 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // help and version exit 0; usage errors were already printed as one line by commander
-      return e.exitCode;
+      // help and version exit 0; usage errors (printed as one line by commander) exit 2
+      return e.exitCode === 0 ? 0 : 2;
     }
     if (e instanceof CliError) {
       console.error(`bbblb: ${e.message}`);

@@ -77,23 +77,34 @@ export function serveConfig(flags: ServeFlags, env: (name: string) => string | u
   const pick = (flag: string | undefined, name: string) => flag ?? env(name);
   const host = pick(flags.host, "BBBLB_HOST") ?? "127.0.0.1";
   const port = integer(pick(flags.port, "BBBLB_PORT") ?? "8090", "--port / BBBLB_PORT", 0, 65535);
-  const secrets = (pick(flags.secret, "BBBLB_SECRET") ?? "")
+  const rawSecrets = pick(flags.secret, "BBBLB_SECRET");
+  const secrets = (rawSecrets ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
+  if (rawSecrets !== undefined && rawSecrets !== "" && secrets.length === 0) {
+    throw new ConfigError(
+      "--secret / BBBLB_SECRET: no secret in it (give one, or several separated by commas)",
+    );
+  }
   for (const s of secrets) {
     if (s.length < 8) {
       throw new ConfigError("--secret / BBBLB_SECRET: each secret needs at least 8 characters");
     }
   }
-  const rawUrl = pick(flags.url, "BBBLB_URL") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const givenUrl = pick(flags.url, "BBBLB_URL");
+  const rawUrl = givenUrl ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   let url: string;
   try {
     const u = new URL(rawUrl);
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
     url = u.href.replace(/\/+$/, "");
   } catch {
-    throw new ConfigError(`--url / BBBLB_URL: "${rawUrl}" is not an http(s) URL`);
+    throw new ConfigError(
+      givenUrl === undefined
+        ? `--host / BBBLB_HOST: "${host}" is not a host name or address`
+        : `--url / BBBLB_URL: "${rawUrl}" is not an http(s) URL`,
+    );
   }
   const rawLogout = pick(flags.logoutUrl, "BBBLB_LOGOUT_URL");
   let logoutUrl: string | null = null;

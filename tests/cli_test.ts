@@ -181,12 +181,53 @@ Deno.test("add-server with the wrong secret fails in one line that says the secr
   );
 });
 
-Deno.test("enable, disable and remove-server of an unknown id each fail in one line", async () => {
+Deno.test("enable, disable, cordon, set-server and remove-server of an unknown id each fail in one line", async () => {
   await withKv(async (kv) => {
-    for (const command of ["enable", "disable", "remove-server"]) {
-      assertOneLineError(await runBbblb([command, "7", "--kv", kv]), /no server 7/);
+    assertOk(
+      await runBbblb(["add-server", "1", "http://127.0.0.1:9/bigbluebutton/", "s", "--no-check", "--kv", kv]),
+    );
+    for (
+      const command of [["enable"], ["disable"], ["cordon"], ["set-server", "--weight", "2"], [
+        "remove-server",
+      ]]
+    ) {
+      assertOneLineError(await runBbblb([command[0], "7", ...command.slice(1), "--kv", kv]), /no server 7/);
     }
   });
+});
+
+Deno.test("admin commands other than add-server refuse a store that does not exist, and create none", async () => {
+  await withKv(async (kv) => {
+    for (const command of [["list-servers"], ["list-meetings"], ["enable", "1"], ["panic", "1"]]) {
+      assertOneLineError(await runBbblb([...command, "--kv", kv]), /there is no store/);
+    }
+    await assert.rejects(() => Deno.stat(kv));
+  });
+});
+
+Deno.test("set-server changes weight and secret; the same URL cannot be registered twice", async () => {
+  await withKv((kv) =>
+    withFakes([SECRET], async ([fake]) => {
+      assertOk(await runBbblb(["add-server", "1", fake.url, SECRET, "--kv", kv]));
+      assertOneLineError(
+        await runBbblb(["add-server", "2", fake.apiUrl, SECRET, "--kv", kv]),
+        /already registered/,
+      );
+      assertOk(await runBbblb(["set-server", "1", "--weight", "3", "--kv", kv]));
+      assertOneLineError(
+        await runBbblb(["set-server", "1", "--secret", "wrong-one", "--kv", kv]),
+        /secret is wrong/,
+      );
+      fake.secret = "rotated-secret";
+      assertOk(
+        await runBbblb(["set-server", "1", "--secret", "-", "--kv", kv], { stdin: "rotated-secret\n" }),
+      );
+      const rows = JSON.parse((await runBbblb(["list-servers", "--json", "--kv", kv])).stdout);
+      assert.equal(rows[0].weight, 3);
+      assert.equal(JSON.stringify(rows).includes("rotated-secret"), false);
+      assertOneLineError(await runBbblb(["set-server", "1", "--kv", kv]), /nothing to change/);
+    })
+  );
 });
 
 Deno.test("add-server reads the secret from stdin when it is given as -", async () => {

@@ -58,6 +58,19 @@ const CALLS: Record<string, Handler> = {
   getStatistics: (ctx) => getStatistics(ctx),
 };
 
+const API = "/bigbluebutton/api/";
+
+/** returncode and messageKey of an XML answer, read from its head (they come first in BBB's answers). */
+async function outcomeOf(res: Response): Promise<{ returncode?: string; messageKey?: string }> {
+  if (!res.headers.get("content-type")?.startsWith("text/xml")) return {};
+  const head = (await res.clone().text()).slice(0, 2000);
+  return {
+    returncode: head.match(/<returncode>([^<]*)<\/returncode>/)?.[1],
+    messageKey: head.match(/<messageKey>([^<]*)<\/messageKey>/)?.[1] ??
+      head.match(/<key>([^<]*)<\/key>/)?.[1],
+  };
+}
+
 /** BBB's answer to `GET /bigbluebutton/api/` (the version document), as bbb-web 2.6–3.0 sends it. */
 const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
 
@@ -90,6 +103,22 @@ export function createApp(deps: AppDeps): Hono {
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const app = new Hono();
+
+  // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a
+  // secret or a checksum.
+  app.use("/bigbluebutton/api/*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const fields = { call: c.req.path.slice(API.length) || "index", meetingID: c.req.query("meetingID") };
+    const outcome = await outcomeOf(c.res);
+    const level = outcome.messageKey === "checksumError" ? "warn" : "info";
+    ctx.log[level]("api", {
+      ...fields,
+      status: c.res.status,
+      ...outcome,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
 
   app.get("/bigbluebutton/api", () => success(VERSION));
   app.get("/bigbluebutton/api/", () => success(VERSION));

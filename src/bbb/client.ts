@@ -110,7 +110,7 @@ export async function callBackend(
     }
     throw new BackendError(
       "unreachable",
-      `${call}: cannot reach ${originOf(backend)}: ${(e as Error).message}`,
+      `${call}: cannot reach ${originOf(backend)}: ${reason(e)}`,
     );
   }
   try {
@@ -121,6 +121,13 @@ export async function callBackend(
       `${call}: ${originOf(backend)} did not answer BBB XML (${(e as Error).message})`,
     );
   }
+}
+
+/** A fetch error's message with its cause ("connection refused", a DNS error), which fetch hides. */
+function reason(e: unknown): string {
+  const err = e as Error & { cause?: unknown };
+  const cause = err.cause instanceof Error ? err.cause.message : err.cause ? String(err.cause) : "";
+  return cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
 }
 
 function originOf(backend: Backend): string {

@@ -14,6 +14,7 @@ import {
   removeServer,
   type ServerState,
   setServerState,
+  updateServer,
 } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
 
@@ -42,23 +43,17 @@ export interface AddServerOptions {
  */
 export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promise<string> {
   const id = serverId(o.id);
-  let apiUrl: string;
-  try {
-    apiUrl = normalizeApiUrl(o.url);
-  } catch (e) {
-    throw new CliError((e as Error).message);
-  }
-  const secret = (o.secret === "-" ? await o.readStdin() : o.secret).trim();
-  if (secret === "") throw new CliError("the secret is empty");
-  const weight = Number(o.weight ?? "1");
-  if (!Number.isFinite(weight) || weight <= 0 || weight > 1000) {
-    throw new CliError(`--weight: "${o.weight}" is not a number above 0 and at most 1000`);
-  }
-  const checksum = (o.checksum ?? "sha256") as ChecksumAlgorithm;
-  if (!CHECKSUM_ALGORITHMS.includes(checksum)) {
-    throw new CliError(`--checksum: "${o.checksum}" is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`);
-  }
+  const apiUrl = apiUrlOf(o.url);
+  const secret = await secretOf(o.secret, o.readStdin);
+  const weight = weightOf(o.weight ?? "1");
+  const checksum = checksumOf(o.checksum ?? "sha256");
   if (await getServer(kv, id)) throw new CliError(`server ${id} already exists`);
+  const twin = (await listServers(kv)).find((s) => s.apiUrl === apiUrl);
+  if (twin) {
+    throw new CliError(
+      `${displayUrl(apiUrl)} is already registered as server ${twin.id}; one BBB server, one id`,
+    );
+  }
   if (o.check) await checkServer({ apiUrl, secret, checksum }, o.timeoutMs);
   try {
     await addServer(kv, {
@@ -76,6 +71,76 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
   return `added server ${id} (${displayUrl(apiUrl)}), ${
     o.disabled ? "disabled" : "enabled"
   }, weight ${weight}`;
+}
+
+function apiUrlOf(raw: string): string {
+  try {
+    return normalizeApiUrl(raw);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+}
+
+async function secretOf(raw: string, readStdin: () => Promise<string>): Promise<string> {
+  const secret = (raw === "-" ? await readStdin() : raw).trim();
+  if (secret === "") throw new CliError("the secret is empty", 2);
+  return secret;
+}
+
+function weightOf(raw: string): number {
+  const weight = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(weight) || weight <= 0 || weight > 1000) {
+    throw new CliError(`--weight: "${raw}" is not a number above 0 and at most 1000`, 2);
+  }
+  return weight;
+}
+
+function checksumOf(raw: string): ChecksumAlgorithm {
+  if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(raw)) {
+    throw new CliError(`--checksum: "${raw}" is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`, 2);
+  }
+  return raw as ChecksumAlgorithm;
+}
+
+/** Options of {@linkcode setServerCommand}; absent fields stay as they are. */
+export interface SetServerOptions {
+  id: string;
+  url?: string;
+  /** The new secret, or `-` to read it from standard input. */
+  secret?: string;
+  weight?: string;
+  checksum?: string;
+  check: boolean;
+  timeoutMs: number;
+  readStdin: () => Promise<string>;
+}
+
+/**
+ * `set-server`: change a server's URL, secret, weight or checksum algorithm while it runs meetings (for a
+ * secret rotation on the BBB server, or a new weight). A new URL, secret or algorithm is checked with one call
+ * first, like `add-server`.
+ */
+export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promise<string> {
+  const id = serverId(o.id);
+  const current = await getServer(kv, id);
+  if (!current) throw new CliError(`there is no server ${id}`);
+  const change: Parameters<typeof updateServer>[2] = {};
+  if (o.url !== undefined) change.apiUrl = apiUrlOf(o.url);
+  if (o.secret !== undefined) change.secret = await secretOf(o.secret, o.readStdin);
+  if (o.weight !== undefined) change.weight = weightOf(o.weight);
+  if (o.checksum !== undefined) change.checksum = checksumOf(o.checksum);
+  if (Object.keys(change).length === 0) {
+    throw new CliError("nothing to change: give --url, --secret, --weight or --checksum", 2);
+  }
+  if (change.apiUrl) {
+    const twin = (await listServers(kv)).find((s) => s.apiUrl === change.apiUrl && s.id !== id);
+    if (twin) throw new CliError(`${displayUrl(change.apiUrl)} is already registered as server ${twin.id}`);
+  }
+  const next = { ...current, ...change };
+  if (o.check && (change.apiUrl || change.secret || change.checksum)) await checkServer(next, o.timeoutMs);
+  await updateServer(kv, id, change);
+  const what = Object.keys(change).map((k) => (k === "apiUrl" ? "url" : k)).join(", ");
+  return `server ${id}: changed ${what}`;
 }
 
 async function checkServer(
@@ -114,7 +179,7 @@ export function displayUrl(apiUrl: string): string {
  * @throws {CliError} otherwise
  */
 export function serverId(raw: string): number {
-  if (!/^\d{1,9}$/.test(raw)) throw new CliError(`"${raw}" is not a server id (a non-negative integer)`);
+  if (!/^\d{1,9}$/.test(raw)) throw new CliError(`"${raw}" is not a server id (a non-negative integer)`, 2);
   return Number(raw);
 }
 
@@ -164,7 +229,19 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
   if (json) return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return "no servers; add one with: bbblb add-server ID URL SECRET";
   const table = [
-    ["ID", "URL", "STATE", "ONLINE", "MEETINGS", "PARTICIPANTS", "LOAD", "EFFECTIVE", "WEIGHT", "LAST ERROR"],
+    [
+      "ID",
+      "URL",
+      "STATE",
+      "ONLINE",
+      "MEETINGS",
+      "PARTICIPANTS",
+      "LOAD",
+      "EFFECTIVE",
+      "WEIGHT",
+      "CHECKSUM",
+      "LAST ERROR",
+    ],
     ...rows.map((r) => [
       String(r.id),
       r.url,
@@ -175,6 +252,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       String(r.load),
       String(r.effectiveLoad),
       String(r.weight),
+      r.checksum,
       r.lastError ?? "",
     ]),
   ];

@@ -5,12 +5,19 @@
  */
 
 /**
- * Open the store: a file path (created with mode 0600 if missing) or a KV Connect URL.
+ * Open the store: a file path (created with mode 0600 if missing and `create` is set) or a KV Connect URL.
  *
- * @throws {Error} with one clear sentence when the file cannot be opened or created.
+ * @param create create a missing file (serve, add-server); read-only admin commands pass `false`, so a command
+ *   run in the wrong directory says so instead of showing an empty cluster
+ * @throws {Error} with one clear sentence when the file is missing, or cannot be opened or created.
  */
-export async function openStore(path: string): Promise<Deno.Kv> {
+export async function openStore(path: string, create = true): Promise<Deno.Kv> {
   const isUrl = /^https?:\/\//.test(path);
+  if (!isUrl && !create && !(await exists(path))) {
+    throw new Error(
+      `there is no store at ${path}: pass --kv (or BBBLB_KV), or run bbblb serve or add-server first`,
+    );
+  }
   if (!isUrl) {
     try {
       // Create it ourselves so the file (which holds server secrets) is never world-readable.
@@ -24,6 +31,15 @@ export async function openStore(path: string): Promise<Deno.Kv> {
     return await Deno.openKv(path);
   } catch (e) {
     throw new Error(`cannot open the KV store ${path}: ${(e as Error).message}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -148,6 +148,25 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
   }
 }
 
+/**
+ * Change a server's registration (URL, secret, weight, checksum). The id and state stay.
+ *
+ * @throws {StoreError} when there is no such server
+ */
+export async function updateServer(
+  kv: Deno.Kv,
+  id: number,
+  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum">>,
+): Promise<ServerRecord> {
+  for (;;) {
+    const entry = await kv.get<ServerRecord>(keys.server(id));
+    if (!entry.value) throw new StoreError(`there is no server ${id}`);
+    const updated = { ...entry.value, ...change };
+    const res = await commitWithRetry(() => kv.atomic().check(entry).set(entry.key, updated));
+    if (res.ok) return updated;
+  }
+}
+
 /** Count the meetings bbblb has placed on a server (running or being created). */
 export async function countMeetingsOn(kv: Deno.Kv, id: number): Promise<number> {
   let n = 0;
