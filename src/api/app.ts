@@ -12,7 +12,8 @@ import { move } from "./move.ts";
 import { rejoin } from "./rejoin.ts";
 import { getStatistics } from "./statistics.ts";
 import { getMeetings } from "./get_meetings.ts";
-import { create, end, getMeetingInfo, isMeetingRunning, join } from "./meetings.ts";
+import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
+import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
 import { failed, success } from "./responses.ts";
 
@@ -56,6 +57,31 @@ const CALLS: Record<string, Handler> = {
   getMeetings: (ctx) => getMeetings(ctx),
   move,
   getStatistics: (ctx) => getStatistics(ctx),
+  getRecordings,
+  publishRecordings: routedRecordingCall("publishRecordings"),
+  updateRecordings: routedRecordingCall("updateRecordings"),
+  deleteRecordings: routedRecordingCall("deleteRecordings"),
+  getRecordingTextTracks: textTrackCall("getRecordingTextTracks"),
+  putRecordingTextTrack: textTrackCall("putRecordingTextTrack"),
+  insertDocument: inMeetingCall("insertDocument"),
+  sendChatMessage: inMeetingCall("sendChatMessage"),
+};
+
+/** Calls BBB answers in JSON: their failures are JSON too. */
+const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
+
+/** Calls bbblb refuses with a reason: they can never work through a load balancer, or BBB removed them. */
+const REFUSED: Record<string, string> = {
+  getJoinUrl:
+    "getJoinUrl works with the session token of a user in a meeting; call it on that user's BBB server.",
+  enter: "enter is called by the BBB client on its own server, never through a load balancer.",
+  learningDashboard: "learningDashboard works with a session token; call it on the meeting's BBB server.",
+  feedback: "feedback is called by the BBB client on its own server, never through a load balancer.",
+  guestWait: "guestWait is called by the BBB client on its own server, never through a load balancer.",
+  stuns: "stuns is called by the BBB client on its own server, never through a load balancer.",
+  signOut: "signOut is called by the BBB client on its own server, never through a load balancer.",
+  getDefaultConfigXML: "getDefaultConfigXML was removed in BBB 2.4.",
+  setConfigXML: "setConfigXML was removed in BBB 2.4.",
 };
 
 const API = "/bigbluebutton/api/";
@@ -126,6 +152,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/bigbluebutton/api/rejoin", (c) => rejoin(ctx, c));
   app.all("/bigbluebutton/api/:call{.+}", async (c) => {
     const call = c.req.param("call");
+    if (Object.hasOwn(REFUSED, call)) throw new BbbError("unsupportedRequest", REFUSED[call]);
     const handler = Object.hasOwn(CALLS, call) ? CALLS[call] : undefined;
     if (!handler) throw new BbbError("unsupportedRequest", "This request is not supported.");
     if (c.req.method !== "GET" && c.req.method !== "POST") {
@@ -136,7 +163,12 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.onError((err, c) => {
-    if (err instanceof BbbError) return failed(err.messageKey, err.message);
+    const call = c.req.path.slice(API.length);
+    if (err instanceof BbbError) {
+      return JSON_CALLS.has(call)
+        ? jsonFailed(err.messageKey, err.message)
+        : failed(err.messageKey, err.message);
+    }
     ctx.log.error("internal error", { path: c.req.path, error: String(err?.stack ?? err) });
     return failed(
       "internalError",

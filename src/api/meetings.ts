@@ -125,9 +125,9 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
     }
     if (entry.value) {
       const running = await failover(ctx, entry as Deno.KvEntry<MeetingRecord>, params);
-      return await createAgain(ctx, running, params, req.xmlBody);
+      return await createAgain(ctx, running, params, req.body);
     }
-    const outcome = await placeNewMeeting(ctx, { meetingID, loadMilli, params, xmlBody: req.xmlBody, tried });
+    const outcome = await placeNewMeeting(ctx, { meetingID, loadMilli, params, xmlBody: req.body, tried });
     if (outcome.kind === "answer") return xml(outcome.text);
   }
   throw serverUnavailable("The meeting could not be placed: the store stayed contended; try again.");
@@ -138,10 +138,10 @@ async function createAgain(
   ctx: ApiContext,
   entry: Deno.KvEntry<MeetingRecord>,
   params: Params,
-  xmlBody: ApiRequest["xmlBody"],
+  body: ApiRequest["body"],
 ): Promise<Response> {
   const server = await serverOf(ctx, entry.value);
-  const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, entry.value.historyId), xmlBody);
+  const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, entry.value.historyId), body);
   let answer;
   try {
     answer = await callServer(ctx, server, "create", call.query, call);
@@ -280,3 +280,24 @@ export async function isMeetingRunning(ctx: ApiContext, req: ApiRequest): Promis
 }
 
 export { runningMeeting };
+
+/**
+ * `insertDocument` (POST with an XML body) and `sendChatMessage` (BBB 3.0): routed to the meeting's server with
+ * the client's query and body intact. Unknown meeting, or its server offline: `notFound`.
+ */
+export function inMeetingCall(call: "insertDocument" | "sendChatMessage") {
+  return async (ctx: ApiContext, req: ApiRequest): Promise<Response> => {
+    const found = await reachableMeeting(ctx, meetingIdOf(req.params));
+    if (!found) throw new BbbError("notFound", "A meeting with that ID does not exist");
+    try {
+      const answer = await callServer(ctx, found.server, call, req.query, {
+        body: req.body?.bytes,
+        contentType: req.body?.contentType,
+      });
+      return xml(answer.text);
+    } catch (e) {
+      if (e instanceof BackendError) throw serverUnavailable();
+      throw e;
+    }
+  };
+}

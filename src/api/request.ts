@@ -18,16 +18,22 @@ export interface ApiRequest {
   params: Params;
   /** The signed query string minus the checksum, with the client's encoding kept byte for byte. */
   query: string;
-  /** An XML body (pre-uploaded slides) to forward as it came, with its content type. */
-  xmlBody?: { bytes: Uint8Array<ArrayBuffer>; contentType: string };
+  /**
+   * A body to forward as it came, with its content type: XML (create's pre-uploaded slides, insertDocument) or
+   * multipart (putRecordingTextTrack's file). Not covered by the checksum, as in BBB.
+   */
+  body?: { bytes: Uint8Array<ArrayBuffer>; contentType: string };
 }
 
 /** Content types of a parameter body. */
 const FORM = "application/x-www-form-urlencoded";
-/** Content types of an XML body, accepted by the calls in {@linkcode XML_BODY_CALLS}. */
 const XML_TYPES = ["application/xml", "text/xml"];
-/** Calls that take an XML body (BBB: create with pre-uploaded slides). */
-const XML_BODY_CALLS = new Set(["create"]);
+/** Calls that take a body other than parameters, and its accepted media types (bbb-web's per-call lists). */
+const BODY_TYPES: Record<string, string[]> = {
+  create: XML_TYPES,
+  insertDocument: XML_TYPES,
+  putRecordingTextTrack: ["multipart/form-data"],
+};
 
 /**
  * Verify and parse a request.
@@ -47,7 +53,7 @@ export async function readApiRequest(
   maxBodyBytes: number,
 ): Promise<ApiRequest> {
   let signed = rawQueryOf(req.url);
-  let xmlBody: ApiRequest["xmlBody"];
+  let forwarded: ApiRequest["body"];
   const body = req.method === "POST" ? await readBody(req, maxBodyBytes) : new Uint8Array();
   if (body.length > 0) {
     const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
@@ -63,8 +69,8 @@ export async function readApiRequest(
       } catch {
         throw new BbbError("validationError", "The form body is not valid UTF-8.");
       }
-    } else if (XML_TYPES.includes(type) && XML_BODY_CALLS.has(call)) {
-      xmlBody = { bytes: body, contentType: req.headers.get("content-type")! };
+    } else if (Object.hasOwn(BODY_TYPES, call) && BODY_TYPES[call].includes(type)) {
+      forwarded = { bytes: body, contentType: req.headers.get("content-type")! };
     } else {
       throw new BbbError("unsupportedContentType", "POST request Content-Type is missing or unsupported");
     }
@@ -81,7 +87,13 @@ export async function readApiRequest(
       verified.problem === "missing" ? "You must provide the checksum" : "Checksums do not match",
     );
   }
-  return { call, method: req.method, params: parseQuery(verified.query), query: verified.query, xmlBody };
+  return {
+    call,
+    method: req.method,
+    params: parseQuery(verified.query),
+    query: verified.query,
+    body: forwarded,
+  };
 }
 
 async function readBody(req: Request, max: number): Promise<Uint8Array<ArrayBuffer>> {

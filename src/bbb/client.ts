@@ -60,12 +60,16 @@ export interface CallOptions {
   contentType?: string;
   /** An extra signal, e.g. the client's request going away. */
   signal?: AbortSignal;
+  /** What the answer is: BBB's XML (most calls) or JSON (text tracks). @default "xml" */
+  expect?: "xml" | "json";
 }
 
 /** A BBB answer: the raw text (to pass through) and its parsed `<response>`. */
 export interface BackendAnswer {
   /** The body exactly as the server sent it. */
   text: string;
+  /** The answer's content type, to pass through with it. */
+  contentType: string;
   /** The parsed `<response>` element. */
   response: BbbResponse;
 }
@@ -88,6 +92,7 @@ export async function callBackend(
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const doFetch = options.fetch ?? fetch;
   let text: string;
+  let contentType = "";
   try {
     const res = await doFetch(url, {
       method: options.body === undefined ? "GET" : "POST",
@@ -97,6 +102,7 @@ export async function callBackend(
       signal,
     });
     text = await res.text();
+    contentType = res.headers.get("content-type") ?? "";
     if (res.status !== 200) {
       throw new BackendError("http", `${call}: HTTP ${res.status} from ${originOf(backend)}`);
     }
@@ -114,11 +120,18 @@ export async function callBackend(
     );
   }
   try {
-    return { text, response: parseResponse(text) };
+    if (options.expect === "json") {
+      const parsed = JSON.parse(text);
+      if (!parsed || typeof parsed.response !== "object") throw new Error("no response object");
+      return { text, contentType, response: parsed.response };
+    }
+    return { text, contentType, response: parseResponse(text) };
   } catch (e) {
     throw new BackendError(
       "invalid",
-      `${call}: ${originOf(backend)} did not answer BBB XML (${(e as Error).message})`,
+      `${call}: ${originOf(backend)} did not answer BBB ${options.expect === "json" ? "JSON" : "XML"} (${
+        (e as Error).message
+      })`,
     );
   }
 }

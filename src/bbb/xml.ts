@@ -94,12 +94,27 @@ export function renderResponse(response: Record<string, XmlValue>): string {
 export type OrderedNode = Record<string, XmlValue>;
 
 /**
- * The `<meeting>` elements of a getMeetings answer, each kept whole (order, attributes, CDATA) so that bbblb
- * can pass them through without knowing every element a BBB version adds.
+ * The `<item>` elements inside `<response><list>` of an answer (`meetings`/`meeting`, `recordings`/`recording`),
+ * each kept whole (order, attributes, CDATA) so that bbblb can pass them through without knowing every element a
+ * BBB version adds.
  */
-export function meetingNodes(text: string): OrderedNode[] {
+export function listNodes(text: string, list: string, item: string): OrderedNode[] {
   const doc: OrderedNode[] = orderedParser.parse(text);
-  return childrenOf(childrenOf(doc, "response"), "meetings").filter((n) => "meeting" in n);
+  return childrenOf(childrenOf(doc, "response"), list).filter((n) => item in n);
+}
+
+/** The `<meeting>` elements of a getMeetings answer (see {@linkcode listNodes}). */
+export function meetingNodes(text: string): OrderedNode[] {
+  return listNodes(text, "meetings", "meeting");
+}
+
+/** The text of child element `name` of an ordered node (e.g. a `<recording>`'s `recordID`), or `undefined`. */
+export function childText(node: OrderedNode, name: string): string | undefined {
+  const element = Object.keys(node).find((k) => k !== ":@")!;
+  const child = childrenOf(node[element], name);
+  const text = child.find((n) => "#text" in n)?.["#text"] ??
+    child.find((n) => "#cdata" in n)?.["#cdata"]?.[0]?.["#text"];
+  return text === undefined ? undefined : String(text);
 }
 
 function childrenOf(nodes: OrderedNode[], name: string): OrderedNode[] {
@@ -107,9 +122,12 @@ function childrenOf(nodes: OrderedNode[], name: string): OrderedNode[] {
   return node ? node[name] : [];
 }
 
+/** Render a SUCCESS answer holding one list of whole elements, e.g. `<meetings>` of `<meeting>` nodes. */
+export function renderList(list: string, nodes: OrderedNode[]): string {
+  return orderedBuilder.build([{ response: [{ returncode: [{ "#text": "SUCCESS" }] }, { [list]: nodes }] }]);
+}
+
 /** Render a getMeetings answer from `<meeting>` nodes taken with {@linkcode meetingNodes}. */
 export function renderMeetings(nodes: OrderedNode[]): string {
-  return orderedBuilder.build([
-    { response: [{ returncode: [{ "#text": "SUCCESS" }] }, { meetings: nodes }] },
-  ]);
+  return renderList("meetings", nodes);
 }

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { meetingNodes, parseResponse, renderMeetings, renderResponse } from "./xml.ts";
+import {
+  childText,
+  listNodes,
+  meetingNodes,
+  parseResponse,
+  renderList,
+  renderMeetings,
+  renderResponse,
+} from "./xml.ts";
 
 Deno.test("parseResponse() keeps values as strings and repeating elements as arrays", () => {
   const r = parseResponse(
@@ -36,4 +44,23 @@ Deno.test("meetingNodes() and renderMeetings() pass <meeting> elements through w
   const merged = renderMeetings(nodes);
   assert.equal(merged, `<response><returncode>SUCCESS</returncode><meetings>${a}${b}</meetings></response>`);
   assert.deepEqual(meetingNodes("<response><returncode>SUCCESS</returncode><meetings/></response>"), []);
+});
+
+Deno.test("listNodes() and childText() read recordings, CDATA included, and renderList() writes them back", () => {
+  const rec =
+    "<recording><recordID>abc-1</recordID><startTime>100</startTime><metadata><gl-listed><![CDATA[true]]>" +
+    "</gl-listed></metadata></recording>";
+  const nodes = listNodes(
+    `<response><returncode>SUCCESS</returncode><recordings>${rec}</recordings></response>`,
+    "recordings",
+    "recording",
+  );
+  assert.equal(nodes.length, 1);
+  assert.equal(childText(nodes[0], "recordID"), "abc-1");
+  assert.equal(childText(nodes[0], "startTime"), "100");
+  assert.equal(childText(nodes[0], "missing"), undefined);
+  assert.equal(
+    renderList("recordings", nodes),
+    `<response><returncode>SUCCESS</returncode><recordings>${rec}</recordings></response>`,
+  );
 });

@@ -30,6 +30,8 @@ export interface ClusterContext {
 export interface ServerCallOptions {
   body?: BodyInit;
   contentType?: string;
+  /** @default "xml" */
+  expect?: "xml" | "json";
 }
 
 /**
@@ -46,13 +48,13 @@ export async function callServer(
   options: ServerCallOptions = {},
 ): Promise<BackendAnswer> {
   try {
-    const answer = await callBackend(server, call, query, {
+    return await callBackend(server, call, query, {
       timeoutMs: ctx.backendTimeoutMs,
       fetch: ctx.fetch,
       body: options.body,
       contentType: options.contentType,
+      expect: options.expect,
     });
-    return answer;
   } catch (e) {
     if (e instanceof BackendError) {
       ctx.log.warn("server call failed", { server: server.id, call, error: e.message });

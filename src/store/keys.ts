@@ -57,6 +57,11 @@ export const keys = {
   createParamsOf: (historyId: string): Deno.KvKey => ["create_params", historyId],
   /** The meeting holding a voiceBridge (dial-in PIN), unique across the cluster: `{ tenant, meetingID }`. */
   voiceBridge: (voiceBridge: string): Deno.KvKey => ["voice_bridge", voiceBridge],
+  /**
+   * The server that holds a recording: set for each meeting instance's internalMeetingID (a meeting's recordID)
+   * and for recordIDs found by asking the servers. Never deleted: recordings outlive meetings.
+   */
+  recordingServer: (recordID: string): Deno.KvKey => ["recording_server", recordID],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

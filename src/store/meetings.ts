@@ -211,6 +211,9 @@ export async function markRunning(
     const history = await kv.get<HistoryRecord>(keys.history(claim.value.historyId));
     const res = await commitWithRetry(() => {
       const op = kv.atomic().check(claim).set(claim.key, meeting);
+      if (details.internalMeetingID) {
+        op.set(keys.recordingServer(details.internalMeetingID), meeting.serverId);
+      }
       if (history.value) {
         op.check(history).set(history.key, {
           ...history.value,
@@ -400,6 +403,9 @@ export async function switchServer(
         .delete(keys.meetingLive(old.tenant, old.meetingID))
         .set(newLoad.key, newLoad.value + old.loadMilli)
         .set(keys.history(req.historyId), history);
+      if (req.details.internalMeetingID) {
+        op.set(keys.recordingServer(req.details.internalMeetingID), req.serverId);
+      }
       if (oldLoad.value !== null) op.set(oldLoad.key, oldLoad.value - old.loadMilli);
       if (oldHistory.value) {
         op.set(oldHistory.key, {
@@ -464,16 +470,48 @@ export async function adoptMeeting(
     createTime: req.details.createTime,
   };
   const key = keys.meeting(req.tenant, req.meetingID);
-  const res = await commitWithRetry(() =>
-    kv.atomic()
+  const res = await commitWithRetry(() => {
+    const op = kv.atomic()
       .check({ key, versionstamp: null })
       .check({ key: keys.load(req.serverId), versionstamp: req.loadEntry.versionstamp })
       .set(key, meeting)
       .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
       .set(keys.load(req.serverId), req.loadEntry.value + req.loadMilli)
-      .set(keys.history(historyId), history)
-  );
+      .set(keys.history(historyId), history);
+    if (req.details.internalMeetingID) {
+      op.set(keys.recordingServer(req.details.internalMeetingID), req.serverId);
+    }
+    return op;
+  });
   return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
+}
+
+/** The servers known to hold these recordIDs (from meeting instances, or remembered from earlier look-ups). */
+export async function recordingServers(
+  kv: Deno.Kv,
+  recordIDs: readonly string[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < recordIDs.length; i += 10) {
+    const batch = recordIDs.slice(i, i + 10);
+    const entries = await kv.getMany<number[]>(batch.map((id) => keys.recordingServer(id)));
+    entries.forEach((e, j) => {
+      if (e.value !== null) out.set(batch[j], e.value);
+    });
+  }
+  return out;
+}
+
+/** Remember which server holds each recordID (found by asking the servers). */
+export async function rememberRecordingServers(kv: Deno.Kv, found: Map<string, number>): Promise<void> {
+  const items = [...found];
+  for (let i = 0; i < items.length; i += 500) {
+    await commitWithRetry(() => {
+      const op = kv.atomic();
+      for (const [id, server] of items.slice(i, i + 500)) op.set(keys.recordingServer(id), server);
+      return op;
+    });
+  }
 }
 
 /** Every meeting record (all tenants, all servers). */

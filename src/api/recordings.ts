@@ -1,0 +1,204 @@
+/**
+ * The recording calls: recordings stay on the BBB servers that made them; bbblb finds, filters, merges and
+ * routes. `getRecordings` asks every server; publish, update, delete and the text-track calls go to the server
+ * that holds each recordID.
+ *
+ * @module
+ */
+import { BackendError } from "../bbb/client.ts";
+import { BbbError } from "../bbb/errors.ts";
+import { encodeQuery, get, type Params } from "../bbb/query.ts";
+import { childText, listNodes, type OrderedNode, renderList } from "../bbb/xml.ts";
+import { callServer, serverUnavailable } from "../cluster/context.ts";
+import { mapLimit } from "../cluster/map_limit.ts";
+import { recordingServers, rememberRecordingServers } from "../store/meetings.ts";
+import { listServers, type ServerView } from "../store/servers.ts";
+import type { ApiContext } from "./context.ts";
+import type { ApiRequest } from "./request.ts";
+import { xml } from "./responses.ts";
+
+/** BBB's answer when no recording matches (bbb-web's template). */
+const NO_RECORDINGS = "<response><returncode>SUCCESS</returncode><recordings></recordings>" +
+  "<messageKey>noRecordings</messageKey><message>There are no recordings for the meeting(s).</message></response>";
+
+/** Servers asked at the same time by a fan-out. */
+const FAN_OUT = 50;
+
+/** The servers to ask: every server not known to be offline, whatever its state (recordings stay there). */
+async function reachableServers(ctx: ApiContext): Promise<ServerView[]> {
+  return (await listServers(ctx.kv)).filter((s) => s.online);
+}
+
+/**
+ * BBB 2.6+ paging: `offset` below 0 or not a number is 0; `limit` is clamped to 1..100; without `limit` there
+ * is no paging (bbb-web `RecordingController`).
+ */
+export function page<T>(items: T[], offset: string | undefined, limit: string | undefined): T[] {
+  if (limit === undefined) return items;
+  const o = /^\d+$/.test(offset ?? "") ? Number(offset) : 0;
+  const l = /^-?\d+$/.test(limit) ? Math.min(100, Math.max(1, Number(limit))) : 100;
+  return items.slice(o, o + l);
+}
+
+/**
+ * `getRecordings`: the filters (`meetingID`, `recordID`, `state`, `meta_*`) go to every server, which applies them
+ * as BBB does (so a meetingID finds the recordings of every instance the meeting ever had, on any server, even
+ * from before bbblb); the answers are merged, each recording listed once, ordered by start time then recordID, and
+ * `offset`/`limit` apply to the merged list. A failing server leaves its recordings out; only when every server
+ * fails is the answer `serverUnavailable`. Nothing found: SUCCESS with `noRecordings`, as BBB.
+ */
+export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<Response> {
+  const filters = req.params.filter(([n]) => n !== "offset" && n !== "limit");
+  const servers = await reachableServers(ctx);
+  const results = await mapLimit(servers, FAN_OUT, async (s) => {
+    try {
+      return await callServer(ctx, s, "getRecordings", encodeQuery(filters));
+    } catch (e) {
+      if (e instanceof BackendError) return null;
+      throw e;
+    }
+  });
+  const byId = new Map<string, { node: OrderedNode; start: number }>();
+  let answered = 0;
+  for (const answer of results) {
+    if (!answer || answer.response.returncode !== "SUCCESS") continue;
+    answered++;
+    for (const node of listNodes(answer.text, "recordings", "recording")) {
+      const id = childText(node, "recordID");
+      if (id === undefined || byId.has(id)) continue;
+      byId.set(id, { node, start: Number(childText(node, "startTime") ?? 0) || 0 });
+    }
+  }
+  if (servers.length > 0 && answered === 0) throw serverUnavailable("No BBB server answered getRecordings.");
+  const sorted = [...byId.entries()]
+    .sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, r]) => r.node);
+  const shown = page(sorted, get(req.params, "offset"), get(req.params, "limit"));
+  return xml(shown.length === 0 ? NO_RECORDINGS : renderList("recordings", shown));
+}
+
+/** The comma list of `recordID`, trimmed, without empties. */
+function recordIdsOf(params: Params): string[] {
+  const raw = get(params, "recordID");
+  const ids = (raw ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (ids.length === 0) throw new BbbError("missingParamRecordID", "You must specify a recordID.");
+  return [...new Set(ids)];
+}
+
+/**
+ * Which server holds each recordID: known from the meeting instances bbblb placed, or remembered from an earlier
+ * look-up; the rest are looked up by asking every server (`getRecordings?recordID=…&state=any`) and remembered.
+ * IDs no server holds are left out.
+ */
+async function locate(ctx: ApiContext, ids: string[]): Promise<Map<number, string[]>> {
+  const found = await recordingServers(ctx.kv, ids);
+  const unknown = ids.filter((id) => !found.has(id));
+  if (unknown.length > 0) {
+    const query = encodeQuery([["recordID", unknown.join(",")], ["state", "any"]]);
+    const servers = await reachableServers(ctx);
+    const learned = new Map<string, number>();
+    await mapLimit(servers, FAN_OUT, async (s) => {
+      try {
+        const answer = await callServer(ctx, s, "getRecordings", query);
+        for (const node of listNodes(answer.text, "recordings", "recording")) {
+          const id = childText(node, "recordID");
+          if (id !== undefined && unknown.includes(id) && !learned.has(id)) learned.set(id, s.id);
+        }
+      } catch (e) {
+        if (!(e instanceof BackendError)) throw e;
+      }
+    });
+    await rememberRecordingServers(ctx.kv, learned);
+    for (const [id, server] of learned) found.set(id, server);
+  }
+  const byServer = new Map<number, string[]>();
+  for (const id of ids) {
+    const server = found.get(id);
+    if (server !== undefined) byServer.set(server, [...(byServer.get(server) ?? []), id]);
+  }
+  return byServer;
+}
+
+/**
+ * `publishRecordings`, `updateRecordings`, `deleteRecordings`: each recordID goes to the server that holds it,
+ * one call per server with its IDs and the other parameters as sent; the answer is BBB's (`published`,
+ * `updated`, `deleted`). `notFound` when no ID is known anywhere.
+ *
+ * @throws {BbbError} `missingParamRecordID`, `missingParamPublish` (publish), `notFound`, `serverUnavailable`
+ */
+export function routedRecordingCall(call: "publishRecordings" | "updateRecordings" | "deleteRecordings") {
+  return async (ctx: ApiContext, req: ApiRequest): Promise<Response> => {
+    const ids = recordIdsOf(req.params);
+    if (call === "publishRecordings" && (get(req.params, "publish") ?? "") === "") {
+      throw new BbbError("missingParamPublish", "You must specify a publish value true or false.");
+    }
+    const byServer = await locate(ctx, ids);
+    if (byServer.size === 0) throw new BbbError("notFound", "We could not find recordings");
+    const servers = new Map((await listServers(ctx.kv)).map((s) => [s.id, s]));
+    const rest = req.params.filter(([n]) => n !== "recordID");
+    const answers = await mapLimit([...byServer], FAN_OUT, async ([id, recordIDs]) => {
+      const server = servers.get(id);
+      if (!server) return null;
+      try {
+        return await callServer(ctx, server, call, encodeQuery([["recordID", recordIDs.join(",")], ...rest]));
+      } catch (e) {
+        if (e instanceof BackendError) return null;
+        throw e;
+      }
+    });
+    const ok = answers.find((a) => a?.response.returncode === "SUCCESS");
+    if (ok) return xml(ok.text);
+    const failed = answers.find((a) => a !== null);
+    if (failed) return xml(failed.text);
+    throw serverUnavailable("The BBB servers holding these recordings cannot be reached.");
+  };
+}
+
+/** A JSON answer, as BBB gives for the text-track calls. */
+function json(body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    headers: { "content-type": "application/json;charset=utf-8", "cache-control": "no-cache" },
+  });
+}
+
+/** BBB's JSON failure envelope (text-track calls). */
+export function jsonFailed(messageKey: string, message: string): Response {
+  return json({ response: { returncode: "FAILED", messageKey, message } });
+}
+
+/**
+ * `getRecordingTextTracks` and `putRecordingTextTrack`: routed to the server that holds the recordID; the
+ * server's JSON answer (and, for the upload, the multipart body) passes through intact.
+ */
+export function textTrackCall(call: "getRecordingTextTracks" | "putRecordingTextTrack") {
+  return async (ctx: ApiContext, req: ApiRequest): Promise<Response> => {
+    const recordID = get(req.params, "recordID")?.trim() ?? "";
+    if (recordID === "") {
+      return call === "putRecordingTextTrack" ? jsonFailed("paramError", "Missing param recordID.") : xml(
+        "<response><returncode>FAILED</returncode><messageKey>missingParamRecordID</messageKey>" +
+          "<message>You must specify a recordID.</message></response>",
+      );
+    }
+    const located = await locate(ctx, [recordID]);
+    const [serverId] = [...located.keys()];
+    const server = (await listServers(ctx.kv)).find((s) => s.id === serverId);
+    if (!server) return jsonFailed("noRecordings", `No recording was found for ${recordID}`);
+    try {
+      const answer = await callServer(ctx, server, call, req.query, {
+        expect: "json",
+        body: req.body?.bytes,
+        contentType: req.body?.contentType,
+      });
+      return new Response(answer.text, {
+        status: 200,
+        headers: { "content-type": answer.contentType || "application/json", "cache-control": "no-cache" },
+      });
+    } catch (e) {
+      if (e instanceof BackendError) {
+        return jsonFailed("serverUnavailable", "The recording's BBB server cannot be reached.");
+      }
+      throw e;
+    }
+  };
+}
