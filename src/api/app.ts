@@ -13,6 +13,7 @@ import { rejoin } from "./rejoin.ts";
 import { getStatistics } from "./statistics.ts";
 import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
+import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
 import { failed, success } from "./responses.ts";
@@ -65,6 +66,9 @@ const CALLS: Record<string, Handler> = {
   putRecordingTextTrack: textTrackCall("putRecordingTextTrack"),
   insertDocument: inMeetingCall("insertDocument"),
   sendChatMessage: inMeetingCall("sendChatMessage"),
+  "hooks/create": createHook,
+  "hooks/list": listHooksCall,
+  "hooks/destroy": destroyHook,
 };
 
 /** Calls BBB answers in JSON: their failures are JSON too. */

@@ -36,7 +36,11 @@ const orderedParser = new XMLParser({
   cdataPropName: "#cdata",
 });
 
-const builder = new XMLBuilder({ suppressEmptyNode: false, ignoreAttributes: false });
+const builder = new XMLBuilder({
+  suppressEmptyNode: false,
+  ignoreAttributes: false,
+  cdataPropName: "#cdata",
+});
 const orderedBuilder = new XMLBuilder({
   preserveOrder: true,
   ignoreAttributes: false,

@@ -9,6 +9,8 @@ import { type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts"
 import { encodeQuery } from "../bbb/query.ts";
 import type { Logger } from "../log.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
+import { registerHook } from "../cluster/hooks.ts";
+import { listHooks } from "../store/hooks.ts";
 import { keys } from "../store/keys.ts";
 import { commitWithRetry } from "../store/kv.ts";
 import {
@@ -140,6 +142,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   }
 
   await writeHealth(deps, healthWrites);
+  await ensureHooks(deps, servers.filter((s, i) => results[i].ok), servers);
   await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
   // Live records of meetings that are gone (or of an older instance) are deleted.
   const orphans = [...lives.entries()]
@@ -149,6 +152,21 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   report.repaired = await repairLoads(deps, servers, byServer);
   report.durationMs = performance.now() - started;
   return report;
+}
+
+/**
+ * Register every hook created through bbblb on each server that answered this round and lacks it (servers added
+ * later), and again on servers back from an outage (a reinstalled server lost its hooks; BBB's webhooks module is
+ * idempotent per callbackURL, so a server that kept them answers with the same hook).
+ */
+async function ensureHooks(deps: PollDeps, answered: ServerView[], all: ServerView[]): Promise<void> {
+  const hooks = await listHooks(deps.kv);
+  if (hooks.length === 0) return;
+  const wasOffline = new Set(all.filter((s) => !s.health.online).map((s) => s.id));
+  for (const { value: hook } of hooks) {
+    const missing = answered.filter((s) => !(String(s.id) in hook.registrations) || wasOffline.has(s.id));
+    await mapLimit(missing, deps.concurrency ?? 50, (s) => registerHook(deps, s, hook));
+  }
 }
 
 interface ReconcileState {

@@ -62,6 +62,10 @@ export const keys = {
    * and for recordIDs found by asking the servers. Never deleted: recordings outlive meetings.
    */
   recordingServer: (recordID: string): Deno.KvKey => ["recording_server", recordID],
+  /** `HookRecord` of a webhook created through bbblb. */
+  hook: (hookID: string): Deno.KvKey => ["hook", hookID],
+  /** Prefix of all hooks. */
+  hooks: (): Deno.KvKey => ["hook"],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };
