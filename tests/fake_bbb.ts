@@ -1,12 +1,16 @@
 /**
  * A faithful fake BigBlueButton server for bbblb's tests.
  *
- * It speaks the BBB 2.6-3.0 meeting API over a real HTTP socket on 127.0.0.1: the version document,
- * `create`, `join`, `end`, `isMeetingRunning`, `getMeetingInfo` and `getMeetings`. Checksums are verified
- * exactly like bbb-web does (raw query string, literal removal of the checksum, algorithm chosen by the hex
- * length), responses use bbb-web's element names and order, and every received API request is recorded so
- * tests can assert on what bbblb forwarded. Failure modes (`hang`, `garbage`, `http500`) and
- * {@linkcode FakeBbb.stop} / {@linkcode FakeBbb.restart} simulate broken or unreachable nodes.
+ * It speaks the BBB 2.6-3.0 API over a real HTTP socket on 127.0.0.1: the version document, `create`,
+ * `join`, `end`, `isMeetingRunning`, `getMeetingInfo`, `getMeetings`, `insertDocument`, `sendChatMessage`,
+ * the recording calls (`getRecordings`, `publishRecordings`, `updateRecordings`, `deleteRecordings`,
+ * `getRecordingTextTracks`, `putRecordingTextTrack`) and the bbb-webhooks module (`hooks/create`,
+ * `hooks/list`, `hooks/destroy`). Checksums are verified exactly like bbb-web does (raw query string, literal
+ * removal of the checksum, algorithm chosen by the hex length), responses use bbb-web's element names, order
+ * and error wording per code path (validation framework, legacy recording controller, bbb-webhooks), and
+ * every received API request is recorded so tests can assert on what bbblb forwarded. Failure modes (`hang`,
+ * `garbage`, `http500`) and {@linkcode FakeBbb.stop} / {@linkcode FakeBbb.restart} simulate broken or
+ * unreachable nodes.
  *
  * Run it stand-alone with `deno run -A tests/fake_bbb.ts --port 8101 --secret S [--keep-ended]`; it prints
  * its base URL (what `bbb-conf --secret` would show).
@@ -34,7 +38,10 @@ export interface ReceivedRequest {
   call: string;
   /** The query string exactly as received, without the leading `?`. */
   rawQuery: string;
-  /** Decoded parameters: the query string, plus form-encoded body parameters if any. */
+  /**
+   * Decoded parameters: the query string, plus form-encoded body parameters if any (and, for
+   * putRecordingTextTrack, the text fields of its multipart body).
+   */
   params: URLSearchParams;
   /** The request body, when the request had one. */
   body?: string;
@@ -88,6 +95,91 @@ export interface FakeMeeting {
   ended: boolean;
   /** End time in epoch milliseconds, 0 while not ended. */
   endTime: number;
+  /** Messages received through `sendChatMessage`, in order. */
+  chat: { userName: string; message: string }[];
+  /** Non-empty XML bodies received through `insertDocument`, in order. */
+  documents: string[];
+}
+
+/** A text track of a {@linkcode FakeRecording}, as listed by `getRecordingTextTracks`. */
+export interface FakeTextTrack {
+  /** URL of the WebVTT file. */
+  href: string;
+  /** Track kind. */
+  kind: "subtitles" | "captions";
+  /** Display label. */
+  label: string;
+  /** BCP-47 language tag, e.g. `en-US`. */
+  lang: string;
+  /** Where the track came from. */
+  source: "live" | "automatic" | "upload";
+}
+
+/** State of a {@linkcode FakeRecording} (the directory it lives in on a real server). */
+export type FakeRecordingState = "processing" | "processed" | "published" | "unpublished" | "deleted";
+
+/** A recording held by the fake server. Tests may read and mutate it directly. */
+export interface FakeRecording {
+  /** Record ID: the internalMeetingID of the recorded session. */
+  recordID: string;
+  /** External meeting ID. */
+  meetingID: string;
+  /** `sha1(meetingID) + "-" + startTime`. */
+  internalMeetingID: string;
+  /** Meeting name. */
+  name: string;
+  /** Whether the recorded meeting was a breakout room. */
+  isBreakout: boolean;
+  /** Whether the recording is published. */
+  published: boolean;
+  /** Recording state. */
+  state: FakeRecordingState;
+  /** Start time in epoch milliseconds. */
+  startTime: number;
+  /** End time in epoch milliseconds. */
+  endTime: number;
+  /** Number of participants. */
+  participants: number;
+  /** Metadata, keyed by the lower-cased `meta_` name. */
+  metadata: Record<string, string>;
+  /** URL of the `presentation` playback; `""` means no playback format (no `<playback>` element). */
+  playbackUrl: string;
+  /** Text tracks (captions and subtitles). */
+  textTracks: FakeTextTrack[];
+  /** Scalelite-style protection flag, set by `updateRecordings?protect=`; listed only when defined. */
+  protected?: boolean;
+}
+
+/** One `putRecordingTextTrack` upload as the fake received it. */
+export interface FakeTextTrackUpload {
+  /** The `recordID` parameter (stripped). */
+  recordID: string;
+  /** The `kind` parameter (stripped). */
+  kind: string;
+  /** The `lang` parameter (stripped, as sent). */
+  lang: string;
+  /** The `label` parameter (stripped), or null when absent or empty. */
+  label: string | null;
+  /** File name of the multipart `file` part, or null. */
+  fileName: string | null;
+  /** Content of the `file` part, decoded as UTF-8. */
+  content: string;
+  /** Content-Type of the `file` part, or null. */
+  contentType: string | null;
+}
+
+/** A webhook registered through the bbb-webhooks API (`hooks/create`). */
+export interface FakeHook {
+  /** Hook ID: an increasing integer, as a string. */
+  hookID: string;
+  /** Callback URL. */
+  callbackURL: string;
+  /** External meeting ID, or null for a global hook. */
+  meetingID: string | null;
+  /** The `eventID` parameter as sent (a comma list), or null. */
+  eventID: string | null;
+  /** Whether raw events were requested (`getRaw`). */
+  getRaw: boolean;
 }
 
 /** Behaviour of the fake towards every API request. */
@@ -103,7 +195,31 @@ const NOT_FOUND_MESSAGE = "A meeting with that ID does not exist";
 const API_PREFIX = "/bigbluebutton/api";
 const HASH_BY_LENGTH: Record<number, string> = { 40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512" };
 const FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"];
-const CREATE_TYPES = [...FORM_TYPES, "application/xml", "text/xml"];
+const XML_TYPES = ["application/xml", "text/xml"];
+const CREATE_TYPES = [...FORM_TYPES, ...XML_TYPES];
+const JSON_CONTENT_TYPE = "application/json;charset=utf-8";
+const HOOKS_CONTENT_TYPE = "text/xml; charset=utf-8";
+/** Checksum failure wording of bbb-web's legacy (RecordingController) code path. */
+const LEGACY_CHECKSUM_MESSAGE = "You did not pass the checksum security check";
+const RECORDINGS_NOT_FOUND = "We could not find recordings";
+const RECORDING_STATES = ["processing", "processed", "published", "unpublished", "deleted"];
+/**
+ * Calls that do their own checksum and parameter checks in their own order and wording (bbb-web's legacy
+ * recording controller, bbb-webhooks), instead of the validation framework's generic checksum and
+ * Content-Type checks.
+ */
+const SELF_CHECKED_CALLS = new Set([
+  "getRecordings",
+  "publishRecordings",
+  "updateRecordings",
+  "deleteRecordings",
+  "getRecordingTextTracks",
+  "putRecordingTextTrack",
+  "hooks/create",
+  "hooks/list",
+  "hooks/destroy",
+  "hooks/ping",
+]);
 
 /** An XML element: name and either text or child elements (an empty child list renders `<name/>`). */
 type XmlNode = [name: string, content: string | number | boolean | XmlNode[]];
@@ -176,6 +292,81 @@ function mediaType(contentType: string | null | undefined): string {
   return (contentType ?? "").split(";")[0].trim().toLowerCase();
 }
 
+/**
+ * Java `URLDecoder.decode(s, "UTF-8")`: `+` becomes a space and `%xx` runs are decoded as UTF-8 (malformed
+ * bytes become U+FFFD). bbb-web throws on a broken `%` escape; the fake leaves it as it is.
+ */
+function javaUrlDecode(text: string): string {
+  return text.replaceAll("+", " ").replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = new Uint8Array(run.length / 3);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(run.slice(i * 3 + 1, i * 3 + 3), 16);
+    return new TextDecoder().decode(bytes);
+  });
+}
+
+/** Java `String.split(",")`: trailing empty strings are dropped. */
+function javaSplitComma(text: string): string[] {
+  const parts = text.split(",");
+  while (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
+
+/** bbb-web's `ParamsProcessorUtil.decodeIds`: URL-decode the (already decoded) value once more, then split. */
+function decodeIds(value: string): string[] {
+  return javaSplitComma(javaUrlDecode(value));
+}
+
+/** Java `Integer.parseInt`, or undefined where it would throw. */
+function javaParseInt(text: string | undefined): number | undefined {
+  if (text === undefined || !/^[+-]?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= -2147483648 && n <= 2147483647 ? n : undefined;
+}
+
+/** Groovy `String.toBoolean()`: `true`, `y` or `1`, trimmed and in any case. */
+function groovyToBoolean(text: string): boolean {
+  return ["true", "y", "1"].includes(text.trim().toLowerCase());
+}
+
+/** `meta_*` parameters like `ParamsProcessorUtil.processMetaParam`: valid names only, lower-cased. */
+function metaParams(params: URLSearchParams): Map<string, string> {
+  const metas = new Map<string, string>();
+  for (const key of new Set(params.keys())) {
+    if (/^meta_[a-zA-Z][a-zA-Z0-9-]*$/.test(key)) metas.set(key.slice(5).toLowerCase(), params.get(key)!);
+  }
+  return metas;
+}
+
+/**
+ * One getRecordings metadata filter, as `RecordingServiceFileImpl.recordingMatchesMetadata`: `%x%` contains,
+ * `%x` ends with, `x%` starts with, otherwise equal. (bbb-web throws on an empty filter value or a lone `%`;
+ * the fake treats those as equal-to-empty and match-all.)
+ */
+function metaFilterMatches(value: string, filter: string): boolean {
+  if (filter === "") return value === "";
+  const first = filter.startsWith("%");
+  const last = filter.endsWith("%");
+  if (first && last && filter.length >= 2 && value.includes(filter.slice(1, -1))) return true;
+  if (first && value.endsWith(filter.slice(1))) return true;
+  if (last && value.startsWith(filter.slice(0, -1))) return true;
+  return value === filter;
+}
+
+/**
+ * The language tags putRecordingTextTrack accepts (`LocaleUtils.toLocale`): `ll`, `lll`, optionally followed
+ * by `_` or `-` and a region (`CC` or three digits).
+ */
+const LANG_PATTERN = /^([a-z]{2,3})(?:[_-]([A-Z]{2}|\d{3}))?$/;
+
+/** Java `Locale.getDisplayLanguage()` in English, e.g. `English` for `en-US`. */
+function displayLanguage(language: string): string {
+  try {
+    return new Intl.DisplayNames(["en"], { type: "language" }).of(language) ?? language;
+  } catch {
+    return language;
+  }
+}
+
 /** Non-negative integer create parameter, or the default. */
 function intParam(params: URLSearchParams, name: string, fallback = 0): number {
   const v = sanitize(params.get(name) ?? "");
@@ -190,6 +381,12 @@ export class FakeBbb {
   readonly requests: ReceivedRequest[] = [];
   /** Meetings on this server, keyed by external meetingID. */
   readonly meetings: Map<string, FakeMeeting> = new Map();
+  /** Recordings on this server, keyed by recordID. */
+  readonly recordings: Map<string, FakeRecording> = new Map();
+  /** Every successful `putRecordingTextTrack` upload, in order. */
+  readonly uploads: FakeTextTrackUpload[] = [];
+  /** Webhooks registered through `hooks/create`, keyed by hookID, in creation order. */
+  readonly hooks: Map<string, FakeHook> = new Map();
   /**
    * How API requests are answered: `ok` normally; `hang` accepts and never answers (the connection is
    * dropped by {@linkcode FakeBbb.stop} / {@linkcode FakeBbb.close}, so the client sees a network error);
@@ -202,6 +399,8 @@ export class FakeBbb {
   #server: Deno.HttpServer | undefined;
   #abort: AbortController | undefined;
   #closed = false;
+  #lastRecordingTime = 0;
+  #lastHookID = 0;
 
   private constructor(opts: FakeBbbOptions) {
     this.secret = opts.secret ?? randomString(40);
@@ -258,9 +457,44 @@ export class FakeBbb {
       isBreakout: opts.isBreakout ?? false,
       ended,
       endTime: opts.endTime ?? (ended ? Date.now() : 0),
+      chat: opts.chat ?? [],
+      documents: opts.documents ?? [],
     };
     this.meetings.set(meetingID, meeting);
     return meeting;
+  }
+
+  /**
+   * Adds a recording of `meetingID` as if the server had recorded and published it. Missing fields get
+   * realistic values: `startTime` a fresh millisecond value later than every recording added before,
+   * `internalMeetingID = sha1(meetingID) + "-" + startTime`, `recordID = internalMeetingID`, a one-minute
+   * duration, state `published` and a presentation playback URL on this server. Returns the stored (mutable)
+   * recording; an existing recording with the same recordID is replaced.
+   */
+  addRecording(meetingID: string, opts: Partial<FakeRecording> = {}): FakeRecording {
+    const startTime = opts.startTime ?? Math.max(Date.now(), this.#lastRecordingTime + 1);
+    this.#lastRecordingTime = Math.max(this.#lastRecordingTime, startTime);
+    const internalMeetingID = opts.internalMeetingID ?? `${sha1(meetingID)}-${startTime}`;
+    const recordID = opts.recordID ?? internalMeetingID;
+    const state = opts.state ?? "published";
+    const recording: FakeRecording = {
+      recordID,
+      meetingID,
+      internalMeetingID,
+      name: opts.name ?? meetingID,
+      isBreakout: opts.isBreakout ?? false,
+      published: opts.published ?? state === "published",
+      state,
+      startTime,
+      endTime: opts.endTime ?? startTime + 60000,
+      participants: opts.participants ?? 1,
+      metadata: opts.metadata ?? {},
+      playbackUrl: opts.playbackUrl ?? `http://127.0.0.1:${this.#port}/playback/presentation/2.3/${recordID}`,
+      textTracks: opts.textTracks ?? [],
+    };
+    if (opts.protected !== undefined) recording.protected = opts.protected;
+    this.recordings.set(recordID, recording);
+    return recording;
   }
 
   /** Adds a participant to a meeting (as if a user joined directly). Throws for an unknown meeting. */
@@ -353,8 +587,10 @@ export class FakeBbb {
     const params = new URLSearchParams(rawQuery);
     const contentType = req.headers.get("content-type");
     let body: string | undefined;
+    let bytes: Uint8Array<ArrayBuffer> | undefined;
     if (req.body && this.mode !== "hang") {
-      body = await req.text();
+      bytes = new Uint8Array(await req.arrayBuffer());
+      body = new TextDecoder().decode(bytes);
       if (body !== "" && mediaType(contentType) === FORM_TYPES[0]) {
         for (const [k, v] of new URLSearchParams(body)) params.append(k, v);
       }
@@ -391,18 +627,20 @@ export class FakeBbb {
         ["bbbVersion", ""],
       ]));
     }
-    const handler = this.#handlers[call];
+    const handler = Object.hasOwn(this.#handlers, call) ? this.#handlers[call] : undefined;
     if (!handler) return xmlResponse(failedXml("unsupportedRequest", "This request is not supported."));
-    if (checksumError) return xmlResponse(failedXml("checksumError", checksumError));
-    if (body) {
-      const allowed = call === "create" ? CREATE_TYPES : FORM_TYPES;
-      if (!allowed.includes(mediaType(contentType))) {
-        return xmlResponse(
-          failedXml("unsupportedContentType", "POST request Content-Type is missing or unsupported"),
-        );
+    if (!SELF_CHECKED_CALLS.has(call)) {
+      if (checksumError) return xmlResponse(failedXml("checksumError", checksumError));
+      if (body) {
+        const allowed = call === "create" ? CREATE_TYPES : call === "insertDocument" ? XML_TYPES : FORM_TYPES;
+        if (!allowed.includes(mediaType(contentType))) {
+          return xmlResponse(
+            failedXml("unsupportedContentType", "POST request Content-Type is missing or unsupported"),
+          );
+        }
       }
     }
-    return handler(params);
+    return await handler(params, { method: req.method, path, body, bytes, contentType, checksumError });
   }
 
   /**
@@ -444,13 +682,37 @@ export class FakeBbb {
     return undefined;
   }
 
-  readonly #handlers: Record<string, (params: URLSearchParams) => Response> = {
+  /**
+   * Checksum verdict of the legacy recording controller: the `checksum` parameter must be present even before
+   * the other parameters are looked at, its value is compared later (see the callers). Returns true when the
+   * parameter is present (or checks are disabled).
+   */
+  #legacyChecksumPresent(params: URLSearchParams): boolean {
+    return this.secret === "" || sanitize(params.get("checksum") ?? "") !== "";
+  }
+
+  readonly #handlers: Record<
+    string,
+    (params: URLSearchParams, ctx: CallContext) => Response | Promise<Response>
+  > = {
     create: (params) => this.#create(params),
     join: (params) => this.#join(params),
     end: (params) => this.#end(params),
     isMeetingRunning: (params) => this.#isMeetingRunning(params),
     getMeetingInfo: (params) => this.#getMeetingInfo(params),
     getMeetings: () => this.#getMeetings(),
+    insertDocument: (params, ctx) => this.#insertDocument(params, ctx),
+    sendChatMessage: (params) => this.#sendChatMessage(params),
+    getRecordings: (params, ctx) => this.#getRecordings(params, ctx),
+    publishRecordings: (params, ctx) => this.#publishRecordings(params, ctx),
+    updateRecordings: (params, ctx) => this.#updateRecordings(params, ctx),
+    deleteRecordings: (params, ctx) => this.#deleteRecordings(params, ctx),
+    getRecordingTextTracks: (params, ctx) => this.#getRecordingTextTracks(params, ctx),
+    putRecordingTextTrack: (params, ctx) => this.#putRecordingTextTrack(params, ctx),
+    "hooks/create": (params, ctx) => this.#hooksCreate(params, ctx),
+    "hooks/list": (params, ctx) => this.#hooksList(params, ctx),
+    "hooks/destroy": (params, ctx) => this.#hooksDestroy(params, ctx),
+    "hooks/ping": (_params, ctx) => hooksGetOnly(ctx) ?? new Response("bbb-webhooks API up!"),
   };
 
   #create(params: URLSearchParams): Response {
@@ -681,6 +943,329 @@ export class FakeBbb {
     ]));
   }
 
+  #insertDocument(params: URLSearchParams, ctx: CallContext): Response {
+    const idError = this.#meetingIdError(params);
+    if (idError) return xmlResponse(idError);
+    const meeting = this.meetings.get(sanitize(params.get("meetingID")!));
+    if (!meeting) {
+      return xmlResponse(responseXml([
+        ["returncode", "FAILED"],
+        ["messageKey", "notFound"],
+        ["message", `Meeting with id [${params.get("meetingID")}] not found.`],
+      ]));
+    }
+    // An empty body uploads nothing.
+    if (ctx.body) meeting.documents.push(ctx.body);
+    return xmlResponse(responseXml([
+      ["returncode", "SUCCESS"],
+      ["messageKey", ""],
+      ["message", "Presentation is being uploaded"],
+    ]));
+  }
+
+  #sendChatMessage(params: URLSearchParams): Response {
+    const idError = this.#meetingIdError(params);
+    if (idError) return xmlResponse(idError);
+    const rawMessage = params.get("message");
+    if (rawMessage === null) return xmlResponse(failedXml("nullError", "You must provide the param message"));
+    const message = sanitize(rawMessage);
+    if (message.length < 1 || message.length > 500) {
+      return xmlResponse(failedXml("sizeError", "Param message must be between 1 and 500 characters"));
+    }
+    const userName = sanitize(params.get("userName") ?? "");
+    if (userName.length > 255) {
+      return xmlResponse(failedXml("sizeError", "Param userName must not exceed 255 characters"));
+    }
+    const meeting = this.meetings.get(sanitize(params.get("meetingID")!));
+    if (!meeting) return xmlResponse(failedXml("notFound", NOT_FOUND_MESSAGE));
+    meeting.chat.push({ userName: userName || "System", message });
+    return xmlResponse(responseXml([["returncode", "SUCCESS"], ["messageKey", ""], ["message", ""]]));
+  }
+
+  #getRecordings(params: URLSearchParams, ctx: CallContext): Response {
+    const p = sanitizedParams(params);
+    if (!this.#legacyChecksumPresent(p) || ctx.checksumError) return legacyChecksumError();
+    const meetingIDs = p.get("meetingID") ? decodeIds(p.get("meetingID")!) : [];
+    let prefixes = p.get("recordID") ? decodeIds(p.get("recordID")!) : [];
+    const states = p.get("state") ? decodeIds(p.get("state")!) : [];
+    if (prefixes.length === 0 && meetingIDs.length > 0) prefixes = meetingIDs.map(sha1);
+    const filters = [...metaParams(p)];
+    const found = [...this.recordings.values()]
+      .filter((r) =>
+        stateIncluded(states, r.state) &&
+        (prefixes.length === 0 || prefixes.some((prefix) => r.recordID.startsWith(prefix))) &&
+        filters.every(([key, filter]) =>
+          Object.hasOwn(r.metadata, key) && metaFilterMatches(r.metadata[key], filter)
+        )
+      )
+      .sort((a, b) => a.startTime - b.startTime || (a.recordID < b.recordID ? -1 : 1));
+
+    // MeetingService.getRecordings2x: paging only with a parseable limit (clamped to 1..100); the offset
+    // defaults to 0 when negative or not a number.
+    const limit = javaParseInt(p.get("limit") || undefined);
+    if (limit === undefined) return xmlResponse(responseXml(recordingsNodes(found)));
+    const size = Math.min(100, Math.max(1, limit));
+    const parsedOffset = javaParseInt(p.get("offset") || undefined);
+    const offset = parsedOffset === undefined || parsedOffset < 0 ? 0 : parsedOffset;
+    const page = found.slice(offset, offset + size);
+    return xmlResponse(responseXml([
+      ...recordingsNodes(page),
+      ["pagination", [
+        ["pageable", [["offset", offset], ["limit", size], ["paged", true], ["unpaged", false]]],
+        ["totalElements", found.length],
+        ["empty", page.length === 0],
+      ]],
+    ]));
+  }
+
+  /**
+   * The parameter checks shared by publish/update/deleteRecordings, in bbb-web's order: checksum present,
+   * recordID present, (publish present), checksum correct. Returns the error response, or the decoded IDs.
+   */
+  #recordingIdsOrError(p: URLSearchParams, ctx: CallContext, needPublish = false): Response | string[] {
+    if (!this.#legacyChecksumPresent(p)) return legacyChecksumError();
+    const recordID = p.get("recordID") ?? "";
+    if (recordID === "") {
+      return xmlResponse(failedXml("missingParamRecordID", "You must specify a recordID."));
+    }
+    if (needPublish && (p.get("publish") ?? "") === "") {
+      return xmlResponse(failedXml("missingParamPublish", "You must specify a publish value true or false."));
+    }
+    if (ctx.checksumError) return legacyChecksumError();
+    const ids = decodeIds(recordID);
+    // existAnyRecording: exact IDs, published or unpublished only.
+    const exists = [...this.recordings.values()].some((r) =>
+      (r.state === "published" || r.state === "unpublished") && ids.includes(r.recordID)
+    );
+    return exists ? ids : xmlResponse(failedXml("notFound", RECORDINGS_NOT_FOUND));
+  }
+
+  /** Recordings whose ID equals one of `ids` ignoring case, in one of `states` (`changeState`). */
+  #recordingsByIds(ids: string[], states: FakeRecordingState[]): FakeRecording[] {
+    const wanted = new Set(ids.map((id) => id.toLowerCase()));
+    return [...this.recordings.values()].filter((r) =>
+      states.includes(r.state) && wanted.has(r.recordID.toLowerCase())
+    );
+  }
+
+  #publishRecordings(params: URLSearchParams, ctx: CallContext): Response {
+    const p = sanitizedParams(params);
+    const ids = this.#recordingIdsOrError(p, ctx, true);
+    if (ids instanceof Response) return ids;
+    const publish = p.get("publish")!;
+    const target = groovyToBoolean(publish);
+    // Only unpublished recordings can be published and only published ones unpublished.
+    for (const r of this.#recordingsByIds(ids, [target ? "unpublished" : "published"])) {
+      r.state = target ? "published" : "unpublished";
+      r.published = target;
+    }
+    return xmlResponse(
+      `<response><returncode>SUCCESS</returncode><published>${escapeXml(publish)}</published></response>`,
+    );
+  }
+
+  #updateRecordings(params: URLSearchParams, ctx: CallContext): Response {
+    const p = sanitizedParams(params);
+    const ids = this.#recordingIdsOrError(p, ctx);
+    if (ids instanceof Response) return ids;
+    const metas = metaParams(p);
+    const protect = p.get("protect") ?? "";
+    // updateMetaParams: every recording starting with one of the IDs, published, unpublished or deleted.
+    const targets = [...this.recordings.values()].filter((r) =>
+      (r.state === "published" || r.state === "unpublished" || r.state === "deleted") &&
+      ids.some((id) => r.recordID.startsWith(id))
+    );
+    for (const r of targets) {
+      for (const [key, value] of metas) {
+        if (value !== "") r.metadata[key] = value;
+        else delete r.metadata[key];
+      }
+      if (protect !== "") r.protected = parseBool(protect);
+    }
+    return xmlResponse("<response><returncode>SUCCESS</returncode><updated>true</updated></response>");
+  }
+
+  #deleteRecordings(params: URLSearchParams, ctx: CallContext): Response {
+    const p = sanitizedParams(params);
+    const ids = this.#recordingIdsOrError(p, ctx);
+    if (ids instanceof Response) return ids;
+    for (const r of this.#recordingsByIds(ids, ["published", "unpublished"])) {
+      r.state = "deleted";
+      r.published = false;
+    }
+    return xmlResponse("<response><returncode>SUCCESS</returncode><deleted>true</deleted></response>");
+  }
+
+  #getRecordingTextTracks(params: URLSearchParams, ctx: CallContext): Response {
+    if (!this.#legacyChecksumPresent(params)) return legacyChecksumError();
+    const rawID = params.get("recordID") ?? "";
+    if (rawID === "") return xmlResponse(failedXml("missingParamRecordID", "You must specify a recordID."));
+    if (ctx.checksumError) return legacyChecksumError();
+    const recordID = rawID.trim();
+    const recording = [...this.recordings.values()].find((r) => r.recordID === recordID);
+    if (!recording) {
+      return jsonResponse({
+        response: {
+          returncode: "FAILED",
+          messageKey: "noRecordings",
+          message: `No recording found for ${recordID}`,
+        },
+      });
+    }
+    const tracks = recording.textTracks.map((t) => ({
+      href: t.href,
+      kind: t.kind,
+      label: t.label,
+      lang: t.lang,
+      source: t.source,
+    }));
+    return jsonResponse({ response: { returncode: "SUCCESS", tracks } });
+  }
+
+  async #putRecordingTextTrack(params: URLSearchParams, ctx: CallContext): Promise<Response> {
+    // Grails merges the text fields of a multipart body into the parameters; the file is only in the body.
+    let file: File | null = null;
+    if (ctx.bytes && mediaType(ctx.contentType) === "multipart/form-data") {
+      try {
+        const form = await new Response(ctx.bytes, { headers: { "content-type": ctx.contentType! } })
+          .formData();
+        for (const [key, value] of form) {
+          if (typeof value === "string") params.append(key, value);
+          else if (key === "file" && file === null) file = value;
+        }
+      } catch {
+        // A malformed multipart body carries no file.
+      }
+    }
+    if (!this.#legacyChecksumPresent(params)) return jsonFailed("paramError", "Missing param checksum.");
+    const rawID = params.get("recordID") ?? "";
+    if (rawID === "") return jsonFailed("paramError", "Missing param recordID.");
+    const recordID = rawID.trim();
+    if (ctx.checksumError) return legacyChecksumError();
+    // isRecordingExist: exact ID, published or unpublished.
+    const recording = [...this.recordings.values()].find((r) =>
+      r.recordID === recordID && (r.state === "published" || r.state === "unpublished")
+    );
+    if (!recording) return jsonFailed("noRecordings", `No recording was found for ${recordID}`);
+    const rawKind = params.get("kind") ?? "";
+    if (rawKind === "") return jsonFailed("paramError", "Missing param kind.");
+    const kind = rawKind.trim();
+    if (kind !== "subtitles" && kind !== "captions") {
+      return jsonFailed(
+        "invalidKind",
+        `Invalid kind parameter, expected='subtitles|captions' actual=${kind}`,
+      );
+    }
+    const rawLang = params.get("lang") ?? "";
+    if (rawLang === "") return jsonFailed("paramError", "Missing param lang.");
+    const lang = rawLang.trim();
+    const langMatch = LANG_PATTERN.exec(lang);
+    if (!langMatch) return jsonFailed("invalidLang", `Malformed lang param, received=${lang}`);
+    const languageTag = langMatch[2] ? `${langMatch[1]}-${langMatch[2]}` : langMatch[1];
+    const rawLabel = params.get("label") ?? "";
+    const label = rawLabel === "" ? null : rawLabel.trim();
+    const upload = file as File | null;
+    if (!upload || upload.size === 0) {
+      return jsonFailed("empty_uploaded_text_track", "Empty uploaded text track.");
+    }
+    this.uploads.push({
+      recordID,
+      kind,
+      lang,
+      label,
+      fileName: upload.name || null,
+      content: await upload.text(),
+      contentType: upload.type || null,
+    });
+    // Processing is asynchronous on a real server; the fake lists the track at once.
+    recording.textTracks = recording.textTracks.filter((t) => t.lang !== languageTag);
+    recording.textTracks.push({
+      href: `http://127.0.0.1:${this.#port}/bigbluebutton/textTrack/${recordID}/${languageTag}.vtt`,
+      kind,
+      label: label ?? displayLanguage(langMatch[1]),
+      lang: languageTag,
+      source: "upload",
+    });
+    return jsonResponse({
+      response: {
+        returncode: "SUCCESS",
+        recordId: recordID,
+        messageKey: "upload_text_track_success",
+        message: "Text track uploaded successfully",
+      },
+    });
+  }
+
+  #hooksCreate(params: URLSearchParams, ctx: CallContext): Response {
+    const notGet = hooksGetOnly(ctx);
+    if (notGet) return notGet;
+    if (ctx.checksumError) return hooksXml(HOOKS_CHECKSUM_ERROR);
+    const callbackURL = params.get("callbackURL");
+    if (callbackURL === null) {
+      return hooksXml(
+        hooksFailure("missingParamCallbackURL", "You must specify a callbackURL in the parameters."),
+      );
+    }
+    for (const hook of this.hooks.values()) {
+      if (hook.callbackURL === callbackURL) {
+        return hooksXml(
+          `<response><returncode>SUCCESS</returncode><hookID>${escapeXml(hook.hookID)}</hookID>` +
+            "<messageKey>duplicateWarning</messageKey>" +
+            "<message>There is already a hook for this callback URL.</message></response>",
+        );
+      }
+    }
+    let hookID: string;
+    do hookID = String(++this.#lastHookID); while (this.hooks.has(hookID));
+    const hook: FakeHook = {
+      hookID,
+      callbackURL,
+      meetingID: params.get("meetingID"),
+      eventID: params.get("eventID"),
+      getRaw: parseBool(params.get("getRaw")),
+    };
+    this.hooks.set(hookID, hook);
+    return hooksXml(
+      `<response><returncode>SUCCESS</returncode><hookID>${hookID}</hookID>` +
+        `<permanentHook>false</permanentHook><rawData>${hook.getRaw}</rawData></response>`,
+    );
+  }
+
+  #hooksList(params: URLSearchParams, ctx: CallContext): Response {
+    const notGet = hooksGetOnly(ctx);
+    if (notGet) return notGet;
+    if (ctx.checksumError) return hooksXml(HOOKS_CHECKSUM_ERROR);
+    const meetingID = params.get("meetingID");
+    let hooks = [...this.hooks.values()];
+    if (meetingID !== null) {
+      // The global hooks plus the meeting's, by ID.
+      hooks = hooks
+        .filter((h) => h.meetingID === null || h.meetingID === meetingID)
+        .sort((a, b) => Number(a.hookID) - Number(b.hookID) || (a.hookID < b.hookID ? -1 : 1));
+    }
+    const items = hooks.map((h) =>
+      `<hook><hookID>${escapeXml(h.hookID)}</hookID><callbackURL>${cdata(h.callbackURL)}</callbackURL>` +
+      (h.meetingID !== null ? `<meetingID>${cdata(h.meetingID)}</meetingID>` : "") +
+      (h.eventID !== null ? `<eventID>${escapeXml(h.eventID)}</eventID>` : "") +
+      `<permanentHook>false</permanentHook><rawData>${h.getRaw}</rawData></hook>`
+    );
+    return hooksXml(`<response><returncode>SUCCESS</returncode><hooks>${items.join("")}</hooks></response>`);
+  }
+
+  #hooksDestroy(params: URLSearchParams, ctx: CallContext): Response {
+    const notGet = hooksGetOnly(ctx);
+    if (notGet) return notGet;
+    if (ctx.checksumError) return hooksXml(HOOKS_CHECKSUM_ERROR);
+    const hookID = params.get("hookID");
+    if (hookID === null) {
+      return hooksXml(hooksFailure("missingParamHookID", "You must specify a hookID in the parameters."));
+    }
+    if (!this.hooks.delete(hookID)) {
+      return hooksXml(hooksFailure("destroyMissingHook", "The hook informed was not found."));
+    }
+    return hooksXml("<response><returncode>SUCCESS</returncode><removed>true</removed></response>");
+  }
+
   /** The children of getMeetingInfo's `<response>` (after returncode) and of getMeetings' `<meeting>`. */
   #meetingNodes(m: FakeMeeting): XmlNode[] {
     const nodes: XmlNode[] = [
@@ -759,6 +1344,119 @@ function dialNumberOf(m: FakeMeeting): string {
 
 function xmlResponse(xml: string): Response {
   return new Response(xml, { headers: { "content-type": XML_CONTENT_TYPE, "cache-control": "no-cache" } });
+}
+
+/** What a call handler gets besides the parameters. */
+interface CallContext {
+  /** HTTP method. */
+  method: string;
+  /** Request path. */
+  path: string;
+  /** Body decoded as UTF-8, when there was one. */
+  body?: string;
+  /** Raw body bytes, when there was a body. */
+  bytes?: Uint8Array<ArrayBuffer>;
+  /** Content-Type header. */
+  contentType: string | null;
+  /** The checksum verdict (undefined: fine), for calls that order their own checks. */
+  checksumError?: string;
+}
+
+/** A copy of the parameters with every value sanitized (the legacy controller's `sanitizeInput`). */
+function sanitizedParams(params: URLSearchParams): URLSearchParams {
+  return new URLSearchParams([...params].map(([k, v]) => [k, sanitize(v)]));
+}
+
+/** `shouldIncludeState`: no states means published and unpublished; `any` means every state. */
+function stateIncluded(states: string[], state: FakeRecordingState): boolean {
+  if (states.length === 0) return state === "published" || state === "unpublished";
+  return states.includes("any") || (RECORDING_STATES.includes(state) && states.includes(state));
+}
+
+/** The `<response>` children of getRecordings for these recordings (the noRecordings envelope if none). */
+function recordingsNodes(recordings: FakeRecording[]): XmlNode[] {
+  if (recordings.length === 0) {
+    return [
+      ["returncode", "SUCCESS"],
+      ["recordings", ""],
+      ["messageKey", "noRecordings"],
+      ["message", "There are no recordings for the meeting(s)."],
+    ];
+  }
+  return [["returncode", "SUCCESS"], ["recordings", recordings.map(recordingNode)]];
+}
+
+/** One `<recording>` of getRecordings, in the order of bbb-web's `RecMetaResponse.toXml`. */
+function recordingNode(r: FakeRecording): XmlNode {
+  const nodes: XmlNode[] = [
+    ["recordID", r.recordID],
+    ["meetingID", r.meetingID],
+    ["internalMeetingID", r.internalMeetingID],
+    ["name", r.name],
+    ["isBreakout", r.isBreakout],
+    ["published", r.published],
+  ];
+  if (r.protected !== undefined) nodes.push(["protected", r.protected]);
+  const metadata = Object.entries(r.metadata).map(([k, v]): XmlNode => [k, v]);
+  nodes.push(
+    ["state", r.state],
+    ["startTime", r.startTime],
+    ["endTime", r.endTime],
+    ["participants", r.participants],
+    ["metadata", metadata.length > 0 ? metadata : ""],
+  );
+  if (r.playbackUrl !== "") {
+    nodes.push(["playback", [["format", [
+      ["type", "presentation"],
+      ["url", r.playbackUrl],
+      ["processingTime", 0],
+      ["length", Math.floor(Math.max(0, r.endTime - r.startTime) / 60000)],
+    ]]]]);
+  }
+  return ["recording", nodes];
+}
+
+function legacyChecksumError(): Response {
+  return xmlResponse(failedXml("checksumError", LEGACY_CHECKSUM_MESSAGE));
+}
+
+/** A JSON answer like Grails' `render(contentType: "application/json")`; `pretty` like JsonBuilder's. */
+function jsonResponse(value: unknown, pretty = false): Response {
+  return new Response(pretty ? JSON.stringify(value, null, 4) : JSON.stringify(value), {
+    headers: { "content-type": JSON_CONTENT_TYPE, "cache-control": "no-cache" },
+  });
+}
+
+/** RecordingController's JSON `respondWithError`. */
+function jsonFailed(key: string, message: string): Response {
+  return jsonResponse({ response: { returncode: "FAILED", messageKey: key, message } }, true);
+}
+
+/** bbb-webhooks answers: compact XML, `text/xml; charset=utf-8`. */
+function hooksXml(xml: string): Response {
+  return new Response(xml, { headers: { "content-type": HOOKS_CONTENT_TYPE } });
+}
+
+function hooksFailure(key: string, message: string): string {
+  return `<response><returncode>FAILED</returncode><messageKey>${key}</messageKey><message>${message}</message>` +
+    "</response>";
+}
+
+const HOOKS_CHECKSUM_ERROR = hooksFailure("checksumError", "You did not pass the checksum security check.");
+
+/** bbb-webhooks routes GET only; express answers anything else with its 404 page. */
+function hooksGetOnly(ctx: CallContext): Response | undefined {
+  if (ctx.method === "GET" || ctx.method === "HEAD") return undefined;
+  return new Response(
+    `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n` +
+      `<body>\n<pre>Cannot ${ctx.method} ${ctx.path}</pre>\n</body>\n</html>\n`,
+    { status: 404, headers: { "content-type": "text/html; charset=utf-8" } },
+  );
+}
+
+/** A CDATA section holding `text`. */
+function cdata(text: string): string {
+  return `<![CDATA[${text.replaceAll("]]>", "]]]]><![CDATA[>")}]]>`;
 }
 
 if (import.meta.main) {

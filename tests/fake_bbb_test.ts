@@ -1,6 +1,7 @@
 /**
  * Tests of the fake BigBlueButton server (tests/fake_bbb.ts) over real sockets: checksum handling as in
- * bbb-web, the meeting calls and their XML documents, and the failure modes used by bbblb's tests.
+ * bbb-web, the meeting calls and their XML documents, the recording calls, insertDocument,
+ * sendChatMessage, the webhooks module, and the failure modes used by bbblb's tests.
  *
  * @module
  */
@@ -24,7 +25,9 @@ const VECTORS: Record<string, string> = {
 
 const parser = new XMLParser({
   parseTagValue: false,
-  isArray: (name) => ["meeting", "attendee", "error", "breakout"].includes(name),
+  isArray: (name, jpath) =>
+    ["meeting", "attendee", "error", "breakout"].includes(name) ||
+    ["response.recordings.recording", "response.hooks.hook"].includes(String(jpath)),
 });
 
 // deno-lint-ignore no-explicit-any
@@ -611,5 +614,977 @@ Deno.test("modes garbage and http500; back to ok", async () => {
     fake.mode = "ok";
     assert.equal((await api(fake, "getMeetings")).doc.returncode, "SUCCESS");
     assert.equal(fake.requests.length, 3);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Recordings, insertDocument, sendChatMessage and webhooks.
+
+/** Hex SHA-1 of a string. */
+function sha1(text: string): string {
+  return createHash("sha1").update(text).digest("hex");
+}
+
+/** The recordIDs of a getRecordings document, in document order. */
+function recordIDs(doc: Doc): string[] {
+  return (doc.recordings?.recording ?? []).map((r: Doc) => r.recordID);
+}
+
+/** Signed getRecordings with `query`; returns the parsed document. */
+async function getRecordings(fake: FakeBbb, query = ""): Promise<Doc> {
+  const r = await api(fake, "getRecordings", query);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-type"), "text/xml;charset=utf-8");
+  return r.doc;
+}
+
+/** Signed GET of a call answering JSON; returns status, headers and the parsed body. */
+async function apiJson(
+  fake: FakeBbb,
+  call: string,
+  query: string,
+  init: RequestInit = {},
+): Promise<{ status: number; headers: Headers; text: string; json: Doc }> {
+  const res = await fetch(signedUrl(fake, call, query), init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: JSON.parse(text) };
+}
+
+Deno.test("getRecordings without filters lists every published recording in startTime order, in bbb-web's element order", async () => {
+  await withFake(async (fake) => {
+    const a1 = fake.addRecording("room-a", { name: "Room A", metadata: { "bbb-origin": "Greenlight" } });
+    const b1 = fake.addRecording("room-b", { participants: 3, endTime: undefined });
+    const a2 = fake.addRecording("room-a", { startTime: a1.startTime - 5000 });
+    assert.ok(a1.startTime < b1.startTime, "default startTimes increase");
+    assert.equal(a1.internalMeetingID, `${sha1("room-a")}-${a1.startTime}`);
+    assert.equal(a1.recordID, a1.internalMeetingID);
+    assert.equal(a1.endTime, a1.startTime + 60000);
+    assert.equal(a1.state, "published");
+    assert.equal(a1.published, true);
+    assert.equal(b1.name, "room-b");
+    assert.equal(a1.playbackUrl, `http://127.0.0.1:${fake.port}/playback/presentation/2.3/${a1.recordID}`);
+    assert.equal(fake.recordings.get(a1.recordID), a1);
+
+    const r = await api(fake, "getRecordings");
+    assert.deepEqual(childNames(r.text), ["returncode", "recordings"]);
+    assert.deepEqual(recordIDs(r.doc), [a2.recordID, a1.recordID, b1.recordID]);
+    const recordingXml = r.text.slice(r.text.indexOf("<recording>"), r.text.indexOf("</recording>") + 12);
+    assert.deepEqual(childNames(recordingXml), [
+      "recordID",
+      "meetingID",
+      "internalMeetingID",
+      "name",
+      "isBreakout",
+      "published",
+      "state",
+      "startTime",
+      "endTime",
+      "participants",
+      "metadata",
+      "playback",
+    ]);
+    const rec = r.doc.recordings.recording[1];
+    assert.deepEqual(rec, {
+      recordID: a1.recordID,
+      meetingID: "room-a",
+      internalMeetingID: a1.internalMeetingID,
+      name: "Room A",
+      isBreakout: "false",
+      published: "true",
+      state: "published",
+      startTime: String(a1.startTime),
+      endTime: String(a1.endTime),
+      participants: "1",
+      metadata: { "bbb-origin": "Greenlight" },
+      playback: {
+        format: { type: "presentation", url: a1.playbackUrl, processingTime: "0", length: "1" },
+      },
+    });
+    assert.equal(r.doc.recordings.recording[2].participants, "3");
+    assert.ok(r.text.includes("<metadata></metadata>"), "empty metadata is an empty element");
+    assert.equal(fake.requests.at(-1)!.call, "getRecordings");
+
+    // A recording without a playback format has no <playback> element.
+    fake.addRecording("room-c", { playbackUrl: "" });
+    const c = (await getRecordings(fake, "meetingID=room-c")).recordings.recording[0];
+    assert.equal(c.playback, undefined);
+  });
+});
+
+Deno.test("getRecordings matches meetingID by sha1 prefix, for one meeting with two recordings and for a comma list", async () => {
+  await withFake(async (fake) => {
+    const a1 = fake.addRecording("room-a");
+    const a2 = fake.addRecording("room-a");
+    const b = fake.addRecording("room-b");
+    const c = fake.addRecording("room-c");
+    // A recordID that is not sha1(meetingID)-based is not found by meetingID.
+    fake.addRecording("room-a", { recordID: "custom-id" });
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=room-a")), [a1.recordID, a2.recordID]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=room-c,room-b")), [
+      b.recordID,
+      c.recordID,
+    ]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=room-b%2Croom-c")), [
+      b.recordID,
+      c.recordID,
+    ]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=room-z")), []);
+    // Surrounding whitespace is stripped like bbb-web's sanitizeInput.
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=+room-b+")), [b.recordID]);
+  });
+});
+
+Deno.test("getRecordings matches recordID prefixes and lets recordID take precedence over meetingID", async () => {
+  await withFake(async (fake) => {
+    const a1 = fake.addRecording("room-a");
+    const a2 = fake.addRecording("room-a");
+    const b = fake.addRecording("room-b");
+    assert.deepEqual(recordIDs(await getRecordings(fake, `recordID=${a2.recordID}`)), [a2.recordID]);
+    // A bare sha1 is a wildcard for every recording of that meeting.
+    assert.deepEqual(recordIDs(await getRecordings(fake, `recordID=${sha1("room-a")}`)), [
+      a1.recordID,
+      a2.recordID,
+    ]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, `recordID=${b.recordID},${a1.recordID}`)), [
+      a1.recordID,
+      b.recordID,
+    ]);
+    // meetingID is ignored when recordID is present.
+    assert.deepEqual(recordIDs(await getRecordings(fake, `meetingID=room-a&recordID=${b.recordID}`)), [
+      b.recordID,
+    ]);
+    // Overlapping prefixes list a recording once.
+    assert.deepEqual(
+      recordIDs(await getRecordings(fake, `recordID=${b.recordID},${b.recordID.slice(0, 10)}`)),
+      [b.recordID],
+    );
+    assert.deepEqual(recordIDs(await getRecordings(fake, "recordID=ffff")), []);
+  });
+});
+
+Deno.test("getRecordings URL-decodes meetingID and recordID a second time before splitting them", async () => {
+  await withFake(async (fake) => {
+    const plus = fake.addRecording("a+b");
+    const space = fake.addRecording("a b");
+    const x = fake.addRecording("x");
+    const y = fake.addRecording("y");
+    // a%2Bb -> "a+b" -> second decode "a b": the recording of "a+b" is not found.
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=a%2Bb")), [space.recordID]);
+    // Only a double-encoded "+" survives.
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=a%252Bb")), [plus.recordID]);
+    // A double-encoded comma still splits the list.
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=x%252Cy")), [x.recordID, y.recordID]);
+    assert.deepEqual(
+      recordIDs(await getRecordings(fake, `recordID=${x.recordID}%252C${y.recordID}`)),
+      [x.recordID, y.recordID],
+    );
+  });
+});
+
+Deno.test("getRecordings filters by state: published and unpublished by default, any, deleted and comma lists", async () => {
+  await withFake(async (fake) => {
+    const published = fake.addRecording("m1");
+    const unpublished = fake.addRecording("m2", { state: "unpublished" });
+    const deleted = fake.addRecording("m3", { state: "deleted", published: false });
+    const processing = fake.addRecording("m4", { state: "processing", playbackUrl: "" });
+    const processed = fake.addRecording("m5", { state: "processed" });
+    assert.equal(unpublished.published, false);
+    const all = [published, unpublished, deleted, processing, processed].map((r) => r.recordID);
+    assert.deepEqual(recordIDs(await getRecordings(fake)), all.slice(0, 2));
+    assert.deepEqual(recordIDs(await getRecordings(fake, "state=any")), all);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "state=deleted")), [deleted.recordID]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "state=processing,processed")), all.slice(3));
+    assert.deepEqual(recordIDs(await getRecordings(fake, "state=unpublished,any")), all);
+    const d = (await getRecordings(fake, "state=deleted")).recordings.recording[0];
+    assert.equal(d.state, "deleted");
+    assert.equal(d.published, "false");
+    // State names are case-sensitive; unknown states match nothing.
+    assert.equal((await getRecordings(fake, "state=PUBLISHED")).messageKey, "noRecordings");
+    assert.equal((await getRecordings(fake, "state=bogus")).messageKey, "noRecordings");
+  });
+});
+
+Deno.test("getRecordings ANDs meta filters with lower-cased names, exact values and % wildcards", async () => {
+  await withFake(async (fake) => {
+    const math = fake.addRecording("m1", { metadata: { course: "Math 101", "bbb-origin": "Greenlight" } });
+    const physics = fake.addRecording("m2", { metadata: { course: "Physics 101", "bbb-origin": "Moodle" } });
+    const none = fake.addRecording("m3");
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_course=Math+101")), [math.recordID]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_Course=Math+101")), [math.recordID]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_course=Math")), []);
+    // %x ends with, x% starts with, %x% contains (the % travels as %25).
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_course=%25101")), [
+      math.recordID,
+      physics.recordID,
+    ]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_course=Math%25")), [math.recordID]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_course=%25ysic%25")), [physics.recordID]);
+    // ANDed with each other and with the other filters.
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_course=%25101&meta_bbb-origin=Moodle")), [
+      physics.recordID,
+    ]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meetingID=m2&meta_course=Math%25")), []);
+    // A recording without the key never matches; invalid meta names are ignored.
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_nokey=%25")), []);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "meta_x_y=1")), [
+      math.recordID,
+      physics.recordID,
+      none.recordID,
+    ]);
+  });
+});
+
+Deno.test("getRecordings pages with offset and limit, clamping them like bbb-web and adding the pagination element", async () => {
+  await withFake(async (fake) => {
+    const ids = Array.from({ length: 5 }, (_, i) => fake.addRecording(`m${i}`).recordID);
+    const page = await api(fake, "getRecordings", "limit=2");
+    assert.deepEqual(childNames(page.text), ["returncode", "recordings", "pagination"]);
+    assert.deepEqual(recordIDs(page.doc), ids.slice(0, 2));
+    assert.deepEqual(page.doc.pagination, {
+      pageable: { offset: "0", limit: "2", paged: "true", unpaged: "false" },
+      totalElements: "5",
+      empty: "false",
+    });
+    const cases: [string, string[], string | undefined][] = [
+      ["offset=2&limit=2", ids.slice(2, 4), "2"],
+      ["offset=4&limit=2", ids.slice(4), "4"],
+      ["offset=-3&limit=2", ids.slice(0, 2), "0"],
+      ["offset=abc&limit=2", ids.slice(0, 2), "0"],
+      ["offset=1&limit=0", ids.slice(1, 2), "1"],
+      ["offset=1&limit=-7", ids.slice(1, 2), "1"],
+      ["limit=500", ids, "0"],
+      // No (parseable) limit: no paging at all, the offset is ignored.
+      ["limit=abc", ids, undefined],
+      ["offset=2", ids, undefined],
+      ["offset=2&limit=", ids, undefined],
+    ];
+    for (const [query, expected, offset] of cases) {
+      const doc = await getRecordings(fake, query);
+      assert.deepEqual(recordIDs(doc), expected, query);
+      assert.equal(doc.pagination?.pageable.offset, offset, query);
+    }
+    assert.equal((await getRecordings(fake, "limit=0")).pagination.pageable.limit, "1");
+    assert.equal((await getRecordings(fake, "limit=500")).pagination.pageable.limit, "100");
+    // Past the end: the noRecordings envelope, then the pagination element.
+    const past = await api(fake, "getRecordings", "offset=10&limit=2");
+    assert.deepEqual(childNames(past.text), [
+      "returncode",
+      "recordings",
+      "messageKey",
+      "message",
+      "pagination",
+    ]);
+    assert.equal(past.doc.messageKey, "noRecordings");
+    assert.equal(past.doc.pagination.empty, "true");
+    assert.equal(past.doc.pagination.totalElements, "5");
+  });
+});
+
+Deno.test("getRecordings answers the noRecordings envelope exactly when nothing matches", async () => {
+  await withFake(async (fake) => {
+    for (const query of ["", "meetingID=nothing-here", "recordID=abc"]) {
+      const r = await api(fake, "getRecordings", query);
+      assert.deepEqual(childNames(r.text), ["returncode", "recordings", "messageKey", "message"]);
+      assert.ok(r.text.includes("<recordings></recordings>"), r.text);
+      assert.equal(r.doc.returncode, "SUCCESS");
+      assert.equal(r.doc.messageKey, "noRecordings");
+      assert.equal(r.doc.message, "There are no recordings for the meeting(s).");
+      fake.addRecording("other");
+    }
+  });
+});
+
+Deno.test("the recording calls answer checksum errors with the legacy wording", async () => {
+  await withFake(async (fake) => {
+    const rec = fake.addRecording("m1");
+    const calls: [string, string][] = [
+      ["getRecordings", ""],
+      ["publishRecordings", `recordID=${rec.recordID}&publish=false`],
+      ["updateRecordings", `recordID=${rec.recordID}&meta_a=b`],
+      ["deleteRecordings", `recordID=${rec.recordID}`],
+      ["getRecordingTextTracks", `recordID=${rec.recordID}`],
+    ];
+    for (const [call, query] of calls) {
+      for (
+        const url of [
+          `${fake.apiUrl}${call}?${query}`,
+          `${fake.apiUrl}${call}?${query}&checksum=${"0".repeat(40)}`,
+        ]
+      ) {
+        const r = await get(url);
+        assert.equal(r.doc.returncode, "FAILED", url);
+        assert.equal(r.doc.messageKey, "checksumError", url);
+        assert.equal(r.doc.message, "You did not pass the checksum security check", url);
+        assert.equal(fake.requests.at(-1)!.checksumOk, false);
+      }
+      // sha256 works too.
+      const ok = await api(fake, call, query, "sha256");
+      assert.notEqual(ok.doc?.messageKey, "checksumError", call);
+      assert.ok(fake.requests.at(-1)!.checksumOk, call);
+    }
+    assert.equal(rec.state, "deleted");
+    assert.deepEqual(rec.metadata, { a: "b" });
+  });
+});
+
+Deno.test("publishRecordings changes published/unpublished state, echoes the value and accepts unknown IDs next to known ones", async () => {
+  await withFake(async (fake) => {
+    const r1 = fake.addRecording("m1");
+    const r2 = fake.addRecording("m2", { state: "unpublished" });
+    const unpublish = await api(
+      fake,
+      "publishRecordings",
+      `recordID=${r1.recordID},unknown-id&publish=false`,
+    );
+    assert.equal(
+      unpublish.text,
+      "<response><returncode>SUCCESS</returncode><published>false</published></response>",
+    );
+    assert.equal(r1.state, "unpublished");
+    assert.equal(r1.published, false);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "state=unpublished")), [r1.recordID, r2.recordID]);
+
+    // The value is echoed as sent; Groovy's toBoolean reads "TRUE" as true.
+    const publish = await api(
+      fake,
+      "publishRecordings",
+      `recordID=${r1.recordID},${r2.recordID}&publish=TRUE`,
+    );
+    assert.equal(publish.doc.returncode, "SUCCESS");
+    assert.equal(publish.doc.published, "TRUE");
+    assert.deepEqual([r1.state, r2.state, r1.published, r2.published], [
+      "published",
+      "published",
+      true,
+      true,
+    ]);
+    // Publishing a published recording changes nothing.
+    assert.equal(
+      (await api(fake, "publishRecordings", `recordID=${r1.recordID}&publish=true`)).doc.returncode,
+      "SUCCESS",
+    );
+    assert.equal(r1.state, "published");
+
+    const unknown = (await api(fake, "publishRecordings", "recordID=nope,also-nope&publish=true")).doc;
+    assert.deepEqual(unknown, {
+      returncode: "FAILED",
+      messageKey: "notFound",
+      message: "We could not find recordings",
+    });
+    // A recordID prefix is not enough: publish needs exact IDs.
+    const prefix = (await api(fake, "publishRecordings", `recordID=${sha1("m1")}&publish=true`)).doc;
+    assert.equal(prefix.messageKey, "notFound");
+  });
+});
+
+Deno.test("publishRecordings reports missing recordID, missing publish and checksum errors in bbb-web's order", async () => {
+  await withFake(async (fake) => {
+    const r1 = fake.addRecording("m1");
+    const missingId = (await api(fake, "publishRecordings", "publish=true")).doc;
+    assert.equal(missingId.messageKey, "missingParamRecordID");
+    assert.equal(missingId.message, "You must specify a recordID.");
+    const missingPublish = (await api(fake, "publishRecordings", `recordID=${r1.recordID}`)).doc;
+    assert.equal(missingPublish.messageKey, "missingParamPublish");
+    assert.equal(missingPublish.message, "You must specify a publish value true or false.");
+    assert.equal(
+      (await api(fake, "publishRecordings", `recordID=${r1.recordID}&publish=`)).doc.messageKey,
+      "missingParamPublish",
+    );
+    // The parameters are checked before the checksum value (but after its presence).
+    const badSum = `checksum=${"0".repeat(40)}`;
+    assert.equal(
+      (await get(`${fake.apiUrl}publishRecordings?publish=true&${badSum}`)).doc.messageKey,
+      "missingParamRecordID",
+    );
+    assert.equal((await get(`${fake.apiUrl}publishRecordings?publish=true`)).doc.messageKey, "checksumError");
+    assert.equal(
+      (await get(`${fake.apiUrl}publishRecordings?recordID=${r1.recordID}&publish=false&${badSum}`)).doc
+        .messageKey,
+      "checksumError",
+    );
+    assert.equal(r1.state, "published");
+    for (const call of ["updateRecordings", "deleteRecordings"]) {
+      const d = (await api(fake, call, "")).doc;
+      assert.equal(d.messageKey, "missingParamRecordID", call);
+      assert.equal((await api(fake, call, "recordID=nope")).doc.messageKey, "notFound", call);
+    }
+  });
+});
+
+Deno.test("updateRecordings adds, replaces and removes metadata, sets protect and accepts unknown IDs next to known ones", async () => {
+  await withFake(async (fake) => {
+    const r1 = fake.addRecording("m1", { metadata: { a: "1", b: "2" } });
+    const r2 = fake.addRecording("m2", { metadata: { a: "1" } });
+    const r = await api(
+      fake,
+      "updateRecordings",
+      `recordID=${r1.recordID},nope&meta_A=10&meta_b=&meta_c=3&meta_x_y=no`,
+    );
+    assert.equal(r.text, "<response><returncode>SUCCESS</returncode><updated>true</updated></response>");
+    assert.deepEqual(r1.metadata, { a: "10", c: "3" });
+    assert.deepEqual(r2.metadata, { a: "1" });
+    assert.equal(r1.protected, undefined);
+
+    assert.equal(
+      (await api(fake, "updateRecordings", `recordID=${r2.recordID}&protect=true`)).doc.updated,
+      "true",
+    );
+    assert.equal(r2.protected, true);
+    const listed = await api(fake, "getRecordings", `recordID=${r2.recordID}`);
+    const recordingXml = listed.text.slice(listed.text.indexOf("<recording>"));
+    assert.deepEqual(childNames(recordingXml).slice(5, 8), ["published", "protected", "state"]);
+    assert.equal(listed.doc.recordings.recording[0].protected, "true");
+    await api(fake, "updateRecordings", `recordID=${r2.recordID}&protect=false`);
+    assert.equal(r2.protected, false);
+
+    // Deleted recordings keep their metadata editable once found through a published one.
+    fake.addRecording("m1", { recordID: `${r1.recordID}-old`, state: "deleted" });
+    await api(fake, "updateRecordings", `recordID=${r1.recordID}&meta_d=4`);
+    assert.equal(fake.recordings.get(`${r1.recordID}-old`)!.metadata.d, "4");
+    assert.equal((await api(fake, "updateRecordings", "recordID=nope&meta_a=1")).doc.messageKey, "notFound");
+  });
+});
+
+Deno.test("deleteRecordings moves recordings to the deleted state, after which they count as not found", async () => {
+  await withFake(async (fake) => {
+    const r1 = fake.addRecording("m1");
+    const r2 = fake.addRecording("m2", { state: "unpublished" });
+    const r3 = fake.addRecording("m3");
+    const r = await api(fake, "deleteRecordings", `recordID=${r1.recordID},${r2.recordID},unknown`);
+    assert.equal(r.text, "<response><returncode>SUCCESS</returncode><deleted>true</deleted></response>");
+    assert.deepEqual([r1.state, r2.state, r3.state], ["deleted", "deleted", "published"]);
+    assert.deepEqual([r1.published, r2.published], [false, false]);
+    assert.deepEqual(recordIDs(await getRecordings(fake)), [r3.recordID]);
+    assert.deepEqual(recordIDs(await getRecordings(fake, "state=deleted")), [r1.recordID, r2.recordID]);
+    assert.equal((await api(fake, "deleteRecordings", `recordID=${r1.recordID}`)).doc.messageKey, "notFound");
+    assert.equal(
+      (await api(fake, "publishRecordings", `recordID=${r1.recordID}&publish=true`)).doc.messageKey,
+      "notFound",
+    );
+    assert.equal(fake.requests.filter((q) => q.call === "deleteRecordings").length, 2);
+  });
+});
+
+Deno.test("getRecordingTextTracks answers JSON tracks, JSON noRecordings and XML missingParamRecordID", async () => {
+  await withFake(async (fake) => {
+    const track = {
+      href: "https://example.org/textTrack/x/de-DE.vtt",
+      kind: "captions" as const,
+      label: "Deutsch",
+      lang: "de-DE",
+      source: "live" as const,
+    };
+    const rec = fake.addRecording("m1", { textTracks: [track] });
+    const bare = fake.addRecording("m2");
+    const r = await apiJson(fake, "getRecordingTextTracks", `recordID=${rec.recordID}`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("content-type")!, /^application\/json/);
+    assert.deepEqual(r.json, { response: { returncode: "SUCCESS", tracks: [track] } });
+    assert.deepEqual(Object.keys(r.json.response.tracks[0]), ["href", "kind", "label", "lang", "source"]);
+    assert.deepEqual(
+      (await apiJson(fake, "getRecordingTextTracks", `recordID=${bare.recordID}`)).json,
+      { response: { returncode: "SUCCESS", tracks: [] } },
+    );
+    assert.deepEqual((await apiJson(fake, "getRecordingTextTracks", "recordID=nope")).json, {
+      response: { returncode: "FAILED", messageKey: "noRecordings", message: "No recording found for nope" },
+    });
+    const missing = await api(fake, "getRecordingTextTracks", "");
+    assert.equal(missing.headers.get("content-type"), "text/xml;charset=utf-8");
+    assert.equal(missing.doc.messageKey, "missingParamRecordID");
+    assert.equal(missing.doc.message, "You must specify a recordID.");
+  });
+});
+
+/** POSTs `form` to putRecordingTextTrack with `query` signed; returns status, headers, text and JSON (if JSON). */
+async function putTrack(
+  fake: FakeBbb,
+  query: string,
+  form: FormData | undefined,
+  url = signedUrl(fake, "putRecordingTextTrack", query),
+): Promise<{ status: number; headers: Headers; text: string; json: Doc; doc: Doc }> {
+  const res = await fetch(url, { method: "POST", body: form });
+  const text = await res.text();
+  const type = res.headers.get("content-type") ?? "";
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    json: type.startsWith("application/json") ? JSON.parse(text) : undefined,
+    doc: type.startsWith("text/xml") ? parser.parse(text).response : undefined,
+  };
+}
+
+function vttForm(content = "WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n", name = "en.vtt"): FormData {
+  const form = new FormData();
+  form.append("file", new File([content], name, { type: "text/vtt" }));
+  return form;
+}
+
+Deno.test("putRecordingTextTrack accepts a real multipart upload, records it and lists the new track", async () => {
+  await withFake(async (fake) => {
+    const rec = fake.addRecording("m1");
+    const query = `recordID=${rec.recordID}&kind=subtitles&lang=en-US&label=English+(upload)`;
+    const r = await putTrack(fake, query, vttForm());
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("content-type")!, /^application\/json/);
+    assert.deepEqual(r.json, {
+      response: {
+        returncode: "SUCCESS",
+        recordId: rec.recordID,
+        messageKey: "upload_text_track_success",
+        message: "Text track uploaded successfully",
+      },
+    });
+    assert.deepEqual(fake.uploads, [{
+      recordID: rec.recordID,
+      kind: "subtitles",
+      lang: "en-US",
+      label: "English (upload)",
+      fileName: "en.vtt",
+      content: "WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n",
+      contentType: "text/vtt",
+    }]);
+    const received = fake.requests.at(-1)!;
+    assert.equal(received.method, "POST");
+    assert.equal(received.call, "putRecordingTextTrack");
+    assert.match(received.contentType!, /^multipart\/form-data; boundary=/);
+    assert.ok(received.checksumOk, "the checksum covers the query only");
+    assert.ok(received.body!.includes("Hello"));
+
+    const tracks =
+      (await apiJson(fake, "getRecordingTextTracks", `recordID=${rec.recordID}`)).json.response.tracks;
+    assert.deepEqual(tracks, [{
+      href: `http://127.0.0.1:${fake.port}/bigbluebutton/textTrack/${rec.recordID}/en-US.vtt`,
+      kind: "subtitles",
+      label: "English (upload)",
+      lang: "en-US",
+      source: "upload",
+    }]);
+
+    // No label: the language's display name; an underscore tag is normalised; the same language replaces.
+    await putTrack(fake, `recordID=${rec.recordID}&kind=captions&lang=de_DE`, vttForm("WEBVTT\n", "de.vtt"));
+    await putTrack(
+      fake,
+      `recordID=${rec.recordID}&kind=captions&lang=en-US`,
+      vttForm("WEBVTT\n\nnew", "en2.vtt"),
+    );
+    assert.deepEqual(rec.textTracks.map((t) => [t.lang, t.kind, t.label]), [
+      ["de-DE", "captions", "German"],
+      ["en-US", "captions", "English"],
+    ]);
+    assert.equal(fake.uploads.length, 3);
+    assert.equal(fake.uploads[1].label, null);
+    assert.equal(fake.uploads[1].lang, "de_DE");
+  });
+});
+
+Deno.test("putRecordingTextTrack reports paramError, checksumError, noRecordings, invalidKind, invalidLang and empty_uploaded_text_track", async () => {
+  await withFake(async (fake) => {
+    const rec = fake.addRecording("m1");
+    const deleted = fake.addRecording("m2", { state: "deleted" });
+    const id = rec.recordID;
+    const cases: [string, string, string][] = [
+      ["kind=subtitles&lang=en", "paramError", "Missing param recordID."],
+      [`recordID=nope&kind=subtitles&lang=en`, "noRecordings", "No recording was found for nope"],
+      [
+        `recordID=${deleted.recordID}&kind=subtitles&lang=en`,
+        "noRecordings",
+        `No recording was found for ${deleted.recordID}`,
+      ],
+      [`recordID=${id}&lang=en`, "paramError", "Missing param kind."],
+      [
+        `recordID=${id}&kind=chapters&lang=en`,
+        "invalidKind",
+        "Invalid kind parameter, expected='subtitles|captions' actual=chapters",
+      ],
+      [`recordID=${id}&kind=subtitles`, "paramError", "Missing param lang."],
+      [
+        `recordID=${id}&kind=subtitles&lang=english!`,
+        "invalidLang",
+        "Malformed lang param, received=english!",
+      ],
+    ];
+    for (const [query, key, message] of cases) {
+      const r = await putTrack(fake, query, vttForm());
+      assert.equal(r.status, 200, query);
+      assert.deepEqual(r.json, { response: { returncode: "FAILED", messageKey: key, message } }, query);
+    }
+    const query = `recordID=${id}&kind=subtitles&lang=en`;
+    // No file part, an empty file, or no body at all.
+    const noFile = new FormData();
+    noFile.append("note", "x");
+    for (const form of [noFile, vttForm(""), undefined]) {
+      const r = await putTrack(fake, query, form);
+      assert.deepEqual(r.json, {
+        response: {
+          returncode: "FAILED",
+          messageKey: "empty_uploaded_text_track",
+          message: "Empty uploaded text track.",
+        },
+      });
+    }
+    // Missing checksum: JSON paramError; wrong checksum: the legacy XML error.
+    const missing = await putTrack(fake, query, vttForm(), `${fake.apiUrl}putRecordingTextTrack?${query}`);
+    assert.deepEqual(missing.json, {
+      response: { returncode: "FAILED", messageKey: "paramError", message: "Missing param checksum." },
+    });
+    const wrong = await putTrack(
+      fake,
+      query,
+      vttForm(),
+      `${fake.apiUrl}putRecordingTextTrack?${query}&checksum=${"0".repeat(40)}`,
+    );
+    assert.equal(wrong.doc.messageKey, "checksumError");
+    assert.equal(wrong.doc.message, "You did not pass the checksum security check");
+    assert.deepEqual(fake.uploads, []);
+    assert.deepEqual(rec.textTracks, []);
+  });
+});
+
+Deno.test("insertDocument records the XML body on the meeting; unknown meetings and non-XML bodies fail", async () => {
+  await withFake(async (fake) => {
+    const meeting = fake.addMeeting("doc-1");
+    assert.deepEqual(meeting.documents, []);
+    const body =
+      '<modules><module name="presentation"><document url="https://x/a.pdf" filename="a.pdf"/></module></modules>';
+    const url = signedUrl(fake, "insertDocument", "meetingID=doc-1");
+    const r = await get(url, { method: "POST", body, headers: { "content-type": "application/xml" } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(childNames(r.text), ["returncode", "messageKey", "message"]);
+    assert.deepEqual(r.doc, {
+      returncode: "SUCCESS",
+      messageKey: "",
+      message: "Presentation is being uploaded",
+    });
+    assert.deepEqual(meeting.documents, [body]);
+    const rec = fake.requests.at(-1)!;
+    assert.equal(rec.call, "insertDocument");
+    assert.equal(rec.body, body);
+    assert.ok(rec.checksumOk);
+    for (const type of ["text/xml", "application/xml; charset=UTF-8"]) {
+      assert.equal(
+        (await get(url, { method: "POST", body, headers: { "content-type": type } })).doc.returncode,
+        "SUCCESS",
+      );
+    }
+    assert.equal(meeting.documents.length, 3);
+    for (const type of ["application/x-www-form-urlencoded", "application/json"]) {
+      const bad = await get(url, { method: "POST", body, headers: { "content-type": type } });
+      assert.equal(bad.doc.messageKey, "unsupportedContentType", type);
+    }
+    const unknown = await get(signedUrl(fake, "insertDocument", "meetingID=nope"), {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/xml" },
+    });
+    assert.deepEqual(unknown.doc, {
+      returncode: "FAILED",
+      messageKey: "notFound",
+      message: "Meeting with id [nope] not found.",
+    });
+    assert.equal((await api(fake, "insertDocument", "")).doc.messageKey, "missingParamMeetingID");
+    const badSum = await get(`${fake.apiUrl}insertDocument?meetingID=doc-1&checksum=${"0".repeat(40)}`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/xml" },
+    });
+    assert.equal(badSum.doc.message, "Checksums do not match");
+    assert.equal(meeting.documents.length, 3);
+  });
+});
+
+Deno.test("sendChatMessage records messages on the meeting and validates message and userName", async () => {
+  await withFake(async (fake) => {
+    const meeting = fake.addMeeting("chat-1");
+    const r = await api(fake, "sendChatMessage", "meetingID=chat-1&message=Hello+all&userName=Bot");
+    assert.deepEqual(childNames(r.text), ["returncode", "messageKey", "message"]);
+    assert.deepEqual(r.doc, { returncode: "SUCCESS", messageKey: "", message: "" });
+    assert.equal(
+      (await api(fake, "sendChatMessage", `meetingID=chat-1&message=${"x".repeat(500)}`)).doc.returncode,
+      "SUCCESS",
+    );
+    assert.deepEqual(meeting.chat, [
+      { userName: "Bot", message: "Hello all" },
+      { userName: "System", message: "x".repeat(500) },
+    ]);
+    const failures: [string, string, string][] = [
+      ["meetingID=chat-1", "nullError", "You must provide the param message"],
+      ["meetingID=chat-1&message=", "sizeError", "Param message must be between 1 and 500 characters"],
+      [
+        `meetingID=chat-1&message=${"x".repeat(501)}`,
+        "sizeError",
+        "Param message must be between 1 and 500 characters",
+      ],
+      [
+        `meetingID=chat-1&message=hi&userName=${"u".repeat(256)}`,
+        "sizeError",
+        "Param userName must not exceed 255 characters",
+      ],
+      ["message=hi", "missingParamMeetingID", "You must provide a meeting ID"],
+      ["meetingID=nope&message=hi", "notFound", "A meeting with that ID does not exist"],
+    ];
+    for (const [query, key, message] of failures) {
+      const d = (await api(fake, "sendChatMessage", query)).doc;
+      assert.deepEqual(d, { returncode: "FAILED", messageKey: key, message }, query);
+    }
+    assert.equal(meeting.chat.length, 2);
+    assert.equal(
+      (await get(`${fake.apiUrl}sendChatMessage?meetingID=chat-1&message=hi`)).doc.messageKey,
+      "checksumError",
+    );
+  });
+});
+
+Deno.test("hooks/create, hooks/list and hooks/destroy manage webhooks with increasing IDs and bbb-webhooks' XML", async () => {
+  await withFake(async (fake) => {
+    const created = await api(
+      fake,
+      "hooks/create",
+      `callbackURL=${encodeURIComponent("https://cb.example/a?x=1&y=2")}`,
+    );
+    assert.equal(created.status, 200);
+    assert.equal(created.headers.get("content-type"), "text/xml; charset=utf-8");
+    assert.equal(
+      created.text,
+      "<response><returncode>SUCCESS</returncode><hookID>1</hookID><permanentHook>false</permanentHook>" +
+        "<rawData>false</rawData></response>",
+    );
+    const second =
+      (await api(fake, "hooks/create", "callbackURL=https%3A%2F%2Fcb.example%2Fb&meetingID=m1&getRaw=true"))
+        .doc;
+    assert.deepEqual(second, { returncode: "SUCCESS", hookID: "2", permanentHook: "false", rawData: "true" });
+    await api(
+      fake,
+      "hooks/create",
+      "callbackURL=https%3A%2F%2Fcb.example%2Fc&meetingID=m2&eventID=meeting-created,user-joined",
+    );
+    assert.deepEqual([...fake.hooks.values()], [
+      {
+        hookID: "1",
+        callbackURL: "https://cb.example/a?x=1&y=2",
+        meetingID: null,
+        eventID: null,
+        getRaw: false,
+      },
+      { hookID: "2", callbackURL: "https://cb.example/b", meetingID: "m1", eventID: null, getRaw: true },
+      {
+        hookID: "3",
+        callbackURL: "https://cb.example/c",
+        meetingID: "m2",
+        eventID: "meeting-created,user-joined",
+        getRaw: false,
+      },
+    ]);
+
+    const all = await api(fake, "hooks/list");
+    assert.ok(
+      all.text.startsWith("<response><returncode>SUCCESS</returncode><hooks><hook><hookID>1</hookID>"),
+    );
+    assert.ok(
+      all.text.includes("<callbackURL><![CDATA[https://cb.example/a?x=1&y=2]]></callbackURL>"),
+      all.text,
+    );
+    assert.ok(all.text.includes("<meetingID><![CDATA[m1]]></meetingID>"));
+    assert.deepEqual(all.doc.hooks.hook, [
+      { hookID: "1", callbackURL: "https://cb.example/a?x=1&y=2", permanentHook: "false", rawData: "false" },
+      {
+        hookID: "2",
+        callbackURL: "https://cb.example/b",
+        meetingID: "m1",
+        permanentHook: "false",
+        rawData: "true",
+      },
+      {
+        hookID: "3",
+        callbackURL: "https://cb.example/c",
+        meetingID: "m2",
+        eventID: "meeting-created,user-joined",
+        permanentHook: "false",
+        rawData: "false",
+      },
+    ]);
+    // By meeting: the global hooks plus the meeting's.
+    assert.deepEqual(
+      (await api(fake, "hooks/list", "meetingID=m1")).doc.hooks.hook.map((h: Doc) => h.hookID),
+      ["1", "2"],
+    );
+    assert.deepEqual(
+      (await api(fake, "hooks/list", "meetingID=zz")).doc.hooks.hook.map((h: Doc) => h.hookID),
+      ["1"],
+    );
+
+    const removed = await api(fake, "hooks/destroy", "hookID=2");
+    assert.equal(
+      removed.text,
+      "<response><returncode>SUCCESS</returncode><removed>true</removed></response>",
+    );
+    assert.deepEqual([...fake.hooks.keys()], ["1", "3"]);
+    assert.deepEqual((await api(fake, "hooks/destroy", "hookID=2")).doc, {
+      returncode: "FAILED",
+      messageKey: "destroyMissingHook",
+      message: "The hook informed was not found.",
+    });
+    // IDs keep increasing after a removal.
+    assert.equal(
+      (await api(fake, "hooks/create", "callbackURL=https%3A%2F%2Fcb.example%2Fd")).doc.hookID,
+      "4",
+    );
+    await api(fake, "hooks/destroy", "hookID=1");
+    await api(fake, "hooks/destroy", "hookID=3");
+    await api(fake, "hooks/destroy", "hookID=4");
+    const empty = await api(fake, "hooks/list");
+    assert.equal(empty.text, "<response><returncode>SUCCESS</returncode><hooks></hooks></response>");
+    assert.deepEqual(fake.requests.map((q) => q.call).slice(0, 3), [
+      "hooks/create",
+      "hooks/create",
+      "hooks/create",
+    ]);
+  });
+});
+
+Deno.test("hooks/create answers duplicateWarning for a known callback URL; missing parameters and checksum errors", async () => {
+  await withFake(async (fake) => {
+    const first = (await api(fake, "hooks/create", "callbackURL=https%3A%2F%2Fcb.example%2Fa")).doc;
+    const dup = await api(fake, "hooks/create", "callbackURL=https%3A%2F%2Fcb.example%2Fa&meetingID=other");
+    assert.deepEqual(childNames(dup.text), ["returncode", "hookID", "messageKey", "message"]);
+    assert.deepEqual(dup.doc, {
+      returncode: "SUCCESS",
+      hookID: first.hookID,
+      messageKey: "duplicateWarning",
+      message: "There is already a hook for this callback URL.",
+    });
+    assert.equal(fake.hooks.size, 1);
+    assert.equal(fake.hooks.get(first.hookID)!.meetingID, null);
+
+    assert.deepEqual((await api(fake, "hooks/create", "meetingID=m1")).doc, {
+      returncode: "FAILED",
+      messageKey: "missingParamCallbackURL",
+      message: "You must specify a callbackURL in the parameters.",
+    });
+    assert.deepEqual((await api(fake, "hooks/destroy", "")).doc, {
+      returncode: "FAILED",
+      messageKey: "missingParamHookID",
+      message: "You must specify a hookID in the parameters.",
+    });
+    for (const op of ["create", "list", "destroy"]) {
+      for (
+        const suffix of ["?callbackURL=x&hookID=1", `?callbackURL=x&hookID=1&checksum=${"0".repeat(40)}`]
+      ) {
+        const r = await get(`${fake.apiUrl}hooks/${op}${suffix}`);
+        assert.deepEqual(r.doc, {
+          returncode: "FAILED",
+          messageKey: "checksumError",
+          message: "You did not pass the checksum security check.",
+        });
+        assert.equal(fake.requests.at(-1)!.checksumOk, false);
+      }
+    }
+    // Signed for another operation: rejected.
+    const sum = checksum("hooks/list", "", fake.secret);
+    assert.equal((await get(`${fake.apiUrl}hooks/destroy?checksum=${sum}`)).doc.messageKey, "checksumError");
+    assert.equal(fake.hooks.size, 1);
+  });
+});
+
+Deno.test("hooks accept all four checksum algorithms and the hooks/list reference vector", async () => {
+  await withFake(async (fake) => {
+    const vector = await get(
+      `${fake.apiUrl}hooks/list?meetingID=abc123&checksum=b273a4808ed67c28f5402490a17ff9638bcf7c61`,
+    );
+    assert.equal(vector.doc.returncode, "SUCCESS");
+    for (const algorithm of ["sha1", "sha256", "sha384", "sha512"]) {
+      const r = await api(
+        fake,
+        "hooks/create",
+        `callbackURL=https%3A%2F%2Fcb.example%2F${algorithm}`,
+        algorithm,
+      );
+      assert.equal(r.doc.returncode, "SUCCESS", algorithm);
+    }
+    assert.equal(fake.hooks.size, 4);
+  }, { secret: VECTOR_SECRET });
+});
+
+Deno.test("hooks answer other methods than GET with a 404 and unknown hooks calls with unsupportedRequest", async () => {
+  await withFake(async (fake) => {
+    const r = await fetch(signedUrl(fake, "hooks/create", "callbackURL=x"), { method: "POST", body: "" });
+    assert.equal(r.status, 404);
+    assert.match(await r.text(), /Cannot POST \/bigbluebutton\/api\/hooks\/create/);
+    assert.equal(fake.hooks.size, 0);
+    const ping = await fetch(`${fake.apiUrl}hooks/ping`);
+    assert.equal(await ping.text(), "bbb-webhooks API up!");
+    assert.equal((await api(fake, "hooks/nope", "")).doc.messageKey, "unsupportedRequest");
+  });
+});
+
+Deno.test("the new calls honour the hang, garbage and http500 modes and keep their state across stop and restart", async () => {
+  await withFake(async (fake) => {
+    const rec = fake.addRecording("m1");
+    fake.addMeeting("m1");
+    const requests: [string, () => Promise<Response>][] = [
+      ["getRecordings", () => fetch(signedUrl(fake, "getRecordings"))],
+      [
+        "publishRecordings",
+        () => fetch(signedUrl(fake, "publishRecordings", `recordID=${rec.recordID}&publish=false`)),
+      ],
+      [
+        "getRecordingTextTracks",
+        () => fetch(signedUrl(fake, "getRecordingTextTracks", `recordID=${rec.recordID}`)),
+      ],
+      [
+        "putRecordingTextTrack",
+        () =>
+          fetch(signedUrl(fake, "putRecordingTextTrack", `recordID=${rec.recordID}&kind=subtitles&lang=en`), {
+            method: "POST",
+            body: vttForm(),
+          }),
+      ],
+      [
+        "insertDocument",
+        () =>
+          fetch(signedUrl(fake, "insertDocument", "meetingID=m1"), {
+            method: "POST",
+            body: "<modules/>",
+            headers: { "content-type": "application/xml" },
+          }),
+      ],
+      ["sendChatMessage", () => fetch(signedUrl(fake, "sendChatMessage", "meetingID=m1&message=hi"))],
+      ["hooks/create", () => fetch(signedUrl(fake, "hooks/create", "callbackURL=x"))],
+    ];
+    for (const [call, send] of requests) {
+      fake.mode = "garbage";
+      const g = await send();
+      assert.equal(await g.text(), "<html>oops</html>", call);
+      assert.match(g.headers.get("content-type")!, /^text\/html/);
+      fake.mode = "http500";
+      const e = await send();
+      assert.equal(e.status, 500, call);
+      await e.body?.cancel();
+      fake.mode = "hang";
+      await assert.rejects(
+        Promise.race([
+          send(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 100)),
+        ]),
+        /timeout/,
+        call,
+      );
+      assert.equal(fake.requests.at(-1)!.call, call);
+    }
+    // Nothing changed: every request was answered (or held) before its handler ran.
+    assert.equal(rec.state, "published");
+    assert.deepEqual(fake.uploads, []);
+    assert.equal(fake.hooks.size, 0);
+    assert.deepEqual(fake.meetings.get("m1")!.chat, []);
+
+    fake.mode = "ok";
+    await fake.stop();
+    await fake.restart();
+    await api(fake, "hooks/create", "callbackURL=x");
+    await fake.stop();
+    await assert.rejects(fetch(signedUrl(fake, "getRecordings")), TypeError);
+    await fake.restart();
+    assert.deepEqual(recordIDs(await getRecordings(fake)), [rec.recordID]);
+    assert.equal((await api(fake, "hooks/list")).doc.hooks.hook.length, 1);
   });
 });

@@ -8,7 +8,7 @@
 import { BackendError } from "../bbb/client.ts";
 import { BbbError } from "../bbb/errors.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
-import { childText, listNodes, type OrderedNode, renderList } from "../bbb/xml.ts";
+import { childText, listNodes, type OrderedNode, renderList, renderOrdered } from "../bbb/xml.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
 import { recordingServers, rememberRecordingServers } from "../store/meetings.ts";
@@ -29,15 +29,20 @@ async function reachableServers(ctx: ApiContext): Promise<ServerView[]> {
   return (await listServers(ctx.kv)).filter((s) => s.online);
 }
 
+/** A page of a list, as BBB 2.6+ pages recordings. */
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
 /**
- * BBB 2.6+ paging: `offset` below 0 or not a number is 0; `limit` is clamped to 1..100; without `limit` there
- * is no paging (bbb-web `RecordingController`).
+ * BBB 2.6+ paging (bbb-web `MeetingService.getRecordings2x`): only with a `limit` that is a whole number, clamped
+ * to 1..100; `offset` below 0 or not a number is 0. `null` means no paging.
  */
-export function page<T>(items: T[], offset: string | undefined, limit: string | undefined): T[] {
-  if (limit === undefined) return items;
-  const o = /^\d+$/.test(offset ?? "") ? Number(offset) : 0;
-  const l = /^-?\d+$/.test(limit) ? Math.min(100, Math.max(1, Number(limit))) : 100;
-  return items.slice(o, o + l);
+export function pageOf(offset: string | undefined, limit: string | undefined): Page | null {
+  if (limit === undefined || !/^[+-]?\d{1,9}$/.test(limit.trim())) return null;
+  const o = /^[+-]?\d{1,9}$/.test((offset ?? "").trim()) ? Math.max(0, Number(offset)) : 0;
+  return { offset: o, limit: Math.min(100, Math.max(1, Number(limit))) };
 }
 
 /**
@@ -73,8 +78,38 @@ export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<R
   const sorted = [...byId.entries()]
     .sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0))
     .map(([, r]) => r.node);
-  const shown = page(sorted, get(req.params, "offset"), get(req.params, "limit"));
-  return xml(shown.length === 0 ? NO_RECORDINGS : renderList("recordings", shown));
+  const paging = pageOf(get(req.params, "offset"), get(req.params, "limit"));
+  if (!paging) return xml(sorted.length === 0 ? NO_RECORDINGS : renderList("recordings", sorted));
+  const shown = sorted.slice(paging.offset, paging.offset + paging.limit);
+  return xml(renderRecordingsPage(shown, paging, sorted.length));
+}
+
+/** A paged getRecordings answer: bbb-web adds a `<pagination>` element after the recordings. */
+function renderRecordingsPage(nodes: OrderedNode[], paging: Page, total: number): string {
+  const text = (v: string | number | boolean) => [{ "#text": String(v) }];
+  return renderOrdered([
+    { returncode: text("SUCCESS") },
+    { recordings: nodes },
+    ...(nodes.length === 0
+      ? [{ messageKey: text("noRecordings") }, {
+        message: text("There are no recordings for the meeting(s)."),
+      }]
+      : []),
+    {
+      pagination: [
+        {
+          pageable: [
+            { offset: text(paging.offset) },
+            { limit: text(paging.limit) },
+            { paged: text(true) },
+            { unpaged: text(false) },
+          ],
+        },
+        { totalElements: text(total) },
+        { empty: text(nodes.length === 0) },
+      ],
+    },
+  ]);
 }
 
 /** The comma list of `recordID`, trimmed, without empties. */

@@ -126,6 +126,11 @@ function childrenOf(nodes: OrderedNode[], name: string): OrderedNode[] {
   return node ? node[name] : [];
 }
 
+/** Render a `<response>` from order-preserving children (fast-xml-parser's `preserveOrder` shape). */
+export function renderOrdered(children: OrderedNode[]): string {
+  return orderedBuilder.build([{ response: children }]);
+}
+
 /** Render a SUCCESS answer holding one list of whole elements, e.g. `<meetings>` of `<meeting>` nodes. */
 export function renderList(list: string, nodes: OrderedNode[]): string {
   return orderedBuilder.build([{ response: [{ returncode: [{ "#text": "SUCCESS" }] }, { [list]: nodes }] }]);
