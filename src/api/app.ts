@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
+import { relayCallback } from "./callbacks.ts";
 import type { ApiContext } from "./context.ts";
 import { move } from "./move.ts";
 import { rejoin } from "./rejoin.ts";
@@ -130,6 +131,7 @@ export function createApp(deps: AppDeps): Hono {
     logoutUrl: deps.logoutUrl ?? null,
     linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
+    secrets: deps.secrets,
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const app = new Hono();
@@ -152,6 +154,12 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/bigbluebutton/api", () => success(VERSION));
   app.get("/bigbluebutton/api/", () => success(VERSION));
+  // Callbacks from BBB servers to front-ends pass through here (links signed with bbblb's own key).
+  app.on(
+    ["GET", "POST"],
+    "/bigbluebutton/callback/:kind/:historyId/:name/:sig",
+    (c) => relayCallback(ctx, c),
+  );
   // rejoin is signed with bbblb's own link key, not with the API secret: it is not a BBB call.
   app.get("/bigbluebutton/api/rejoin", (c) => rejoin(ctx, c));
   app.all("/bigbluebutton/api/:call{.+}", async (c) => {

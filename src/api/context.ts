@@ -10,6 +10,8 @@ import type { ClusterContext } from "../cluster/context.ts";
 export interface ApiContext extends ClusterContext {
   /** AES-256 key that seals join cookies (kept in the store). */
   cookieKey: Uint8Array;
+  /** The accepted API secrets; the first one signs what bbblb relays to front-ends. */
+  secrets: () => readonly string[];
   /** Where `rejoin` sends users of an ended meeting whose creator gave no logoutURL (`BBBLB_LOGOUT_URL`). */
   logoutUrl: string | null;
 }

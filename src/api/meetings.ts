@@ -11,7 +11,6 @@ import { get, type Params } from "../bbb/query.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import { createCall, createDetails, placeNewMeeting, staleClaimMs } from "../cluster/create.ts";
 import { moveMeeting } from "../cluster/move.ts";
-import { rejoinUrl } from "../cluster/links.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
 import {
   getMeeting,
@@ -141,7 +140,8 @@ async function createAgain(
   body: ApiRequest["body"],
 ): Promise<Response> {
   const server = await serverOf(ctx, entry.value);
-  const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, entry.value.historyId), body);
+  const links = { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId: entry.value.historyId };
+  const call = createCall(params, links, body);
   let answer;
   try {
     answer = await callServer(ctx, server, "create", call.query, call);

@@ -21,6 +21,7 @@ import {
 } from "../store/meetings.ts";
 import { listServers, type ServerView } from "../store/servers.ts";
 import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
+import { relayCallbacks } from "./callbacks.ts";
 import { rejoinUrl } from "./links.ts";
 
 /** At most this many servers are tried for one new meeting before the answer is `serverUnavailable`. */
@@ -53,15 +54,25 @@ export interface CreateCall {
   contentType?: string;
 }
 
+/** The links of one meeting instance that a create puts in place of the client's URLs. */
+export interface InstanceLinks {
+  publicUrl: string;
+  linkKey: Uint8Array;
+  /** The instance's history id. */
+  historyId: string;
+}
+
 /**
- * How a create is sent to BBB. The logoutURL is replaced with the instance's signed rejoin link (the client's own
- * is kept in the stored parameters). The parameters go in the query; when too long for a URL, in a form body
- * (BBB merges form parameters; its checksum then covers the empty query); an XML body (slides) as it came.
+ * How a create is sent to BBB. The logoutURL is replaced with the instance's signed rejoin link and callback URLs
+ * with signed relay links (the client's own are kept in the stored parameters). The parameters go in the query;
+ * when too long for a URL, in a form body (BBB merges form parameters; its checksum then covers the empty query);
+ * an XML body (slides) as it came.
  */
-export function createCall(params: Params, logoutURL: string | null, xmlBody?: XmlBody): CreateCall {
-  const sent: Params = logoutURL === null
-    ? params
-    : [...params.filter(([n]) => n !== "logoutURL"), ["logoutURL", logoutURL]];
+export function createCall(params: Params, links: InstanceLinks, xmlBody?: XmlBody): CreateCall {
+  const sent: Params = [
+    ...relayCallbacks(params, links).filter(([n]) => n !== "logoutURL"),
+    ["logoutURL", rejoinUrl(links.publicUrl, links.linkKey, links.historyId)],
+  ];
   const query = encodeQuery(sent);
   if (xmlBody) return { query, body: xmlBody.bytes, contentType: xmlBody.contentType };
   if (query.length <= MAX_CREATE_QUERY) return { query };
@@ -167,7 +178,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   }
 
   const params: Params = given === undefined ? [...req.params, ["voiceBridge", voiceBridge]] : req.params;
-  const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, historyId), req.xmlBody);
+  const call = createCall(params, { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId }, req.xmlBody);
   let answer;
   try {
     answer = await callServer(ctx, target, "create", call.query, call);

@@ -20,7 +20,6 @@ import {
 import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
 import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
 import { createCall, createDetails, MAX_SERVERS_PER_CREATE, rankedServers } from "./create.ts";
-import { rejoinUrl } from "./links.ts";
 
 /** Options of {@linkcode moveMeeting}. */
 export interface MoveOptions {
@@ -85,7 +84,7 @@ export async function moveMeeting(
     if (!target || (options.serverId !== undefined && attempt > 0)) break;
     tried.add(target.id);
     const historyId = newHistoryId();
-    const call = createCall(params, rejoinUrl(ctx.publicUrl, ctx.linkKey, historyId));
+    const call = createCall(params, { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId });
     let answer;
     try {
       answer = await callServer(ctx, target, "create", call.query, call);

@@ -1,0 +1,132 @@
+/**
+ * The callback relay: BBB servers call bbblb's relay links (put into the create parameters in place of the
+ * front-end's callback URLs); bbblb checks what arrives against the node's secret and passes it on to the URL the
+ * front-end gave, re-signed with the API secret the front-end knows. BBB signs recording-ready callbacks with the
+ * node's own secret, which the front-end cannot verify.
+ *
+ * Shapes (shared/reference/bbb-api.md §2, scalelite.md §4.4): recording-ready is a POST of form field
+ * `signed_parameters`, a JWT (HS256) of `{meeting_id, record_id}`; the analytics callback is a POST of JSON with
+ * `Authorization: Bearer <JWT, HS512>`; the end callback is a GET with `meetingID` and `recordingmarks`.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { jwtVerify, SignJWT } from "jose";
+import { get } from "../bbb/query.ts";
+import { type CallbackKind, verifyRelay } from "../cluster/callbacks.ts";
+import { keys } from "../store/keys.ts";
+import { type HistoryRecord, loadCreateParams, rememberRecordingServers } from "../store/meetings.ts";
+import { getServerWithHealth } from "../store/servers.ts";
+import type { ApiContext } from "./context.ts";
+
+const KINDS: CallbackKind[] = ["recording-ready", "analytics", "end"];
+
+function plain(status: number, text: string): Response {
+  return new Response(text, { status, headers: { "content-type": "text/plain;charset=utf-8" } });
+}
+
+function key(secret: string): Uint8Array {
+  return new TextEncoder().encode(secret);
+}
+
+/** Only http(s) URLs are called. */
+function httpUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  try {
+    const u = new URL(raw);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Handle `/bigbluebutton/callback/<kind>/<historyId>/<param>/<sig>`. Answers the front-end's HTTP status (so BBB
+ * sees a failure and may retry), 403 for a bad link or a callback that does not verify against the node's
+ * secret, 404 when the meeting instance or its callback URL is unknown, 502 when the front-end cannot be reached.
+ */
+export async function relayCallback(ctx: ApiContext, c: Context): Promise<Response> {
+  const { kind, historyId, name, sig } = c.req.param() as Record<string, string>;
+  if (
+    !KINDS.includes(kind as CallbackKind) ||
+    !verifyRelay(ctx.linkKey, kind as CallbackKind, historyId, name, sig)
+  ) {
+    return plain(403, "invalid callback link");
+  }
+  const history = (await ctx.kv.get<HistoryRecord>(keys.history(historyId))).value;
+  const params = history ? await loadCreateParams(ctx.kv, historyId) : null;
+  const target = httpUrl(params ? get(params, name) : undefined);
+  const server = history ? await getServerWithHealth(ctx.kv, history.serverId) : null;
+  if (!history || !target || !server) return plain(404, "unknown callback");
+  const apiSecret = ctx.secrets()[0];
+  const signal = AbortSignal.timeout(ctx.backendTimeoutMs);
+
+  try {
+    if (kind === "recording-ready") {
+      const form = await c.req.parseBody();
+      const token = typeof form.signed_parameters === "string" ? form.signed_parameters : "";
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, key(server.server.secret), {
+          algorithms: ["HS256", "HS384", "HS512"],
+        }));
+      } catch {
+        return plain(403, "signed_parameters do not verify");
+      }
+      const recordID = typeof payload.record_id === "string" ? payload.record_id : null;
+      if (recordID) await rememberRecordingServers(ctx.kv, new Map([[recordID, history.serverId]]));
+      const resigned = await new SignJWT({ meeting_id: history.meetingID, record_id: payload.record_id })
+        .setProtectedHeader({ alg: "HS256" })
+        .sign(key(apiSecret));
+      const res = await ctx.fetch(target, {
+        method: "POST",
+        body: new URLSearchParams({ signed_parameters: resigned }),
+        signal,
+        redirect: "manual",
+      });
+      await res.body?.cancel();
+      ctx.log.info("recording-ready callback relayed", { meetingID: history.meetingID, status: res.status });
+      return plain(res.status, "");
+    }
+    if (kind === "analytics") {
+      const bearer = (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "");
+      try {
+        await jwtVerify(bearer, key(server.server.secret), { algorithms: ["HS256", "HS384", "HS512"] });
+      } catch {
+        return plain(403, "authorization does not verify");
+      }
+      const body = await c.req.text();
+      const token = await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setIssuedAt()
+        .setExpirationTime("24h")
+        .sign(key(apiSecret));
+      const res = await ctx.fetch(target, {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${token}`,
+          "user-agent": "BigBlueButton Analytics Callback",
+        },
+        signal,
+        redirect: "manual",
+      });
+      await res.body?.cancel();
+      ctx.log.info("analytics callback relayed", { meetingID: history.meetingID, status: res.status });
+      return plain(res.status, "");
+    }
+    // end: BBB calls it with GET and appends meetingID and recordingmarks; they pass on as they came.
+    const query = new URL(c.req.url).search.slice(1);
+    const url = query ? `${target}${target.includes("?") ? "&" : "?"}${query}` : target;
+    const res = await ctx.fetch(url, { signal, redirect: "manual" });
+    await res.body?.cancel();
+    ctx.log.info("end callback relayed", { meetingID: history.meetingID, status: res.status });
+    return plain(res.status, "");
+  } catch (e) {
+    ctx.log.warn("callback relay failed", {
+      kind,
+      meetingID: history.meetingID,
+      error: String((e as Error)?.message),
+    });
+    return plain(502, "the front-end could not be reached");
+  }
+}
