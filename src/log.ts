@@ -12,6 +12,9 @@ const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 /** Fields of a log line: plain values only. */
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
+// deno-lint-ignore no-control-regex
+const NEEDS_QUOTES = /[\s"=\u0000-\u001f\u007f-\u009f]/;
+
 /** Where bbblb writes its log lines. */
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
@@ -43,7 +46,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     } else {
       const rest = Object.entries(fields)
         .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}=${typeof v === "string" && /[\s"=]/.test(v) ? JSON.stringify(v) : v}`);
+        // Quote values with spaces, quotes, = or control characters (JSON escapes them), so one value can never
+        // forge another field, another line, or terminal control sequences.
+        .map(([k, v]) => `${k}=${typeof v === "string" && NEEDS_QUOTES.test(v) ? JSON.stringify(v) : v}`);
       write([time, level.toUpperCase(), msg, ...rest].join(" "));
     }
   };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { relayCallback } from "./callbacks.ts";
@@ -136,6 +136,15 @@ export function createApp(deps: AppDeps): Hono {
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const app = new Hono();
 
+  // Deno builds the request URL from the Host header: one holding `/`, `?`, `#` or `@` would shift the path
+  // and query bbblb reads. Such a request is malformed HTTP.
+  app.use("*", async (c, next) => {
+    if (/[/?#@\s\\]/.test(c.req.header("host") ?? "")) {
+      return new Response("bad Host header", { status: 400 });
+    }
+    await next();
+  });
+
   // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a
   // secret or a checksum.
   app.use("/bigbluebutton/api/*", async (c, next) => {
@@ -152,8 +161,14 @@ export function createApp(deps: AppDeps): Hono {
     });
   });
 
-  app.get("/bigbluebutton/api", () => success(VERSION));
-  app.get("/bigbluebutton/api/", () => success(VERSION));
+  const index = (c: Context) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
+    }
+    return success(VERSION);
+  };
+  app.all("/bigbluebutton/api", index);
+  app.all("/bigbluebutton/api/", index);
   // Callbacks from BBB servers to front-ends pass through here (links signed with bbblb's own key).
   app.on(
     ["GET", "POST"],

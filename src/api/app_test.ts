@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { holder, setup, sign, tag } from "../../tests/harness.ts";
 import { keys } from "../store/keys.ts";
+import { loadOf, loadValue } from "../store/load.ts";
 import { listServers, setServerState } from "../store/servers.ts";
 
 Deno.test("the index answers the version document without a checksum", async () => {
@@ -35,14 +36,14 @@ Deno.test("a wrong or missing checksum is FAILED checksumError", async () => {
 
 Deno.test("create places a meeting on the server with the lowest load and forwards BBB's answer", async () => {
   await using h = await setup();
-  await h.kv.set(keys.load(1), 5000);
-  await h.kv.set(keys.load(2), 1000);
-  await h.kv.set(keys.load(3), 3000);
+  await h.kv.set(keys.load(1), loadValue(5000));
+  await h.kv.set(keys.load(2), loadValue(1000));
+  await h.kv.set(keys.load(3), loadValue(3000));
   const body = await h.text("create", { meetingID: "room-1", name: "Room 1", load: "2" });
   assert.equal(tag(body, "returncode"), "SUCCESS");
   assert.equal(holder(h.fakes, "room-1"), 1);
   assert.equal(tag(body, "internalMeetingID"), h.fakes[1].meetings.get("room-1")!.internalMeetingID);
-  assert.equal((await h.kv.get(keys.load(2))).value, 3000);
+  assert.equal(loadOf(await h.kv.get(keys.load(2))), 3000);
   // `load` is bbblb's own parameter and is not forwarded
   assert.equal(h.fakes[1].requests.at(-1)!.params.has("load"), false);
 });
@@ -103,7 +104,7 @@ Deno.test("create with a bad load is FAILED validationError and reaches no serve
   assert.equal(h.fakes[0].requests.length, 0);
   const ok = await h.text("create", { meetingID: "ll", name: "ll", load: "2.5" });
   assert.equal(tag(ok, "returncode"), "SUCCESS");
-  assert.equal((await h.kv.get(keys.load(1))).value, 2500);
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 2500);
 });
 
 Deno.test("calls without a meetingID are FAILED missingParamMeetingID", async () => {
@@ -120,7 +121,7 @@ Deno.test("a FAILED create answer from BBB is passed through and releases the cl
   assert.equal(tag(body, "returncode"), "FAILED");
   assert.equal(tag(body, "messageKey"), "validationError");
   assert.equal((await h.kv.get(keys.meeting("", "xx"))).value, null);
-  assert.equal((await h.kv.get(keys.load(1))).value, 0);
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 0);
 });
 
 Deno.test("idNotUnique on a repeated create never releases the running meeting", async () => {
@@ -134,12 +135,12 @@ Deno.test("idNotUnique on a repeated create never releases the running meeting",
   });
   assert.equal(tag(body, "messageKey"), "idNotUnique");
   assert.equal((await h.kv.get<{ status: string }>(keys.meeting("", "uu"))).value?.status, "running");
-  assert.equal((await h.kv.get(keys.load(1))).value, 1000);
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 1000);
 });
 
 Deno.test("create skips an unreachable server, takes it out of placement and uses the next", async () => {
   await using h = await setup({ servers: 2 });
-  await h.kv.set(keys.load(2), 5000); // server 1 looks best
+  await h.kv.set(keys.load(2), loadValue(5000)); // server 1 looks best
   await h.fakes[0].stop();
   const body = await h.text("create", { meetingID: "fo", name: "fo" });
   assert.equal(tag(body, "returncode"), "SUCCESS");
@@ -239,7 +240,7 @@ Deno.test("end of a meeting its server no longer knows frees it too", async () =
   await h.text("create", { meetingID: "gone", name: "gg" });
   h.fakes[0].meetings.delete("gone");
   assert.equal(tag(await h.text("end", { meetingID: "gone" }), "messageKey"), "notFound");
-  assert.equal((await h.kv.get(keys.load(1))).value, 0);
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 0);
 });
 
 Deno.test("getMeetingInfo and isMeetingRunning are answered by the meeting's server", async () => {
@@ -385,4 +386,59 @@ Deno.test("a checksum over a raw ' is accepted when the client's HTTP stack sent
     tag(await (await h.app.request(`/bigbluebutton/api/create?${tampered}`)).text(), "messageKey"),
     "checksumError",
   );
+});
+
+Deno.test("creates racing ends never leave a meeting running on BBB that bbblb has forgotten", async () => {
+  await using h = await setup({ servers: 3 });
+  for (let i = 0; i < 30; i++) {
+    await Promise.all([
+      h.text("create", { meetingID: "race-room", name: "Race" }),
+      h.text("end", { meetingID: "race-room" }),
+    ]);
+  }
+  await h.text("create", { meetingID: "race-room", name: "Race" });
+  const holders = h.fakes.filter((f) => f.meetings.has("race-room"));
+  assert.equal(holders.length, 1);
+  const m = (await h.kv.get<{ serverId: number }>(keys.meeting("", "race-room"))).value!;
+  assert.equal(h.fakes[m.serverId - 1].meetings.has("race-room"), true);
+});
+
+Deno.test("a server that refuses bbblb's checksum (wrong secret) is skipped, never blamed on the client", async () => {
+  await using h = await setup({ servers: 2 });
+  h.fakes[0].secret = "rotated-on-the-server";
+  for (let i = 0; i < 6; i++) {
+    assert.equal(
+      tag(await h.text("create", { meetingID: `sk-${i}`, name: "Skip" }), "returncode"),
+      "SUCCESS",
+    );
+  }
+  assert.equal(h.fakes[1].meetings.size, 6);
+  const [s1] = await listServers(h.kv);
+  assert.equal(s1.placeable, false);
+  assert.match(s1.health.lastError!, /secret/);
+});
+
+Deno.test("a large XML body is not read before the checksum is verified", async () => {
+  await using h = await setup({ servers: 1 });
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      if (pulled > 1000) return controller.close();
+      controller.enqueue(new Uint8Array(64 * 1024));
+    },
+  });
+  const res = await h.app.request(
+    "/bigbluebutton/api/create?meetingID=big-room&name=Big&checksum=" + "0".repeat(40),
+    {
+      method: "POST",
+      headers: { "content-type": "application/xml" },
+      body,
+      // @ts-ignore: a streaming request body needs duplex in fetch's RequestInit
+      duplex: "half",
+    },
+  );
+  assert.equal(tag(await res.text(), "messageKey"), "checksumError");
+  assert.ok(pulled <= 2, `read ${pulled} chunks of an unauthenticated body`);
+  await body.cancel().catch(() => {});
 });

@@ -3,7 +3,7 @@ import { jwtVerify, SignJWT } from "jose";
 import { holder, PUBLIC_URL, SECRET, setup } from "../../tests/harness.ts";
 
 /** A front-end that records the callbacks it receives. */
-async function frontEnd() {
+function frontEnd() {
   const received: { method: string; url: string; headers: Headers; body: string }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     received.push({ method: req.method, url: req.url, headers: req.headers, body: await req.text() });
@@ -52,7 +52,7 @@ async function createWithCallbacks(h: Awaited<ReturnType<typeof setup>>, base: s
 
 Deno.test("a recording-ready callback is verified with the node's secret and re-signed with the API secret", async () => {
   await using h = await setup({ servers: 2 });
-  await using fe = await frontEnd();
+  await using fe = frontEnd();
   const { fake, path } = await createWithCallbacks(h, fe.base);
   const token = await new SignJWT({ meeting_id: "cb-room", record_id: "rec-1" }).setProtectedHeader({
     alg: "HS256",
@@ -81,7 +81,7 @@ Deno.test("a recording-ready callback is verified with the node's secret and re-
 
 Deno.test("a callback signed with another secret, or to a tampered link, is refused and never relayed", async () => {
   await using h = await setup({ servers: 1 });
-  await using fe = await frontEnd();
+  await using fe = frontEnd();
   const { path } = await createWithCallbacks(h, fe.base);
   const forged = await new SignJWT({ meeting_id: "cb-room", record_id: "x" }).setProtectedHeader({
     alg: "HS256",
@@ -104,7 +104,7 @@ Deno.test("a callback signed with another secret, or to a tampered link, is refu
 
 Deno.test("the analytics callback is verified and passed on with a Bearer token of the API secret", async () => {
   await using h = await setup({ servers: 1 });
-  await using fe = await frontEnd();
+  await using fe = frontEnd();
   const { fake, path } = await createWithCallbacks(h, fe.base);
   const bearer = await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setExpirationTime("1h")
     .sign(enc(fake.secret));
@@ -125,7 +125,7 @@ Deno.test("the analytics callback is verified and passed on with a Bearer token 
 
 Deno.test("the end callback is passed on with BBB's parameters", async () => {
   await using h = await setup({ servers: 1 });
-  await using fe = await frontEnd();
+  await using fe = frontEnd();
   const { path } = await createWithCallbacks(h, fe.base);
   const res = await h.app.request(`${path("meta_endCallbackUrl")}?meetingID=cb-room&recordingmarks=false`);
   assert.equal(res.status, 200);

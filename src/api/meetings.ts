@@ -10,16 +10,18 @@ import { BbbError, meetingNotFound, missingMeetingID } from "../bbb/errors.ts";
 import { get, type Params } from "../bbb/query.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import { createCall, createDetails, placeNewMeeting, staleClaimMs } from "../cluster/create.ts";
-import { moveMeeting } from "../cluster/move.ts";
+import { endOn, moveMeeting } from "../cluster/move.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
+import type { BbbResponse } from "../bbb/xml.ts";
 import {
+  claimMeeting,
   getMeeting,
   markRunning,
   type MeetingRecord,
   removeMeeting,
   waitWhileCreating,
 } from "../store/meetings.ts";
-import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
+import { getServerWithHealth, listServers, type ServerRecord } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import type { ApiRequest } from "./request.ts";
 import { success, xml } from "./responses.ts";
@@ -54,7 +56,7 @@ export function loadMilliOf(params: Params): number {
   if (raw === undefined) return 1000;
   const n = /^\s*\d*\.?\d+\s*$/.test(raw) ? Number(raw) : NaN;
   const milli = Math.round(n * 1000);
-  if (!Number.isFinite(n) || milli < 1 || n > MAX_LOAD) {
+  if (!Number.isFinite(n) || n < 0.001 || n > MAX_LOAD) {
     throw new BbbError(
       "validationError",
       `Parameter load must be a positive number (at least 0.001, at most ${MAX_LOAD}); got "${
@@ -149,15 +151,62 @@ async function createAgain(
     if (e instanceof BackendError) throw serverUnavailable();
     throw e;
   }
-  // BBB opened a new session when the old one had ended unnoticed: remember the new instance's details.
-  const details = createDetails(answer.response);
-  if (
-    answer.response.returncode === "SUCCESS" && details.createTime &&
-    details.createTime !== entry.value.createTime
-  ) {
-    await markRunning(ctx.kv, entry, details, params);
-  }
+  if (answer.response.returncode === "SUCCESS") await keepTrack(ctx, entry, server, params, answer.response);
   return xml(answer.text);
+}
+
+/**
+ * After a repeated create succeeded, make sure bbblb still tracks what now runs on the server:
+ * - BBB opened a new session (the old one had ended unnoticed): remember the new instance's details;
+ * - the meeting was ended meanwhile by a concurrent `end` (BBB ended it, then our create re-created it): claim it
+ *   again on this server, so no meeting runs on BBB that bbblb has forgotten;
+ * - another request placed it on another server meanwhile: end this copy, so it never runs twice.
+ */
+async function keepTrack(
+  ctx: ApiContext,
+  entry: Deno.KvEntry<MeetingRecord>,
+  server: ServerRecord,
+  params: Params,
+  response: BbbResponse,
+): Promise<void> {
+  const details = createDetails(response);
+  const m = entry.value;
+  for (let i = 0; i < 5; i++) {
+    const current = await getMeeting(ctx.kv, m.tenant, m.meetingID);
+    if (current.value?.historyId === m.historyId) {
+      if (details.createTime && details.createTime !== current.value.createTime) {
+        if (!(await markRunning(ctx.kv, current as Deno.KvEntry<MeetingRecord>, details, params))) continue;
+      }
+      return;
+    }
+    if (current.value) {
+      if (current.value.serverId !== server.id) {
+        ctx.log.warn("meeting placed elsewhere meanwhile: ending this copy", {
+          meetingID: m.meetingID,
+          server: server.id,
+        });
+        await endOn(ctx, server, m.meetingID, details.moderatorPW);
+      }
+      return;
+    }
+    const view = (await listServers(ctx.kv)).find((s) => s.id === server.id);
+    if (!view) return;
+    const claim = await claimMeeting(ctx.kv, {
+      tenant: m.tenant,
+      meetingID: m.meetingID,
+      serverId: server.id,
+      loadMilli: m.loadMilli,
+      loadEntry: { value: view.loadMilli, versionstamp: view.loadVersionstamp },
+      now: Date.now(),
+    });
+    if (claim && (await markRunning(ctx.kv, claim, details, params))) {
+      ctx.log.info("meeting re-created during its end: tracked again", {
+        meetingID: m.meetingID,
+        server: server.id,
+      });
+      return;
+    }
+  }
 }
 
 /** The running meeting of a call (waiting briefly if its create is in flight), or `null`. */

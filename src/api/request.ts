@@ -54,27 +54,50 @@ export async function readApiRequest(
 ): Promise<ApiRequest> {
   let signed = rawQueryOf(req.url);
   let forwarded: ApiRequest["body"];
-  const body = req.method === "POST" ? await readBody(req, maxBodyBytes) : new Uint8Array();
-  if (body.length > 0) {
+  if (req.method === "POST" && req.body !== null) {
     const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (type === FORM) {
-      if (signed !== "") {
-        throw new BbbError(
-          "checksumError",
-          "Parameters were split between the query string and the body; send them all in one place, signed.",
-        );
-      }
-      try {
-        signed = new TextDecoder("utf-8", { fatal: true }).decode(body);
-      } catch {
-        throw new BbbError("validationError", "The form body is not valid UTF-8.");
+      // Parameters are small: an unauthenticated client can make bbblb hold at most this much.
+      const body = await readBody(req, Math.min(maxBodyBytes, MAX_FORM_BYTES));
+      if (body.length > 0) {
+        if (signed !== "") {
+          throw new BbbError(
+            "checksumError",
+            "Parameters were split between the query string and the body; send them all in one place, signed.",
+          );
+        }
+        try {
+          signed = new TextDecoder("utf-8", { fatal: true }).decode(body);
+        } catch {
+          throw new BbbError("validationError", "The form body is not valid UTF-8.");
+        }
       }
     } else if (Object.hasOwn(BODY_TYPES, call) && BODY_TYPES[call].includes(type)) {
-      forwarded = { bytes: body, contentType: req.headers.get("content-type")! };
+      // The checksum covers the query only: verify it before reading a large body from anyone.
+      verify(call, signed, secrets);
+      const body = await readBody(req, maxBodyBytes);
+      if (body.length > 0) forwarded = { bytes: body, contentType: req.headers.get("content-type")! };
     } else {
-      throw new BbbError("unsupportedContentType", "POST request Content-Type is missing or unsupported");
+      // Any other body is refused (an empty one is no body); reading stops at its first byte.
+      const empty = await readBody(req, 0).then((b) => b.length === 0, () => false);
+      if (!empty) {
+        throw new BbbError("unsupportedContentType", "POST request Content-Type is missing or unsupported");
+      }
     }
   }
+  const query = verify(call, signed, secrets);
+  return { call, method: req.method, params: parseQuery(query), query, body: forwarded };
+}
+
+/** Largest form body (parameters, not files), in bytes. */
+const MAX_FORM_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Verify a signed string; returns it without the checksum.
+ *
+ * @throws {BbbError} `checksumError`
+ */
+function verify(call: string, signed: string, secrets: readonly string[]): string {
   let verified = verifyChecksum(call, signed, secrets);
   if (!verified.ok && verified.problem === "mismatch" && /%27/i.test(signed)) {
     // JavaScript clients sign a raw `'` (encodeURIComponent and querystring leave it alone), then fetch() and
@@ -87,13 +110,7 @@ export async function readApiRequest(
       verified.problem === "missing" ? "You must provide the checksum" : "Checksums do not match",
     );
   }
-  return {
-    call,
-    method: req.method,
-    params: parseQuery(verified.query),
-    query: verified.query,
-    body: forwarded,
-  };
+  return verified.query;
 }
 
 async function readBody(req: Request, max: number): Promise<Uint8Array<ArrayBuffer>> {
@@ -102,10 +119,15 @@ async function readBody(req: Request, max: number): Promise<Uint8Array<ArrayBuff
   if (!req.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > max) throw tooLarge(max);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req.body) {
+      size += chunk.length;
+      if (size > max) throw tooLarge(max);
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof BbbError) throw e;
+    throw new BbbError("validationError", "The request body could not be read (the client went away?).");
   }
   const out = new Uint8Array(size);
   let at = 0;

@@ -48,13 +48,19 @@ export async function callServer(
   options: ServerCallOptions = {},
 ): Promise<BackendAnswer> {
   try {
-    return await callBackend(server, call, query, {
+    const answer = await callBackend(server, call, query, {
       timeoutMs: ctx.backendTimeoutMs,
       fetch: ctx.fetch,
       body: options.body,
       contentType: options.contentType,
       expect: options.expect,
     });
+    // The server refusing bbblb's own checksum means its secret is wrong in bbblb: a failure of that server,
+    // never an answer for the client (whose checksum bbblb already verified).
+    if (answer.response.messageKey === "checksumError") {
+      throw new BackendError("invalid", `${call}: the server refused bbblb's checksum: is its secret right?`);
+    }
+    return answer;
   } catch (e) {
     if (e instanceof BackendError) {
       ctx.log.warn("server call failed", { server: server.id, call, error: e.message });

@@ -79,9 +79,12 @@ export function createCall(params: Params, links: InstanceLinks, xmlBody?: XmlBo
   return { query: "", body: query, contentType: "application/x-www-form-urlencoded" };
 }
 
+/** Longest value taken from a BBB answer into the store (BBB's own IDs and passwords are far shorter). */
+const MAX_DETAIL = 512;
+
 /** What BBB answered to a successful create, as the store keeps it. */
 export function createDetails(r: BbbResponse): CreateDetails {
-  const s = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  const s = (v: unknown) => (typeof v === "string" && v !== "" && v.length <= MAX_DETAIL ? v : null);
   return {
     internalMeetingID: s(r.internalMeetingID),
     createTime: s(r.createTime),

@@ -137,7 +137,7 @@ async function explicitTarget(ctx: ClusterContext, id: number) {
 }
 
 /** End a meeting on a server (with the moderator password, which BBB 2.x still wants); failures are logged. */
-async function endOn(
+export async function endOn(
   ctx: ClusterContext,
   server: ServerRecord,
   meetingID: string,

@@ -12,6 +12,7 @@ import { mapLimit } from "../cluster/map_limit.ts";
 import { registerHook } from "../cluster/hooks.ts";
 import { listHooks } from "../store/hooks.ts";
 import { keys } from "../store/keys.ts";
+import { loadValue } from "../store/load.ts";
 import { commitWithRetry } from "../store/kv.ts";
 import {
   adoptMeeting,
@@ -131,7 +132,24 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     if (!server.health.online && health.online) deps.log.info("server online", { server: server.id });
     healthWrites.push([server, health]);
     const mine = byServer.get(server.id) ?? [];
-    await reconcile(deps, { server, listed: result.listed, mine, byId, lives, liveWrites, liveSeen, report });
+    try {
+      await reconcile(deps, {
+        server,
+        listed: result.listed,
+        mine,
+        byId,
+        lives,
+        liveWrites,
+        liveSeen,
+        report,
+      });
+    } catch (e) {
+      // One server's odd data must not stop the round for the others (health is written below regardless).
+      deps.log.error("reconciling a server failed", {
+        server: server.id,
+        error: String((e as Error)?.message ?? e),
+      });
+    }
   }
 
   // Meetings on servers that were removed are dropped.
@@ -142,7 +160,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   }
 
   await writeHealth(deps, healthWrites);
-  await ensureHooks(deps, servers.filter((s, i) => results[i].ok), servers);
+  await ensureHooks(deps, servers.filter((_, i) => results[i].ok), servers);
   await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
   // Live records of meetings that are gone (or of an older instance) are deleted.
   const orphans = [...lives.entries()]
@@ -303,8 +321,8 @@ async function staleCopy(
 
 async function adopt(deps: PollDeps, server: ServerView, l: Listed): Promise<boolean> {
   for (let i = 0; i < 5; i++) {
-    const load = await deps.kv.get<number>(keys.load(server.id));
-    if (load.versionstamp === null) return false; // removed meanwhile
+    const record = await deps.kv.get<ServerRecord>(keys.server(server.id));
+    if (record.versionstamp === null) return false; // removed meanwhile
     const adopted = await adoptMeeting(deps.kv, {
       tenant: DEFAULT_TENANT,
       meetingID: l.meetingID,
@@ -317,7 +335,7 @@ async function adopt(deps: PollDeps, server: ServerView, l: Listed): Promise<boo
         voiceBridge: l.voiceBridge,
       },
       loadMilli: 1000,
-      loadEntry: { value: load.value ?? 0, versionstamp: load.versionstamp },
+      serverVersionstamp: record.versionstamp,
       now: (deps.now ?? Date.now)(),
     });
     if (adopted) {
@@ -395,7 +413,7 @@ async function repairLoads(
     const res = await commitWithRetry(() =>
       deps.kv.atomic()
         .check({ key: keys.load(s.id), versionstamp: s.loadVersionstamp })
-        .set(keys.load(s.id), expected)
+        .set(keys.load(s.id), loadValue(expected))
     );
     if (res.ok) {
       repaired++;
@@ -425,11 +443,13 @@ async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollRe
   const nodes: Record<string, unknown>[] = typeof r.meetings === "object" && r.meetings?.meeting
     ? r.meetings.meeting
     : [];
-  return { ok: true, listed: nodes.filter((n) => typeof n.meetingID === "string").map(toListed) };
+  const usable = (n: Record<string, unknown>) => typeof n.meetingID === "string" && n.meetingID.length <= 256;
+  return { ok: true, listed: nodes.filter(usable).map(toListed) };
 }
 
 function toListed(n: Record<string, unknown>): Listed {
-  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  // Values longer than any BBB id or password are not kept: one odd meeting must not break a round.
+  const str = (v: unknown) => (typeof v === "string" && v !== "" && v.length <= 512 ? v : null);
   const num = (v: unknown) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : 0);
   return {
     meetingID: n.meetingID as string,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { assertLoadsExact, holder, poll, setup, tag } from "../../tests/harness.ts";
 import { keys } from "../store/keys.ts";
+import { loadValue } from "../store/load.ts";
 import { getMeeting, type HistoryRecord, type MeetingLive } from "../store/meetings.ts";
 import { listServers, type ServerRecord, setServerState } from "../store/servers.ts";
 
@@ -139,8 +140,8 @@ Deno.test("a drifted load sum is repaired to the sum of the meetings' declared l
   await using h = await setup({ servers: 2 });
   await h.text("create", { meetingID: "drift", name: "Drift", load: "3" });
   const id = holder(h.fakes, "drift") + 1;
-  await h.kv.set(keys.load(id), 123_456);
-  await h.kv.set(keys.load(id === 1 ? 2 : 1), 5);
+  await h.kv.set(keys.load(id), loadValue(123_456));
+  await h.kv.set(keys.load(id === 1 ? 2 : 1), loadValue(5));
   const report = await poll(h);
   assert.equal(report.repaired, 2);
   await assertLoadsExact(h.kv);

@@ -24,7 +24,10 @@ export const keys = {
   serverStats: (id: number): Deno.KvKey => ["server_stats", id],
   /** Prefix of all server stats. */
   serverStatsAll: (): Deno.KvKey => ["server_stats"],
-  /** Sum of the declared load of the meetings on a server, in milli-units (an integer, so sums are exact). */
+  /**
+   * Sum of the declared load of the meetings on a server, in milli-units, as a `Deno.KvU64` (an integer, so sums
+   * are exact; changed with `sum`, see `store/load.ts`).
+   */
   load: (id: number): Deno.KvKey => ["load", id],
   /** Prefix of all load sums. */
   loads: (): Deno.KvKey => ["load"],

@@ -11,6 +11,7 @@
 import type { Params } from "../bbb/query.ts";
 import { commitWithRetry } from "./kv.ts";
 import { keys } from "./keys.ts";
+import { addLoad } from "./load.ts";
 
 /** The running (or being created) instance of a meetingID. */
 export interface MeetingRecord {
@@ -107,7 +108,7 @@ export interface ClaimRequest {
   serverId: number;
   /** Declared load in milli-units. */
   loadMilli: number;
-  /** The server's load as placement read it: the claim fails if it changed since. */
+  /** The server's load as placement read it (milli-units and versionstamp): the claim fails if it changed since. */
   loadEntry: { value: number; versionstamp: string | null };
   /** A voiceBridge to reserve cluster-wide: the claim fails if another meeting holds it. */
   voiceBridge?: string | null;
@@ -170,7 +171,7 @@ export async function claimMeeting(
       .check({ key: loadKey, versionstamp: req.loadEntry.versionstamp })
       .set(key, meeting)
       .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
-      .set(loadKey, req.loadEntry.value + req.loadMilli)
+      .sum(loadKey, BigInt(req.loadMilli))
       .set(keys.history(historyId), history);
   });
   return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
@@ -245,6 +246,10 @@ export async function saveCreateParams(kv: Deno.Kv, historyId: string, params: P
       return op;
     });
   }
+  // Chunks of longer parameters saved before for this instance would corrupt the JSON: drop them.
+  for await (const old of kv.list({ prefix: keys.createParamsOf(historyId) })) {
+    if ((old.key.at(-1) as number) >= chunks.length) await kv.delete(old.key);
+  }
 }
 
 /** The create parameters kept for a meeting instance, or `null` when none were kept. */
@@ -275,9 +280,9 @@ export async function removeMeeting(
   now: number = Date.now(),
 ): Promise<boolean> {
   const m = entry.value;
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 200; i++) {
     const [load, history, vb] = await kv.getMany<
-      [number, HistoryRecord, { tenant: string; meetingID: string }]
+      [Deno.KvU64, HistoryRecord, { tenant: string; meetingID: string }]
     >([
       keys.load(m.serverId),
       keys.history(m.historyId),
@@ -287,12 +292,13 @@ export async function removeMeeting(
       const op = kv.atomic();
       if (vb.value?.tenant === m.tenant && vb.value.meetingID === m.meetingID) op.check(vb).delete(vb.key);
       op
-        .check(entry)
-        .check(load)
+        .check(entry) // exactly once: the load change below is applied only with this removal
         .delete(entry.key)
         .delete(keys.meetingByServer(m.serverId, m.tenant, m.meetingID))
         .delete(keys.meetingLive(m.tenant, m.meetingID));
-      if (load.value !== null) op.set(load.key, load.value - m.loadMilli);
+      // A removed server's load key is gone; it must not come back as a wrapped negative sum.
+      if (load.value !== null) addLoad(op, m.serverId, -m.loadMilli);
+      else op.check(load);
       if (reason === "createFailed") {
         op.delete(history.key);
       } else if (history.value) {
@@ -385,7 +391,7 @@ export async function switchServer(
     createTime: req.details.createTime,
   };
   for (let i = 0; i < 50; i++) {
-    const [oldLoad, newLoad, oldHistory] = await kv.getMany<[number, number, HistoryRecord]>([
+    const [oldLoad, newLoad, oldHistory] = await kv.getMany<[Deno.KvU64, Deno.KvU64, HistoryRecord]>([
       keys.load(old.serverId),
       keys.load(req.serverId),
       keys.history(old.historyId),
@@ -393,20 +399,19 @@ export async function switchServer(
     if (newLoad.value === null) return null; // the target was removed meanwhile
     const res = await commitWithRetry(() => {
       const op = kv.atomic()
-        .check(entry)
-        .check(oldLoad)
-        .check(newLoad)
+        .check(entry) // exactly once: the load changes below are applied only with this switch
         .check(oldHistory)
         .set(entry.key, moved)
         .delete(keys.meetingByServer(old.serverId, old.tenant, old.meetingID))
         .set(keys.meetingByServer(req.serverId, old.tenant, old.meetingID), req.historyId)
         .delete(keys.meetingLive(old.tenant, old.meetingID))
-        .set(newLoad.key, newLoad.value + old.loadMilli)
         .set(keys.history(req.historyId), history);
+      addLoad(op, req.serverId, old.loadMilli);
       if (req.details.internalMeetingID) {
         op.set(keys.recordingServer(req.details.internalMeetingID), req.serverId);
       }
-      if (oldLoad.value !== null) op.set(oldLoad.key, oldLoad.value - old.loadMilli);
+      if (oldLoad.value !== null) addLoad(op, old.serverId, -old.loadMilli);
+      else op.check(oldLoad);
       if (oldHistory.value) {
         op.set(oldHistory.key, {
           ...oldHistory.value,
@@ -431,7 +436,8 @@ export interface AdoptRequest {
   details: CreateDetails;
   /** Declared load in milli-units (1000: adopted meetings count as load 1). */
   loadMilli: number;
-  loadEntry: { value: number; versionstamp: string | null };
+  /** The server record's versionstamp as read: adoption fails if the server was removed or changed since. */
+  serverVersionstamp: string;
   now: number;
 }
 
@@ -439,7 +445,7 @@ export interface AdoptRequest {
  * Adopt a meeting a server runs that bbblb does not know (created directly on the server, or left over from a
  * lost claim), so that every call agrees with the server. One atomic operation, like a claim.
  *
- * @returns the entry, or `null` when the meetingID was taken or the load changed meanwhile
+ * @returns the entry, or `null` when the meetingID was taken or the server changed meanwhile
  */
 export async function adoptMeeting(
   kv: Deno.Kv,
@@ -473,11 +479,11 @@ export async function adoptMeeting(
   const res = await commitWithRetry(() => {
     const op = kv.atomic()
       .check({ key, versionstamp: null })
-      .check({ key: keys.load(req.serverId), versionstamp: req.loadEntry.versionstamp })
+      .check({ key: keys.server(req.serverId), versionstamp: req.serverVersionstamp })
       .set(key, meeting)
       .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
-      .set(keys.load(req.serverId), req.loadEntry.value + req.loadMilli)
       .set(keys.history(historyId), history);
+    addLoad(op, req.serverId, req.loadMilli);
     if (req.details.internalMeetingID) {
       op.set(keys.recordingServer(req.details.internalMeetingID), req.serverId);
     }

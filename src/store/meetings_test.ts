@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { keys } from "./keys.ts";
+import { loadOf as loadValueOf } from "./load.ts";
 import {
   claimMeeting,
   getMeeting,
@@ -22,7 +23,7 @@ const server = (id: number): ServerRecord => ({
 });
 
 async function loadOf(kv: Deno.Kv, id: number): Promise<number> {
-  return (await kv.get<number>(keys.load(id))).value!;
+  return loadValueOf(await kv.get<Deno.KvU64>(keys.load(id)));
 }
 
 async function claim(kv: Deno.Kv, meetingID: string, serverId: number, loadMilli = 1000) {
@@ -174,4 +175,20 @@ Deno.test("removeServer() refuses while meetings run there, and with force forge
 Deno.test("newHistoryId() sorts by creation time", () => {
   assert.ok(newHistoryId(1000) < newHistoryId(2000));
   assert.equal(newHistoryId().length, 24);
+});
+
+Deno.test("saving shorter create parameters for an instance drops the older, longer chunks", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await addServer(kv, server(1));
+  const c = await claim(kv, "a", 1);
+  const details = {
+    internalMeetingID: "i",
+    createTime: "1",
+    attendeePW: "a",
+    moderatorPW: "m",
+    voiceBridge: "1",
+  };
+  const running = await markRunning(kv, c!, details, [["welcome", "x".repeat(150_000)]]);
+  await markRunning(kv, running!, { ...details, createTime: "2" }, [["welcome", "short"]]);
+  assert.deepEqual(await loadCreateParams(kv, c!.value.historyId), [["welcome", "short"]]);
 });

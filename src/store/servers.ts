@@ -6,6 +6,7 @@
 import type { ChecksumAlgorithm } from "../bbb/checksum.ts";
 import { commitWithRetry } from "./kv.ts";
 import { keys } from "./keys.ts";
+import { loadOf, loadValue } from "./load.ts";
 
 /**
  * The admin's state of a server (Scalelite's terms). Only `enabled` servers get new meetings; meetings already
@@ -113,7 +114,7 @@ export async function addServer(kv: Deno.Kv, server: ServerRecord): Promise<void
       .check({ key: keys.server(server.id), versionstamp: null })
       .set(keys.server(server.id), server)
       .set(keys.health(server.id), NEW_SERVER_HEALTH)
-      .set(keys.load(server.id), 0)
+      .set(keys.load(server.id), loadValue(0))
   );
   if (!res.ok) throw new StoreError(`server ${server.id} already exists`);
 }
@@ -181,7 +182,7 @@ export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
   const [servers, healths, loads, stats] = await Promise.all([
     collect<ServerRecord>(kv, keys.servers()),
     collect<ServerHealth>(kv, keys.healths()),
-    collect<number>(kv, keys.loads()),
+    collect<Deno.KvU64>(kv, keys.loads()),
     collect<ServerStats>(kv, keys.serverStatsAll()),
   ]);
   return [...servers.values()].map(({ value: s }) => {
@@ -192,7 +193,7 @@ export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
       health,
       online: health.online,
       placeable: health.online && !health.excluded,
-      loadMilli: load?.value ?? 0,
+      loadMilli: load ? loadOf(load) : 0,
       loadVersionstamp: load?.versionstamp ?? null,
       stats: stats.get(s.id)?.value ?? NO_STATS,
     };
