@@ -25,19 +25,22 @@ Deno.test("getRecordings finds every instance of a meetingID on every server, in
 
 Deno.test("getRecordings passes state and meta filters to the servers and never widens an unknown meetingID", async () => {
   await using h = await setup({ servers: 2 });
-  h.fakes[0].addRecording("room-a", { metadata: { "gl-listed": "true" } });
+  // distinct start times: recordings of the same meetingID started in the same millisecond share a recordID
+  h.fakes[0].addRecording("room-a", { startTime: 1000, metadata: { "gl-listed": "true" } });
   h.fakes[1].addRecording("room-a", {
+    startTime: 2000,
     metadata: { "gl-listed": "false" },
     state: "unpublished",
     published: false,
   });
-  h.fakes[1].addRecording("room-b", { state: "deleted", published: false });
+  h.fakes[1].addRecording("room-b", { startTime: 3000, state: "deleted", published: false });
   assert.equal(
     recordIDs(await h.text("getRecordings", { meetingID: "room-a", "meta_gl-listed": "true" })).length,
     1,
   );
   assert.equal(recordIDs(await h.text("getRecordings", { state: "unpublished" })).length, 1);
-  assert.equal(recordIDs(await h.text("getRecordings", { state: "any" })).length, 2); // BBB: any but deleted
+  assert.equal(recordIDs(await h.text("getRecordings")).length, 2); // default: published and unpublished
+  assert.equal(recordIDs(await h.text("getRecordings", { state: "any" })).length, 3);
   assert.equal(recordIDs(await h.text("getRecordings", { state: "deleted" })).length, 1);
   const none = await h.text("getRecordings", { meetingID: "never-heard-of-it" });
   assert.equal(tag(none, "returncode"), "SUCCESS");
@@ -55,8 +58,8 @@ Deno.test("getRecordings by recordID prefix", async () => {
 
 Deno.test("a failing server leaves its recordings out; every server failing is serverUnavailable", async () => {
   await using h = await setup({ servers: 2, backendTimeoutMs: 300 });
-  h.fakes[0].addRecording("room-f");
-  h.fakes[1].addRecording("room-f");
+  h.fakes[0].addRecording("room-f", { startTime: 1000 });
+  h.fakes[1].addRecording("room-f", { startTime: 2000 });
   h.fakes[1].mode = "hang";
   assert.equal(recordIDs(await h.text("getRecordings", { meetingID: "room-f" })).length, 1);
   h.fakes[0].mode = "http500";
