@@ -6,7 +6,16 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
-import { ConfigError, kvPath, serveConfig, type ServeFlags } from "./src/config.ts";
+import {
+  ConfigError,
+  type Env,
+  kvPath,
+  layeredEnv,
+  readConfigFile,
+  serveConfig,
+  type ServeFlags,
+} from "./src/config.ts";
+import { configCommand } from "./src/cli/config.ts";
 import { CliError } from "./src/cli/errors.ts";
 import { serve } from "./src/cli/serve.ts";
 import {
@@ -21,7 +30,16 @@ import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { openStore } from "./src/store/kv.ts";
 
-const env = (name: string) => Deno.env.get(name);
+/** The process environment. */
+const processEnv: Env = (name) => Deno.env.get(name);
+
+/**
+ * The environment with the config file named by `--config` (else `BBBLB_CONFIG`) layered under it, so every
+ * command reads the same settings as `serve`.
+ */
+async function settingsEnv(configFlag?: string): Promise<Env> {
+  return layeredEnv(processEnv, await readConfigFile(configFlag, processEnv));
+}
 
 /**
  * Run an admin subcommand on the store named by `--kv` and print what it returns. Only `add-server` creates a
@@ -32,7 +50,7 @@ async function withStore(
   run: (kv: Deno.Kv) => Promise<string>,
   create = false,
 ): Promise<void> {
-  const kv = await openStore(kvPath(kvFlag, env), create);
+  const kv = await openStore(kvPath(kvFlag, await settingsEnv()), create);
   try {
     console.log(await run(kv));
   } finally {
@@ -51,6 +69,47 @@ async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();
 }
 
+/** The options of `serve` (and `config`, which shows what `serve` would run with). */
+function serveOptions(): Option[] {
+  return [
+    kvOption(),
+    new Option(
+      "--config <file>",
+      "env-style file of BBBLB_* settings, under the environment (env BBBLB_CONFIG)",
+    ),
+    new Option("--host <host>", "address to listen on (env BBBLB_HOST, default 127.0.0.1)"),
+    new Option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)"),
+    new Option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)"),
+    new Option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)"),
+    new Option(
+      "--logout-url <url>",
+      "where users of an ended meeting go when its creator gave no logoutURL (env BBBLB_LOGOUT_URL)",
+    ),
+    new Option(
+      "--poll-interval <seconds>",
+      "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)",
+    ),
+    new Option(
+      "--backend-timeout <seconds>",
+      "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
+    ),
+    new Option(
+      "--fail-threshold <n>",
+      "failed rounds before a server is offline (env BBBLB_FAIL_THRESHOLD, default 2)",
+    ),
+    new Option(
+      "--recover-threshold <n>",
+      "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
+    ),
+    new Option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)"),
+    new Option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)"),
+    new Option(
+      "--admin-token <token>",
+      "bearer token required for /metrics and /status (env BBBLB_ADMIN_TOKEN, default none)",
+    ),
+  ];
+}
+
 /** The command line, as a commander program. */
 export function program(): Command {
   const cli = new Command("bbblb")
@@ -60,35 +119,19 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s.split("\n").filter((l) => l.trim())[0] + "\n") });
 
-  cli.command("serve")
-    .description("serve the BBB API (and poll the servers) until SIGTERM or SIGINT")
-    .addOption(kvOption())
-    .option("--host <host>", "address to listen on (env BBBLB_HOST, default 127.0.0.1)")
-    .option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)")
-    .option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)")
-    .option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)")
-    .option(
-      "--logout-url <url>",
-      "where users of an ended meeting go when its creator gave no logoutURL (env BBBLB_LOGOUT_URL)",
-    )
-    .option("--poll-interval <seconds>", "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)")
-    .option(
-      "--backend-timeout <seconds>",
-      "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
-    )
-    .option(
-      "--fail-threshold <n>",
-      "failed rounds before a server is offline (env BBBLB_FAIL_THRESHOLD, default 2)",
-    )
-    .option(
-      "--recover-threshold <n>",
-      "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
-    )
-    .option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)")
-    .option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)")
-    .action(async (flags: ServeFlags) => {
-      await serve(serveConfig(flags, env));
-    });
+  const serveCmd = cli.command("serve")
+    .description("serve the BBB API (and poll the servers) until SIGTERM or SIGINT");
+  serveOptions().forEach((o) => serveCmd.addOption(o));
+  serveCmd.action(async (flags: ServeFlags & { config?: string }) => {
+    await serve(serveConfig(flags, await settingsEnv(flags.config)));
+  });
+
+  const configCmd = cli.command("config")
+    .description("print the effective settings of serve (same flags, environment and file); secrets masked");
+  serveOptions().forEach((o) => configCmd.addOption(o));
+  configCmd.action(async (flags: ServeFlags & { config?: string }) => {
+    console.log(await configCommand(flags, processEnv, await readConfigFile(flags.config, processEnv)));
+  });
 
   cli.command("add-server")
     .description(
@@ -192,6 +235,7 @@ export function program(): Command {
     .argument("<id>", "server id")
     .addOption(kvOption())
     .action(async (id: string, o) => {
+      const env = await settingsEnv();
       const kv = await openStore(kvPath(o.kv, env), false);
       try {
         await panicCommand(await adminContext(kv, env), id, (line) => console.log(line));
