@@ -1,6 +1,7 @@
 /**
- * The HTTP app: `createApp(deps)` builds a Hono app that answers the BBB API at `/bigbluebutton/api/`.
- * Every error becomes BBB's FAILED XML in exactly one place ({@linkcode createApp}'s `onError`).
+ * The HTTP app: `createApp(deps)` builds a Hono app that answers the BBB API at `/bigbluebutton/api/`, and
+ * the operator endpoints `/healthz` and `/metrics` (the latter behind the optional admin token).
+ * Every error of the BBB API becomes BBB's FAILED XML in exactly one place ({@linkcode createApp}'s `onError`).
  *
  * @module
  */
@@ -15,6 +16,8 @@ import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, isMeetingRunning, join } from "./meetings.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
 import { failed, success } from "./responses.ts";
+import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -42,6 +45,10 @@ export interface AppDeps {
   fetch?: typeof fetch;
   /** @default a logger that drops everything */
   log?: Logger;
+  /** The instance's metrics (shared with the poller's `onRound` hook by `serve`). @default new metrics */
+  metrics?: Metrics;
+  /** Token that `/metrics` requires as `Authorization: Bearer`; `null` leaves it open. @default null */
+  adminToken?: string | null;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -59,6 +66,11 @@ const CALLS: Record<string, Handler> = {
 };
 
 const API = "/bigbluebutton/api/";
+
+/** Call names as metric labels: the known calls, `index`, or `other` (so a scanner cannot grow the labels). */
+function callLabel(call: string): string {
+  return call === "index" || call === "rejoin" || Object.hasOwn(CALLS, call) ? call : "other";
+}
 
 /** returncode and messageKey of an XML answer, read from its head (they come first in BBB's answers). */
 async function outcomeOf(res: Response): Promise<{ returncode?: string; messageKey?: string }> {
@@ -102,7 +114,17 @@ export function createApp(deps: AppDeps): Hono {
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
+  const metrics = deps.metrics ?? createMetrics(deps.kv);
+  const adminToken = deps.adminToken ?? null;
   const app = new Hono();
+
+  app.get("/healthz", () => healthz(deps.kv));
+  app.get("/metrics", async (c) => {
+    if (adminToken !== null && !tokenMatches(adminToken, bearerOf(c.req.header("authorization")))) {
+      return unauthorized();
+    }
+    return plain(200, (await metrics.render()).trimEnd(), { "content-type": metrics.registry.contentType });
+  });
 
   // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a
   // secret or a checksum.
@@ -111,6 +133,12 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     const fields = { call: c.req.path.slice(API.length) || "index", meetingID: c.req.query("meetingID") };
     const outcome = await outcomeOf(c.res);
+    const redirect = c.res.status >= 300 && c.res.status < 400;
+    metrics.observeApiCall(
+      callLabel(fields.call),
+      outcome.returncode ?? (redirect ? "redirect" : "none"),
+      (performance.now() - started) / 1000,
+    );
     const level = outcome.messageKey === "checksumError" ? "warn" : "info";
     ctx.log[level]("api", {
       ...fields,
@@ -138,6 +166,9 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((err, c) => {
     if (err instanceof BbbError) return failed(err.messageKey, err.message);
     ctx.log.error("internal error", { path: c.req.path, error: String(err?.stack ?? err) });
+    if (!c.req.path.startsWith("/bigbluebutton/")) {
+      return plain(500, "internal error: the administrator can find it in bbblb's log");
+    }
     return failed(
       "internalError",
       "An internal error occurred; the administrator can find it in bbblb's log.",

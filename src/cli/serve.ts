@@ -4,6 +4,7 @@
  * @module
  */
 import { createApp } from "../api/app.ts";
+import { createMetrics } from "../api/metrics.ts";
 import { staleClaimMs } from "../cluster/create.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
@@ -27,6 +28,7 @@ export async function serve(
     console.error(secret);
   });
   await savePublicUrl(kv, config.url);
+  const metrics = createMetrics(kv);
   const app = createApp({
     kv,
     secrets: () => secrets,
@@ -37,6 +39,8 @@ export async function serve(
     linkKey: await internalKey(kv, "link_key"),
     cookieKey: await internalKey(kv, "cookie_key"),
     log,
+    metrics,
+    adminToken: config.adminToken,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;
@@ -68,6 +72,7 @@ export async function serve(
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
     signal: stop.signal,
+    onRound: (report) => metrics.observeRound(report),
   });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {
