@@ -16,6 +16,7 @@ import {
   type ServeFlags,
 } from "./src/config.ts";
 import { configCommand } from "./src/cli/config.ts";
+import { exportCommand, importCommand } from "./src/cli/backup.ts";
 import { CliError } from "./src/cli/errors.ts";
 import { serve } from "./src/cli/serve.ts";
 import {
@@ -29,6 +30,7 @@ import { StoreError } from "./src/store/servers.ts";
 import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { openStore } from "./src/store/kv.ts";
+import { ensureSchema } from "./src/store/schema.ts";
 
 /** The process environment. */
 const processEnv: Env = (name) => Deno.env.get(name);
@@ -52,6 +54,7 @@ async function withStore(
 ): Promise<void> {
   const kv = await openStore(kvPath(kvFlag, await settingsEnv()), create);
   try {
+    await ensureSchema(kv);
     console.log(await run(kv));
   } finally {
     kv.close();
@@ -238,6 +241,7 @@ export function program(): Command {
       const env = await settingsEnv();
       const kv = await openStore(kvPath(o.kv, env), false);
       try {
+        await ensureSchema(kv);
         await panicCommand(await adminContext(kv, env), id, (line) => console.log(line));
       } finally {
         kv.close();
@@ -251,6 +255,23 @@ export function program(): Command {
     .option("--json", "print a JSON array")
     .action(async (o) => {
       await withStore(o.kv, (kv) => listMeetingsCommand(kv, { server: o.server, json: Boolean(o.json) }));
+    });
+
+  cli.command("export")
+    .description("write servers (with secrets), settings, running meetings and history as JSON (a backup)")
+    .argument("[file]", "where to write (created with mode 0600); without it, stdout")
+    .addOption(kvOption())
+    .action(async (file: string | undefined, o) => {
+      await withStore(o.kv, (kv) => exportCommand(kv, file, (line) => console.error(line)));
+    });
+
+  cli.command("import")
+    .description("restore an export into an empty store (--force empties the store first)")
+    .argument("<file>", "a file written by bbblb export, or - for stdin")
+    .addOption(kvOption())
+    .option("--force", "delete everything in the store first")
+    .action(async (file: string, o) => {
+      await withStore(o.kv, (kv) => importCommand(kv, file, Boolean(o.force)), true);
     });
 
   return cli;

@@ -10,6 +10,7 @@ import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { openStore } from "../store/kv.ts";
+import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
 
@@ -23,6 +24,13 @@ export async function serve(
   log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<void> {
   const kv = await openStore(config.kv);
+  try {
+    const schema = await ensureSchema(kv);
+    for (const step of schema.migrated) log.info("migrated the store", { step });
+  } catch (e) {
+    kv.close();
+    throw e;
+  }
   const secrets = await resolveSecrets(kv, config.secrets, (secret) => {
     console.error(`bbblb: generated the API secret (shown only now; it is kept in ${config.kv}):`);
     console.error(secret);
