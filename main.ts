@@ -17,6 +17,7 @@ import {
 } from "./src/config.ts";
 import { configCommand } from "./src/cli/config.ts";
 import { exportCommand, importCommand } from "./src/cli/backup.ts";
+import { syncServersCommand } from "./src/cli/sync_servers.ts";
 import { CliError } from "./src/cli/errors.ts";
 import { serve } from "./src/cli/serve.ts";
 import {
@@ -255,6 +256,34 @@ export function program(): Command {
     .option("--json", "print a JSON array")
     .action(async (o) => {
       await withStore(o.kv, (kv) => listMeetingsCommand(kv, { server: o.server, json: Boolean(o.json) }));
+    });
+
+  cli.command("sync-servers")
+    .description("make the servers match a YAML or JSON list: add, update, cordon (or --prune) the rest")
+    .argument("<file>", "a list of {id, url, secret, weight?, checksum?, state?}, or - for stdin")
+    .addOption(kvOption())
+    .option(
+      "--prune",
+      "remove servers missing from the file (those without meetings; the others are cordoned)",
+    )
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--no-check", "skip the call that checks each new URL or secret")
+    .action(async (file: string, o) => {
+      let text: string;
+      try {
+        text = file === "-" ? await readStdin() : await Deno.readTextFile(file);
+      } catch (e) {
+        throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
+      }
+      await withStore(o.kv, (kv) =>
+        syncServersCommand(kv, {
+          text,
+          name: file === "-" ? "stdin" : file,
+          prune: Boolean(o.prune),
+          dryRun: Boolean(o.dryRun),
+          check: o.check,
+          timeoutMs: 10_000,
+        }), !o.dryRun);
     });
 
   cli.command("export")
