@@ -50,6 +50,8 @@ export interface SetupOptions {
   logoutUrl?: string | null;
   /** Passed to createApp. @default null (operator endpoints open) */
   adminToken?: string | null;
+  /** Passed to createApp. @default 10 */
+  statusRefreshSeconds?: number;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -85,6 +87,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     linkKey,
     metrics,
     adminToken: options.adminToken ?? null,
+    statusRefreshSeconds: options.statusRefreshSeconds,
   });
   const ctx: ClusterContext = {
     kv,

@@ -1,6 +1,6 @@
 /**
  * The HTTP app: `createApp(deps)` builds a Hono app that answers the BBB API at `/bigbluebutton/api/`, and
- * the operator endpoints `/healthz` and `/metrics` (the latter behind the optional admin token).
+ * the operator endpoints `/healthz`, `/metrics` and `/status` (the latter two behind the optional admin token).
  * Every error of the BBB API becomes BBB's FAILED XML in exactly one place ({@linkcode createApp}'s `onError`).
  *
  * @module
@@ -18,6 +18,7 @@ import { type ApiRequest, readApiRequest } from "./request.ts";
 import { failed, success } from "./responses.ts";
 import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { statusPage } from "./status.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -47,8 +48,13 @@ export interface AppDeps {
   log?: Logger;
   /** The instance's metrics (shared with the poller's `onRound` hook by `serve`). @default new metrics */
   metrics?: Metrics;
-  /** Token that `/metrics` requires as `Authorization: Bearer`; `null` leaves it open. @default null */
+  /**
+   * Token that `/metrics` and `/status` require (`Authorization: Bearer`, or for `/status` a cookie set by
+   * `?token=`); `null` leaves them open. @default null
+   */
   adminToken?: string | null;
+  /** Seconds between reloads of the `/status` page. @default 10 */
+  statusRefreshSeconds?: number;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -125,6 +131,13 @@ export function createApp(deps: AppDeps): Hono {
     }
     return plain(200, (await metrics.render()).trimEnd(), { "content-type": metrics.registry.contentType });
   });
+  app.get("/status", (c) =>
+    statusPage(c, {
+      kv: deps.kv,
+      adminToken,
+      publicUrl: ctx.publicUrl,
+      refreshSeconds: deps.statusRefreshSeconds,
+    }));
 
   // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a
   // secret or a checksum.
