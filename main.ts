@@ -16,7 +16,7 @@ import {
   type ServeFlags,
 } from "./src/config.ts";
 import { configCommand } from "./src/cli/config.ts";
-import { exportCommand, importCommand } from "./src/cli/backup.ts";
+import { exportCommand, importCommand, readExportFile } from "./src/cli/backup.ts";
 import { syncServersCommand } from "./src/cli/sync_servers.ts";
 import { CliError } from "./src/cli/errors.ts";
 import { serve } from "./src/cli/serve.ts";
@@ -300,7 +300,8 @@ export function program(): Command {
     .addOption(kvOption())
     .option("--force", "delete everything in the store first")
     .action(async (file: string, o) => {
-      await withStore(o.kv, (kv) => importCommand(kv, file, Boolean(o.force)), true);
+      const doc = await readExportFile(file);
+      await withStore(o.kv, (kv) => importCommand(kv, doc, Boolean(o.force)), true);
     });
 
   return cli;

@@ -91,6 +91,11 @@ Deno.test("import of a file that is not an export is one line and exit 2", async
       res.stderr,
       /^bbblb: not a bbblb export this version can read: "format" is not "bbblb-export"\n$/,
     );
+    assert.equal(
+      await Deno.stat(`${dir}/b.kv`).then(() => true, () => false),
+      false,
+      "a bad file created a store",
+    );
   });
 });
 

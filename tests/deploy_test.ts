@@ -12,6 +12,14 @@ import { ROOT } from "./bbblb_process.ts";
 const UNIT = new URL("deploy/bbblb.service", ROOT);
 const NGINX = new URL("deploy/nginx-bbblb.conf", ROOT);
 const INSTALLED_BINARY = "/usr/local/bin/bbblb";
+/** nginx lives in /usr/sbin, which is not on every PATH. */
+const NGINX_BIN = (() => {
+  try {
+    return Deno.statSync("/usr/sbin/nginx").isFile ? "/usr/sbin/nginx" : "nginx";
+  } catch {
+    return "nginx";
+  }
+})();
 
 /** Run a tool; fail the test with an install hint when it is not there. */
 async function tool(cmd: string, args: string[], pkg: string) {
@@ -129,7 +137,7 @@ Deno.test("the shipped nginx example passes nginx -t and proxies the request tar
       `${dir}/nginx.conf`,
       `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  include ${dir}/site.conf;\n}\n`,
     );
-    const res = await tool("nginx", ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`], "nginx-light");
+    const res = await tool(NGINX_BIN, ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`], "nginx-light");
     assert.equal(res.code, 0, res.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BackupError, exportStore, importStore, validateExport } from "../store/backup.ts";
+import { BackupError, type ExportDoc, exportStore, importStore, validateExport } from "../store/backup.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -41,12 +41,11 @@ export async function exportCommand(
 }
 
 /**
- * Import `file` (an export) into the store.
+ * Read and validate an export file (`-`: stdin) before any store is opened, so a bad file creates nothing.
  *
- * @throws {CliError} exit 2 for a file that cannot be read or is not an export; exit 1 for a store that is not
- *   empty without `force`
+ * @throws {CliError} exit 2 for a file that cannot be read or is not an export
  */
-export async function importCommand(kv: Deno.Kv, file: string, force: boolean): Promise<string> {
+export async function readExportFile(file: string): Promise<ExportDoc> {
   let raw: unknown;
   try {
     raw = JSON.parse(
@@ -56,7 +55,21 @@ export async function importCommand(kv: Deno.Kv, file: string, force: boolean): 
     throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
   }
   try {
-    const report = await importStore(kv, validateExport(raw), { force });
+    return validateExport(raw);
+  } catch (e) {
+    if (e instanceof BackupError) throw new CliError(e.message, e.exitCode);
+    throw e;
+  }
+}
+
+/**
+ * Import an export (see {@linkcode readExportFile}) into the store.
+ *
+ * @throws {CliError} exit 1 for a store that is not empty without `force`
+ */
+export async function importCommand(kv: Deno.Kv, doc: ExportDoc, force: boolean): Promise<string> {
+  try {
+    const report = await importStore(kv, doc, { force });
     return `imported ${report.servers} server(s), ${report.meetings} running meeting(s), ${report.history} history row(s), ${report.settings} setting(s)`;
   } catch (e) {
     if (e instanceof BackupError) throw new CliError(e.message, e.exitCode);
