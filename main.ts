@@ -6,7 +6,18 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
-import { ConfigError, kvPath, serveConfig, type ServeFlags } from "./src/config.ts";
+import {
+  ConfigError,
+  type Env,
+  kvPath,
+  layeredEnv,
+  readConfigFile,
+  serveConfig,
+  type ServeFlags,
+} from "./src/config.ts";
+import { configCommand } from "./src/cli/config.ts";
+import { exportCommand, importCommand, readExportFile } from "./src/cli/backup.ts";
+import { syncServersCommand } from "./src/cli/sync_servers.ts";
 import { CliError } from "./src/cli/errors.ts";
 import { serve } from "./src/cli/serve.ts";
 import {
@@ -20,8 +31,18 @@ import { StoreError } from "./src/store/servers.ts";
 import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { openStore } from "./src/store/kv.ts";
+import { ensureSchema } from "./src/store/schema.ts";
 
-const env = (name: string) => Deno.env.get(name);
+/** The process environment. */
+const processEnv: Env = (name) => Deno.env.get(name);
+
+/**
+ * The environment with the config file named by `--config` (else `BBBLB_CONFIG`) layered under it, so every
+ * command reads the same settings as `serve`.
+ */
+async function settingsEnv(configFlag?: string): Promise<Env> {
+  return layeredEnv(processEnv, await readConfigFile(configFlag, processEnv));
+}
 
 /**
  * Run an admin subcommand on the store named by `--kv` and print what it returns. Only `add-server` creates a
@@ -32,8 +53,9 @@ async function withStore(
   run: (kv: Deno.Kv) => Promise<string>,
   create = false,
 ): Promise<void> {
-  const kv = await openStore(kvPath(kvFlag, env), create);
+  const kv = await openStore(kvPath(kvFlag, await settingsEnv()), create);
   try {
+    await ensureSchema(kv);
     console.log(await run(kv));
   } finally {
     kv.close();
@@ -51,6 +73,47 @@ async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();
 }
 
+/** The options of `serve` (and `config`, which shows what `serve` would run with). */
+function serveOptions(): Option[] {
+  return [
+    kvOption(),
+    new Option(
+      "--config <file>",
+      "env-style file of BBBLB_* settings, under the environment (env BBBLB_CONFIG)",
+    ),
+    new Option("--host <host>", "address to listen on (env BBBLB_HOST, default 127.0.0.1)"),
+    new Option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)"),
+    new Option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)"),
+    new Option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)"),
+    new Option(
+      "--logout-url <url>",
+      "where users of an ended meeting go when its creator gave no logoutURL (env BBBLB_LOGOUT_URL)",
+    ),
+    new Option(
+      "--poll-interval <seconds>",
+      "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)",
+    ),
+    new Option(
+      "--backend-timeout <seconds>",
+      "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
+    ),
+    new Option(
+      "--fail-threshold <n>",
+      "failed rounds before a server is offline (env BBBLB_FAIL_THRESHOLD, default 2)",
+    ),
+    new Option(
+      "--recover-threshold <n>",
+      "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
+    ),
+    new Option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)"),
+    new Option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)"),
+    new Option(
+      "--admin-token <token>",
+      "bearer token required for /metrics and /status (env BBBLB_ADMIN_TOKEN, default none)",
+    ),
+  ];
+}
+
 /** The command line, as a commander program. */
 export function program(): Command {
   const cli = new Command("bbblb")
@@ -60,35 +123,19 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s.split("\n").filter((l) => l.trim())[0] + "\n") });
 
-  cli.command("serve")
-    .description("serve the BBB API (and poll the servers) until SIGTERM or SIGINT")
-    .addOption(kvOption())
-    .option("--host <host>", "address to listen on (env BBBLB_HOST, default 127.0.0.1)")
-    .option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)")
-    .option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)")
-    .option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)")
-    .option(
-      "--logout-url <url>",
-      "where users of an ended meeting go when its creator gave no logoutURL (env BBBLB_LOGOUT_URL)",
-    )
-    .option("--poll-interval <seconds>", "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)")
-    .option(
-      "--backend-timeout <seconds>",
-      "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
-    )
-    .option(
-      "--fail-threshold <n>",
-      "failed rounds before a server is offline (env BBBLB_FAIL_THRESHOLD, default 2)",
-    )
-    .option(
-      "--recover-threshold <n>",
-      "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
-    )
-    .option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)")
-    .option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)")
-    .action(async (flags: ServeFlags) => {
-      await serve(serveConfig(flags, env));
-    });
+  const serveCmd = cli.command("serve")
+    .description("serve the BBB API (and poll the servers) until SIGTERM or SIGINT");
+  serveOptions().forEach((o) => serveCmd.addOption(o));
+  serveCmd.action(async (flags: ServeFlags & { config?: string }) => {
+    await serve(serveConfig(flags, await settingsEnv(flags.config)));
+  });
+
+  const configCmd = cli.command("config")
+    .description("print the effective settings of serve (same flags, environment and file); secrets masked");
+  serveOptions().forEach((o) => configCmd.addOption(o));
+  configCmd.action(async (flags: ServeFlags & { config?: string }) => {
+    console.log(await configCommand(flags, processEnv, await readConfigFile(flags.config, processEnv)));
+  });
 
   cli.command("add-server")
     .description(
@@ -192,8 +239,10 @@ export function program(): Command {
     .argument("<id>", "server id")
     .addOption(kvOption())
     .action(async (id: string, o) => {
+      const env = await settingsEnv();
       const kv = await openStore(kvPath(o.kv, env), false);
       try {
+        await ensureSchema(kv);
         await panicCommand(await adminContext(kv, env), id, (line) => console.log(line));
       } finally {
         kv.close();
@@ -207,6 +256,52 @@ export function program(): Command {
     .option("--json", "print a JSON array")
     .action(async (o) => {
       await withStore(o.kv, (kv) => listMeetingsCommand(kv, { server: o.server, json: Boolean(o.json) }));
+    });
+
+  cli.command("sync-servers")
+    .description("make the servers match a YAML or JSON list: add, update, cordon (or --prune) the rest")
+    .argument("<file>", "a list of {id, url, secret, weight?, checksum?, state?}, or - for stdin")
+    .addOption(kvOption())
+    .option(
+      "--prune",
+      "remove servers missing from the file (those without meetings; the others are cordoned)",
+    )
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--no-check", "skip the call that checks each new URL or secret")
+    .action(async (file: string, o) => {
+      let text: string;
+      try {
+        text = file === "-" ? await readStdin() : await Deno.readTextFile(file);
+      } catch (e) {
+        throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
+      }
+      await withStore(o.kv, (kv) =>
+        syncServersCommand(kv, {
+          text,
+          name: file === "-" ? "stdin" : file,
+          prune: Boolean(o.prune),
+          dryRun: Boolean(o.dryRun),
+          check: o.check,
+          timeoutMs: 10_000,
+        }), !o.dryRun);
+    });
+
+  cli.command("export")
+    .description("write servers (with secrets), settings, running meetings and history as JSON (a backup)")
+    .argument("[file]", "where to write (created with mode 0600); without it, stdout")
+    .addOption(kvOption())
+    .action(async (file: string | undefined, o) => {
+      await withStore(o.kv, (kv) => exportCommand(kv, file, (line) => console.error(line)));
+    });
+
+  cli.command("import")
+    .description("restore an export into an empty store (--force empties the store first)")
+    .argument("<file>", "a file written by bbblb export, or - for stdin")
+    .addOption(kvOption())
+    .option("--force", "delete everything in the store first")
+    .action(async (file: string, o) => {
+      const doc = await readExportFile(file);
+      await withStore(o.kv, (kv) => importCommand(kv, doc, Boolean(o.force)), true);
     });
 
   return cli;

@@ -1,6 +1,10 @@
 /**
- * Settings of `bbblb serve` from flags and `BBBLB_*` environment variables, validated once into a typed
- * {@linkcode ServeConfig}. Flags win over the environment, the environment over defaults.
+ * Settings of `bbblb serve` from flags, `BBBLB_*` environment variables and an optional env-style config file
+ * (`--config FILE`, env `BBBLB_CONFIG`), validated once into a typed {@linkcode ServeConfig}. Flags win over
+ * the environment, the environment over the file, the file over what bbblb keeps in the store (the generated
+ * API secret, see `store/settings.ts`), and that over defaults. The file is just another layer under the
+ * environment: {@linkcode layeredEnv} puts it there, and {@linkcode serveConfig} reads both through one
+ * function.
  *
  * @module
  */
@@ -31,6 +35,8 @@ export interface ServeConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   /** Log format. */
   logFormat: "text" | "json";
+  /** Bearer token required for `/metrics` and `/status`, or `null` when they are open. */
+  adminToken: string | null;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -47,60 +53,218 @@ export interface ServeFlags {
   recoverThreshold?: string;
   logLevel?: string;
   logFormat?: string;
+  adminToken?: string;
 }
 
-/** A setting that cannot be used; the message names it and says what is accepted. */
+/**
+ * Settings that cannot be used. `problems` holds one sentence per bad value, each naming the flag and the
+ * variable (or the file and line) and saying what is accepted; `message` joins them with "; " so the command
+ * line prints them on one line.
+ */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** One sentence per bad value. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === "string" ? [problems] : problems;
+    super(list.join("; "));
     this.name = "ConfigError";
+    this.problems = list;
   }
+}
+
+/** Reads an environment variable; `undefined` when it is not set. */
+export type Env = (name: string) => string | undefined;
+
+/** One setting of `serve`: its variable, its flag, and whether its value is a secret (masked when shown). */
+export interface SettingInfo {
+  /** The environment variable, e.g. `BBBLB_PORT`. */
+  env: string;
+  /** The flag, e.g. `--port`. */
+  flag: string;
+  /** The key of {@linkcode ServeFlags}. */
+  key: keyof ServeFlags;
+  /** Never shown: `bbblb config` prints `********`. */
+  secret: boolean;
+}
+
+/** Every setting of `serve`, in the order `bbblb config` prints them. */
+export const SETTINGS: readonly SettingInfo[] = [
+  ["BBBLB_KV", "--kv", "kv"],
+  ["BBBLB_HOST", "--host", "host"],
+  ["BBBLB_PORT", "--port", "port"],
+  ["BBBLB_SECRET", "--secret", "secret", true],
+  ["BBBLB_URL", "--url", "url"],
+  ["BBBLB_LOGOUT_URL", "--logout-url", "logoutUrl"],
+  ["BBBLB_POLL_INTERVAL", "--poll-interval", "pollInterval"],
+  ["BBBLB_BACKEND_TIMEOUT", "--backend-timeout", "backendTimeout"],
+  ["BBBLB_FAIL_THRESHOLD", "--fail-threshold", "failThreshold"],
+  ["BBBLB_RECOVER_THRESHOLD", "--recover-threshold", "recoverThreshold"],
+  ["BBBLB_LOG_LEVEL", "--log-level", "logLevel"],
+  ["BBBLB_LOG_FORMAT", "--log-format", "logFormat"],
+  ["BBBLB_ADMIN_TOKEN", "--admin-token", "adminToken", true],
+].map(([env, flag, key, secret]) => ({
+  env: env as string,
+  flag: flag as string,
+  key: key as keyof ServeFlags,
+  secret: secret === true,
+}));
+
+/** One value from a config file, with the line it came from (for messages and `bbblb config`). */
+export interface FileValue {
+  value: string;
+  line: number;
+}
+
+/** A parsed config file: values by variable name (`BBBLB_` prefix added where the file left it out). */
+export interface ConfigFile {
+  path: string;
+  values: Map<string, FileValue>;
+}
+
+/**
+ * Parse an env-style config file: `KEY=VALUE` lines, the `BBBLB_` prefix optional, an optional `export `
+ * before the key, values optionally in single or double quotes, blank lines and lines starting with `#`
+ * ignored. A later line wins over an earlier one for the same key, as in systemd's `EnvironmentFile`, so one
+ * file can serve both.
+ *
+ * @param path only for messages
+ * @throws {ConfigError} with one problem per bad line: a line that is not `KEY=VALUE`, or an unknown key
+ *   (naming the key and the line)
+ */
+export function parseConfigFile(text: string, path: string): ConfigFile {
+  const known = new Set(SETTINGS.map((s) => s.env));
+  const values = new Map<string, FileValue>();
+  const problems: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = i + 1;
+    const trimmed = raw.trim();
+    if (trimmed === "" || trimmed.startsWith("#")) return;
+    const m = trimmed.match(/^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
+    if (!m) {
+      problems.push(`${path}:${line}: not a KEY=VALUE line`);
+      return;
+    }
+    const name = m[1].toUpperCase();
+    const env = name.startsWith("BBBLB_") ? name : `BBBLB_${name}`;
+    if (env === "BBBLB_CONFIG") {
+      problems.push(`${path}:${line}: a config file cannot name another config file (${m[1]})`);
+      return;
+    }
+    if (!known.has(env)) {
+      problems.push(`${path}:${line}: unknown setting "${m[1]}"`);
+      return;
+    }
+    values.set(env, { value: unquote(m[2]), line });
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { path, values };
+}
+
+function unquote(v: string): string {
+  if (v.length >= 2 && v.startsWith("'") && v.endsWith("'")) return v.slice(1, -1);
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) {
+    return v.slice(1, -1).replace(/\\(["\\$`])/g, "$1");
+  }
+  return v;
+}
+
+/**
+ * Read and parse the config file named by `--config`, else `BBBLB_CONFIG`; `null` when neither names one.
+ *
+ * @throws {ConfigError} when the file cannot be read, or for its bad lines (see {@linkcode parseConfigFile})
+ */
+export async function readConfigFile(flag: string | undefined, env: Env): Promise<ConfigFile | null> {
+  const path = flag ?? env("BBBLB_CONFIG");
+  if (path === undefined || path === "") return null;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError(`--config / BBBLB_CONFIG: cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseConfigFile(text, path);
+}
+
+/** The environment with the config file under it: a variable that is set wins over the file. */
+export function layeredEnv(env: Env, file: ConfigFile | null): Env {
+  if (!file) return env;
+  return (name) => env(name) ?? file.values.get(name)?.value;
+}
+
+/** Where an effective setting came from, for `bbblb config`. */
+export type SettingSource = "flag" | "environment" | "file" | "default";
+
+/** The layer a setting's value comes from. */
+export function sourceOf(
+  setting: SettingInfo,
+  flags: ServeFlags,
+  env: Env,
+  file: ConfigFile | null,
+): { source: SettingSource; line?: number } {
+  if (flags[setting.key] !== undefined) return { source: "flag" };
+  if (env(setting.env) !== undefined) return { source: "environment" };
+  const fromFile = file?.values.get(setting.env);
+  if (fromFile) return { source: "file", line: fromFile.line };
+  return { source: "default" };
 }
 
 /** The default KV path, relative to the working directory. */
 export const DEFAULT_KV = "./bbblb.kv";
 
 /** The KV path from `--kv`, else `BBBLB_KV`, else {@linkcode DEFAULT_KV}. */
-export function kvPath(flag: string | undefined, env: (name: string) => string | undefined): string {
+export function kvPath(flag: string | undefined, env: Env): string {
   const v = flag ?? env("BBBLB_KV") ?? DEFAULT_KV;
   if (v.trim() === "") throw new ConfigError("--kv / BBBLB_KV: must not be empty");
   return v;
 }
 
 /**
- * Build the serve settings.
+ * Build the serve settings. Every value is checked, and every bad one reported, before anything starts.
  *
- * @param env reads an environment variable (injected for tests)
- * @throws {ConfigError} for the first bad value, naming the flag and the variable
+ * @param env reads an environment variable (injected for tests); put a config file under it with
+ *   {@linkcode layeredEnv}
+ * @throws {ConfigError} with one problem per bad value, each naming the flag and the variable
  */
-export function serveConfig(flags: ServeFlags, env: (name: string) => string | undefined): ServeConfig {
+export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
+  const problems: string[] = [];
+  /** Run one check; on failure note its problem and go on with a fallback, so all are reported at once. */
+  const check = <T>(f: () => T, fallback: T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+      return fallback;
+    }
+  };
   const pick = (flag: string | undefined, name: string) => flag ?? env(name);
+  const kv = check(() => kvPath(flags.kv, env), DEFAULT_KV);
   const host = pick(flags.host, "BBBLB_HOST") ?? "127.0.0.1";
-  const port = integer(pick(flags.port, "BBBLB_PORT") ?? "8090", "--port / BBBLB_PORT", 0, 65535);
+  const port = check(
+    () => integer(pick(flags.port, "BBBLB_PORT") ?? "8090", "--port / BBBLB_PORT", 0, 65535),
+    0,
+  );
   const rawSecrets = pick(flags.secret, "BBBLB_SECRET");
   const secrets = (rawSecrets ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
   if (rawSecrets !== undefined && rawSecrets !== "" && secrets.length === 0) {
-    throw new ConfigError(
-      "--secret / BBBLB_SECRET: no secret in it (give one, or several separated by commas)",
-    );
+    problems.push("--secret / BBBLB_SECRET: no secret in it (give one, or several separated by commas)");
   }
-  for (const s of secrets) {
-    if (s.length < 8) {
-      throw new ConfigError("--secret / BBBLB_SECRET: each secret needs at least 8 characters");
-    }
+  if (secrets.some((s) => s.length < 8)) {
+    problems.push("--secret / BBBLB_SECRET: each secret needs at least 8 characters");
   }
   const givenUrl = pick(flags.url, "BBBLB_URL");
   const rawUrl = givenUrl ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  let url: string;
+  let url = rawUrl;
   try {
     const u = new URL(rawUrl);
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
     url = u.href.replace(/\/+$/, "");
   } catch {
-    throw new ConfigError(
+    problems.push(
       givenUrl === undefined
         ? `--host / BBBLB_HOST: "${host}" is not a host name or address`
         : `--url / BBBLB_URL: "${rawUrl}" is not an http(s) URL`,
@@ -114,61 +278,123 @@ export function serveConfig(flags: ServeFlags, env: (name: string) => string | u
       if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
       logoutUrl = u.href;
     } catch {
-      throw new ConfigError(`--logout-url / BBBLB_LOGOUT_URL: "${rawLogout}" is not an http(s) URL`);
+      problems.push(`--logout-url / BBBLB_LOGOUT_URL: "${rawLogout}" is not an http(s) URL`);
     }
   }
-  const logLevel = oneOf(
-    pick(flags.logLevel, "BBBLB_LOG_LEVEL") ?? "info",
-    "--log-level / BBBLB_LOG_LEVEL",
-    [
-      "debug",
-      "info",
-      "warn",
-      "error",
-    ] as const,
+  const logLevel = check(
+    () =>
+      oneOf(
+        pick(flags.logLevel, "BBBLB_LOG_LEVEL") ?? "info",
+        "--log-level / BBBLB_LOG_LEVEL",
+        [
+          "debug",
+          "info",
+          "warn",
+          "error",
+        ] as const,
+      ),
+    "info",
   );
-  const logFormat = oneOf(
-    pick(flags.logFormat, "BBBLB_LOG_FORMAT") ?? "text",
-    "--log-format / BBBLB_LOG_FORMAT",
-    [
-      "text",
-      "json",
-    ] as const,
+  const logFormat = check(
+    () =>
+      oneOf(
+        pick(flags.logFormat, "BBBLB_LOG_FORMAT") ?? "text",
+        "--log-format / BBBLB_LOG_FORMAT",
+        [
+          "text",
+          "json",
+        ] as const,
+      ),
+    "text",
   );
+  const pollIntervalSeconds = check(() =>
+    number(
+      pick(flags.pollInterval, "BBBLB_POLL_INTERVAL") ?? "10",
+      "--poll-interval / BBBLB_POLL_INTERVAL",
+      1,
+      3600,
+    ), 10);
+  const backendTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.backendTimeout, "BBBLB_BACKEND_TIMEOUT") ?? "5",
+      "--backend-timeout / BBBLB_BACKEND_TIMEOUT",
+      0.1,
+      120,
+    ), 5);
+  const failThreshold = check(() =>
+    integer(
+      pick(flags.failThreshold, "BBBLB_FAIL_THRESHOLD") ?? "2",
+      "--fail-threshold / BBBLB_FAIL_THRESHOLD",
+      1,
+      100,
+    ), 2);
+  const recoverThreshold = check(() =>
+    integer(
+      pick(flags.recoverThreshold, "BBBLB_RECOVER_THRESHOLD") ?? "2",
+      "--recover-threshold / BBBLB_RECOVER_THRESHOLD",
+      1,
+      100,
+    ), 2);
+  const rawToken = pick(flags.adminToken, "BBBLB_ADMIN_TOKEN");
+  let adminToken: string | null = null;
+  if (rawToken !== undefined && rawToken !== "") {
+    if (rawToken.trim().length < 16 || /\s/.test(rawToken.trim())) {
+      problems.push("--admin-token / BBBLB_ADMIN_TOKEN: needs at least 16 characters and no spaces");
+    } else {
+      adminToken = rawToken.trim();
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
-    kv: kvPath(flags.kv, env),
+    kv,
     host,
     port,
     secrets,
     url,
     logoutUrl,
-    pollIntervalSeconds: number(
-      pick(flags.pollInterval, "BBBLB_POLL_INTERVAL") ?? "10",
-      "--poll-interval / BBBLB_POLL_INTERVAL",
-      1,
-      3600,
-    ),
-    backendTimeoutMs: 1000 * number(
-      pick(flags.backendTimeout, "BBBLB_BACKEND_TIMEOUT") ?? "5",
-      "--backend-timeout / BBBLB_BACKEND_TIMEOUT",
-      0.1,
-      120,
-    ),
-    failThreshold: integer(
-      pick(flags.failThreshold, "BBBLB_FAIL_THRESHOLD") ?? "2",
-      "--fail-threshold / BBBLB_FAIL_THRESHOLD",
-      1,
-      100,
-    ),
-    recoverThreshold: integer(
-      pick(flags.recoverThreshold, "BBBLB_RECOVER_THRESHOLD") ?? "2",
-      "--recover-threshold / BBBLB_RECOVER_THRESHOLD",
-      1,
-      100,
-    ),
+    pollIntervalSeconds,
+    backendTimeoutMs,
+    failThreshold,
+    recoverThreshold,
     logLevel,
     logFormat,
+    adminToken,
   };
+}
+
+/** Mask for secrets in `bbblb config`. */
+export const MASK = "********";
+
+/** The effective value of a setting as `bbblb config` shows it (secrets masked, units as in the variable). */
+export function displayValue(setting: SettingInfo, config: ServeConfig): string {
+  switch (setting.key) {
+    case "kv":
+      return config.kv;
+    case "host":
+      return config.host;
+    case "port":
+      return String(config.port);
+    case "secret":
+      return config.secrets.map(() => MASK).join(",");
+    case "url":
+      return config.url;
+    case "logoutUrl":
+      return config.logoutUrl ?? "";
+    case "pollInterval":
+      return String(config.pollIntervalSeconds);
+    case "backendTimeout":
+      return String(config.backendTimeoutMs / 1000);
+    case "failThreshold":
+      return String(config.failThreshold);
+    case "recoverThreshold":
+      return String(config.recoverThreshold);
+    case "logLevel":
+      return config.logLevel;
+    case "logFormat":
+      return config.logFormat;
+    case "adminToken":
+      return config.adminToken === null ? "" : MASK;
+  }
 }
 
 function number(raw: string, what: string, min: number, max: number): number {

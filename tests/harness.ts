@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
+import { createMetrics, type Metrics } from "../src/api/metrics.ts";
 import type { ClusterContext } from "../src/cluster/context.ts";
 import { encodeQuery } from "../src/bbb/query.ts";
 import { silentLogger } from "../src/log.ts";
@@ -28,6 +29,8 @@ export interface Harness extends AsyncDisposable {
   /** The cluster context the app runs with (for admin operations such as panic). */
   ctx: ClusterContext;
   app: ReturnType<typeof createApp>;
+  /** The app's metrics (feed poll rounds with `metrics.observeRound`). */
+  metrics: Metrics;
   fakes: FakeBbb[];
   /** Call the app with signed parameters (encoded with encodeURIComponent). */
   call(call: string, params?: Record<string, string>): Promise<Response>;
@@ -45,6 +48,10 @@ export interface SetupOptions {
   maxBodyBytes?: number;
   /** Passed to createApp. @default null */
   logoutUrl?: string | null;
+  /** Passed to createApp. @default null (operator endpoints open) */
+  adminToken?: string | null;
+  /** Passed to createApp. @default 10 */
+  statusRefreshSeconds?: number;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -69,6 +76,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   }
   const linkKey = crypto.getRandomValues(new Uint8Array(32));
   const backendTimeoutMs = options.backendTimeoutMs ?? 1000;
+  const metrics = createMetrics(kv);
   const app = createApp({
     kv,
     secrets: () => [SECRET],
@@ -77,6 +85,9 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     publicUrl: PUBLIC_URL,
     logoutUrl: options.logoutUrl ?? null,
     linkKey,
+    metrics,
+    adminToken: options.adminToken ?? null,
+    statusRefreshSeconds: options.statusRefreshSeconds,
   });
   const ctx: ClusterContext = {
     kv,
@@ -94,6 +105,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     kv,
     ctx,
     app,
+    metrics,
     fakes,
     call,
     text: async (name, params) => await (await call(name, params)).text(),

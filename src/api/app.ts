@@ -1,6 +1,7 @@
 /**
- * The HTTP app: `createApp(deps)` builds a Hono app that answers the BBB API at `/bigbluebutton/api/`.
- * Every error becomes BBB's FAILED XML in exactly one place ({@linkcode createApp}'s `onError`).
+ * The HTTP app: `createApp(deps)` builds a Hono app that answers the BBB API at `/bigbluebutton/api/`, and
+ * the operator endpoints `/healthz`, `/metrics` and `/status` (the latter two behind the optional admin token).
+ * Every error of the BBB API becomes BBB's FAILED XML in exactly one place ({@linkcode createApp}'s `onError`).
  *
  * @module
  */
@@ -18,6 +19,9 @@ import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
 import { failed, success } from "./responses.ts";
+import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { statusPage } from "./status.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -45,6 +49,15 @@ export interface AppDeps {
   fetch?: typeof fetch;
   /** @default a logger that drops everything */
   log?: Logger;
+  /** The instance's metrics (shared with the poller's `onRound` hook by `serve`). @default new metrics */
+  metrics?: Metrics;
+  /**
+   * Token that `/metrics` and `/status` require (`Authorization: Bearer`, or for `/status` a cookie set by
+   * `?token=`); `null` leaves them open. @default null
+   */
+  adminToken?: string | null;
+  /** Seconds between reloads of the `/status` page. @default 10 */
+  statusRefreshSeconds?: number;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -91,6 +104,11 @@ const REFUSED: Record<string, string> = {
 
 const API = "/bigbluebutton/api/";
 
+/** Call names as metric labels: the known calls, `index`, or `other` (so a scanner cannot grow the labels). */
+function callLabel(call: string): string {
+  return call === "index" || call === "rejoin" || Object.hasOwn(CALLS, call) ? call : "other";
+}
+
 /** returncode and messageKey of an XML answer, read from its head (they come first in BBB's answers). */
 async function outcomeOf(res: Response): Promise<{ returncode?: string; messageKey?: string }> {
   if (!res.headers.get("content-type")?.startsWith("text/xml")) return {};
@@ -134,6 +152,8 @@ export function createApp(deps: AppDeps): Hono {
     secrets: deps.secrets,
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
+  const metrics = deps.metrics ?? createMetrics(deps.kv);
+  const adminToken = deps.adminToken ?? null;
   const app = new Hono();
 
   // Deno builds the request URL from the Host header: one holding `/`, `?`, `#` or `@` would shift the path
@@ -145,6 +165,21 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
+  app.get("/healthz", () => healthz(deps.kv));
+  app.get("/metrics", async (c) => {
+    if (adminToken !== null && !tokenMatches(adminToken, bearerOf(c.req.header("authorization")))) {
+      return unauthorized();
+    }
+    return plain(200, (await metrics.render()).trimEnd(), { "content-type": metrics.registry.contentType });
+  });
+  app.get("/status", (c) =>
+    statusPage(c, {
+      kv: deps.kv,
+      adminToken,
+      publicUrl: ctx.publicUrl,
+      refreshSeconds: deps.statusRefreshSeconds,
+    }));
+
   // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a
   // secret or a checksum.
   app.use("/bigbluebutton/api/*", async (c, next) => {
@@ -152,6 +187,12 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     const fields = { call: c.req.path.slice(API.length) || "index", meetingID: c.req.query("meetingID") };
     const outcome = await outcomeOf(c.res);
+    const redirect = c.res.status >= 300 && c.res.status < 400;
+    metrics.observeApiCall(
+      callLabel(fields.call),
+      outcome.returncode ?? (redirect ? "redirect" : "none"),
+      (performance.now() - started) / 1000,
+    );
     const level = outcome.messageKey === "checksumError" ? "warn" : "info";
     ctx.log[level]("api", {
       ...fields,
@@ -197,6 +238,9 @@ export function createApp(deps: AppDeps): Hono {
         : failed(err.messageKey, err.message);
     }
     ctx.log.error("internal error", { path: c.req.path, error: String(err?.stack ?? err) });
+    if (!c.req.path.startsWith("/bigbluebutton/")) {
+      return plain(500, "internal error: the administrator can find it in bbblb's log");
+    }
     return failed(
       "internalError",
       "An internal error occurred; the administrator can find it in bbblb's log.",

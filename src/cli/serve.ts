@@ -4,11 +4,13 @@
  * @module
  */
 import { createApp } from "../api/app.ts";
+import { createMetrics } from "../api/metrics.ts";
 import { staleClaimMs } from "../cluster/create.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { openStore } from "../store/kv.ts";
+import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
 
@@ -22,11 +24,19 @@ export async function serve(
   log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<void> {
   const kv = await openStore(config.kv);
+  try {
+    const schema = await ensureSchema(kv);
+    for (const step of schema.migrated) log.info("migrated the store", { step });
+  } catch (e) {
+    kv.close();
+    throw e;
+  }
   const secrets = await resolveSecrets(kv, config.secrets, (secret) => {
     console.error(`bbblb: generated the API secret (shown only now; it is kept in ${config.kv}):`);
     console.error(secret);
   });
   await savePublicUrl(kv, config.url);
+  const metrics = createMetrics(kv);
   const app = createApp({
     kv,
     secrets: () => secrets,
@@ -37,6 +47,8 @@ export async function serve(
     linkKey: await internalKey(kv, "link_key"),
     cookieKey: await internalKey(kv, "cookie_key"),
     log,
+    metrics,
+    adminToken: config.adminToken,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;
@@ -68,6 +80,7 @@ export async function serve(
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
     signal: stop.signal,
+    onRound: (report) => metrics.observeRound(report),
   });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {

@@ -143,7 +143,12 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   return `server ${id}: changed ${what}`;
 }
 
-async function checkServer(
+/**
+ * One `getMeetings` call that proves a URL and a secret, as `add-server` makes it.
+ *
+ * @throws {CliError} naming what failed (unreachable, not a BBB API, wrong secret)
+ */
+export async function checkServer(
   backend: { apiUrl: string; secret: string; checksum: ChecksumAlgorithm },
   timeoutMs: number,
 ) {

@@ -64,3 +64,8 @@ export async function savePublicUrl(kv: Deno.Kv, url: string): Promise<void> {
 export async function publicUrlOf(kv: Deno.Kv): Promise<string | null> {
   return (await kv.get<string>(keys.setting("public_url"))).value;
 }
+
+/** Whether the store keeps a generated API secret (without reading it out). */
+export async function hasStoredSecret(kv: Deno.Kv): Promise<boolean> {
+  return Boolean((await kv.get<string>(keys.setting("secret"))).value);
+}

@@ -1,0 +1,70 @@
+/**
+ * Tests of `/status` in-process: the table and its escaping, and the token by bearer header, by `?token=` once
+ * (cookie and redirect), and refusals. The page in a real browser: `tests/status_browser_test.ts`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { setup } from "../../tests/harness.ts";
+import { setServerState } from "../store/servers.ts";
+import { keys } from "../store/keys.ts";
+
+const TOKEN = "status-token-0123456789";
+
+Deno.test("/status shows one row per server with state, health, meetings and a load bar", async () => {
+  await using h = await setup({ servers: 2 });
+  assert.match(await h.text("create", { meetingID: "m1", name: "Meeting 1", load: "3" }), /SUCCESS/);
+  await setServerState(h.kv, 2, "cordoned");
+  const res = await h.app.request("/status");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+  const html = await res.text();
+  assert.match(html, /<meta http-equiv="refresh" content="10">/);
+  assert.equal(html.match(/<tr class="server"/g)?.length, 2);
+  assert.match(html, /class="state state-cordoned">cordoned</);
+  assert.match(html, /1 meeting\(s\)/);
+  assert.match(html, /style="width:100%"/, "the busiest server has a full bar");
+  assert.match(html, /style="width:0%"/);
+});
+
+Deno.test("/status escapes what it shows", async () => {
+  await using h = await setup({ servers: 1 });
+  const health = (await h.kv.get<Record<string, unknown>>(keys.health(1))).value!;
+  await h.kv.set(keys.health(1), { ...health, lastError: "<script>alert(1)</script>" });
+  const html = await (await h.app.request("/status")).text();
+  assert.ok(!html.includes("<script>"), "unescaped markup");
+  assert.match(html, /&#60;script&#62;/);
+});
+
+Deno.test("/status with a token: bearer header works, anything else is 401", async () => {
+  await using h = await setup({ servers: 1, adminToken: TOKEN });
+  const none = await h.app.request("/status");
+  assert.equal(none.status, 401);
+  assert.ok(!(await none.text()).includes("<table"));
+  const bearer = await h.app.request("/status", { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(bearer.status, 200);
+  await bearer.body?.cancel();
+  const wrong = await h.app.request(`/status?token=${TOKEN}x`);
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.headers.get("set-cookie"), null);
+  await wrong.body?.cancel();
+  const forged = await h.app.request("/status", { headers: { cookie: `bbblb_status=${"0".repeat(64)}` } });
+  assert.equal(forged.status, 401);
+  await forged.body?.cancel();
+});
+
+Deno.test("/status?token= sets an HttpOnly cookie without the token and redirects to /status", async () => {
+  await using h = await setup({ servers: 1, adminToken: TOKEN });
+  const first = await h.app.request(`/status?token=${TOKEN}`);
+  assert.equal(first.status, 303);
+  assert.equal(first.headers.get("location"), "/status");
+  const cookie = first.headers.get("set-cookie") ?? "";
+  assert.match(
+    cookie,
+    /^bbblb_status=[0-9a-f]{64}; Max-Age=43200; Path=\/status; HttpOnly; SameSite=Strict$/,
+  );
+  assert.ok(!cookie.includes(TOKEN), "the token itself went into the cookie");
+  const page = await h.app.request("/status", { headers: { cookie: cookie.split(";")[0] } });
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<tr class="server"/);
+});
