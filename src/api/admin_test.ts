@@ -116,6 +116,11 @@ Deno.test("/metrics reports the poller's rounds it is given", async () => {
   const text = await (await h.app.request("/metrics")).text();
   assert.equal(sample(text, "bbblb_poll_round_duration_seconds_count"), 2);
   assert.equal(sample(text, "bbblb_poll_round_failed_servers"), 0);
+  const perServer = sample(text, `bbblb_server_poll_duration_seconds{server="1"}`);
+  assert.ok(
+    perServer !== undefined && perServer >= 0 && perServer < 60,
+    `per-server poll duration: ${perServer}`,
+  );
 });
 
 Deno.test("/metrics needs the admin token as a bearer header when one is set; /healthz stays open", async () => {

@@ -101,6 +101,12 @@ export function createMetrics(kv: Deno.Kv): Metrics {
     buckets: ROUND_BUCKETS,
     registers: [registry],
   });
+  const serverPoll = new Gauge({
+    name: "bbblb_server_poll_duration_seconds",
+    help: "How long the server took to answer (or fail) its getMeetings call in the last poll round here",
+    labelNames: ["server"],
+    registers: [registry],
+  });
   const roundFailed = new Gauge({
     name: "bbblb_poll_round_failed_servers",
     help: "Servers that failed in the last poll round this instance ran",
@@ -129,6 +135,10 @@ export function createMetrics(kv: Deno.Kv): Metrics {
     observeRound(report) {
       rounds.observe(report.durationMs / 1000);
       roundFailed.set(report.failedServers);
+      serverPoll.reset(); // a removed server disappears
+      for (const [id, ms] of Object.entries(report.serverDurationsMs)) {
+        serverPoll.set({ server: id }, ms / 1000);
+      }
     },
     async render() {
       const [list, all] = await Promise.all([listServers(kv), listAllMeetings(kv)]);

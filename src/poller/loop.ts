@@ -35,7 +35,8 @@ export async function runPoller(options: PollerOptions): Promise<void> {
       holding = held;
       if (held) {
         const report = await pollRound(options);
-        options.log.debug("poll round", { ...report });
+        const { serverDurationsMs: _, ...summary } = report;
+        options.log.debug("poll round", summary);
         options.onRound?.(report);
       }
     } catch (e) {

@@ -68,6 +68,8 @@ export interface RoundReport {
   repaired: number;
   /** Stale copies of moved meetings ended on the server they moved away from. */
   staleEnded: number;
+  /** How long each server took to answer (or fail) its getMeetings call this round, in ms, by server id. */
+  serverDurationsMs: Record<number, number>;
 }
 
 /** One meeting as a server listed it. */
@@ -104,13 +106,19 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     adopted: 0,
     repaired: 0,
     staleEnded: 0,
+    serverDurationsMs: {},
   };
   // Order matters for the load repair below: loads are read before meetings (see repairLoads).
   const servers = await listServers(deps.kv);
   const [meetings, lives] = await Promise.all([listAllMeetings(deps.kv), listAllLive(deps.kv)]);
   report.servers = servers.length;
 
-  const results = await mapLimit(servers, deps.concurrency ?? 50, (s) => fetchMeetings(deps, s));
+  const results = await mapLimit(servers, deps.concurrency ?? 50, async (s) => {
+    const started = performance.now();
+    const result = await fetchMeetings(deps, s);
+    report.serverDurationsMs[s.id] = performance.now() - started;
+    return result;
+  });
   const healthWrites: [ServerView, ServerHealth][] = [];
   const liveWrites: [Deno.KvKey, MeetingLive][] = [];
   const liveSeen = new Set<string>();
