@@ -8,7 +8,7 @@ import { createApp } from "../src/api/app.ts";
 import { createMetrics, type Metrics } from "../src/api/metrics.ts";
 import type { ClusterContext } from "../src/cluster/context.ts";
 import { encodeQuery } from "../src/bbb/query.ts";
-import { silentLogger } from "../src/log.ts";
+import { type Logger, silentLogger } from "../src/log.ts";
 import { pollRound } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
@@ -52,6 +52,8 @@ export interface SetupOptions {
   adminToken?: string | null;
   /** Passed to createApp. @default 10 */
   statusRefreshSeconds?: number;
+  /** The app's logger. @default silent */
+  log?: Logger;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -88,6 +90,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     metrics,
     adminToken: options.adminToken ?? null,
     statusRefreshSeconds: options.statusRefreshSeconds,
+    log: options.log,
   });
   const ctx: ClusterContext = {
     kv,

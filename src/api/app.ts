@@ -23,6 +23,9 @@ import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { statusPage } from "./status.ts";
 
+/** The app's per-request variables: the server an API call went to, for its log line. */
+export type AppEnv = { Variables: { server?: number } };
+
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
   /** The store. */
@@ -136,7 +139,7 @@ const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
  * kv.close();
  * ```
  */
-export function createApp(deps: AppDeps): Hono {
+export function createApp(deps: AppDeps): Hono<AppEnv> {
   const backendTimeoutMs = deps.backendTimeoutMs ?? 5000;
   const ctx: ApiContext = {
     kv: deps.kv,
@@ -154,7 +157,7 @@ export function createApp(deps: AppDeps): Hono {
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const metrics = deps.metrics ?? createMetrics(deps.kv);
   const adminToken = deps.adminToken ?? null;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   // Deno builds the request URL from the Host header: one holding `/`, `?`, `#` or `@` would shift the path
   // and query bbblb reads. Such a request is malformed HTTP.
@@ -185,7 +188,11 @@ export function createApp(deps: AppDeps): Hono {
   app.use("/bigbluebutton/api/*", async (c, next) => {
     const started = performance.now();
     await next();
-    const fields = { call: c.req.path.slice(API.length) || "index", meetingID: c.req.query("meetingID") };
+    const fields = {
+      call: c.req.path.slice(API.length) || "index",
+      meetingID: c.req.query("meetingID"),
+      server: c.get("server"),
+    };
     const outcome = await outcomeOf(c.res);
     const redirect = c.res.status >= 300 && c.res.status < 400;
     metrics.observeApiCall(
@@ -227,7 +234,11 @@ export function createApp(deps: AppDeps): Hono {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
     const req = await readApiRequest(c.req.raw, call, deps.secrets(), maxBodyBytes);
-    return await handler(ctx, req);
+    try {
+      return await handler(ctx, req);
+    } finally {
+      c.set("server", req.server);
+    }
   });
 
   app.onError((err, c) => {

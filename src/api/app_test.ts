@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { holder, setup, sign, tag } from "../../tests/harness.ts";
+import { holder, SECRET, setup, sign, tag } from "../../tests/harness.ts";
+import { createLogger } from "../log.ts";
 import { keys } from "../store/keys.ts";
 import { loadOf, loadValue } from "../store/load.ts";
 import { listServers, setServerState } from "../store/servers.ts";
@@ -441,4 +442,23 @@ Deno.test("a large XML body is not read before the checksum is verified", async 
   assert.equal(tag(await res.text(), "messageKey"), "checksumError");
   assert.ok(pulled <= 2, `read ${pulled} chunks of an unauthenticated body`);
   await body.cancel().catch(() => {});
+});
+
+Deno.test("each API call logs one line with call, meetingID, server, returncode and duration", async () => {
+  const lines: string[] = [];
+  await using h = await setup({
+    servers: 2,
+    log: createLogger({ format: "json", write: (l) => lines.push(l) }),
+  });
+  await h.text("create", { meetingID: "logged-room", name: "Logged" });
+  await h.text("getMeetingInfo", { meetingID: "nobody-room" });
+  const api = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "api");
+  assert.equal(api.length, 2);
+  assert.equal(api[0].call, "create");
+  assert.equal(api[0].meetingID, "logged-room");
+  assert.equal(api[0].server, holder(h.fakes, "logged-room") + 1);
+  assert.equal(api[0].returncode, "SUCCESS");
+  assert.equal(typeof api[0].ms, "number");
+  assert.equal(api[1].messageKey, "notFound");
+  assert.equal(lines.some((l) => l.includes(SECRET) || l.includes("checksum=")), false);
 });

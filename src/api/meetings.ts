@@ -126,10 +126,14 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
     }
     if (entry.value) {
       const running = await failover(ctx, entry as Deno.KvEntry<MeetingRecord>, params);
+      req.server = running.value.serverId;
       return await createAgain(ctx, running, params, req.body);
     }
     const outcome = await placeNewMeeting(ctx, { meetingID, loadMilli, params, xmlBody: req.body, tried });
-    if (outcome.kind === "answer") return xml(outcome.text);
+    if (outcome.kind === "answer") {
+      req.server = outcome.entry?.value.serverId;
+      return xml(outcome.text);
+    }
   }
   throw serverUnavailable("The meeting could not be placed: the store stayed contended; try again.");
 }
@@ -264,6 +268,7 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
   if (!found) throw meetingNotFound();
   const entry = await failover(ctx, found, []);
   const server = await serverOf(ctx, entry.value);
+  req.server = server.id;
   let query = req.query;
   const createTime = get(req.params, "createTime");
   if (
@@ -298,6 +303,7 @@ export async function end(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const meetingID = meetingIdOf(req.params);
   const entry = await runningMeeting(ctx, meetingID);
   if (!entry) throw meetingNotFound();
+  req.server = entry.value.serverId;
   const answer = await passThrough(ctx, await serverOf(ctx, entry.value), "end", req.query);
   const { returncode, messageKey } = answer.response;
   if (returncode === "SUCCESS" || messageKey === "notFound") {
@@ -315,6 +321,7 @@ export async function end(ctx: ApiContext, req: ApiRequest): Promise<Response> {
 export async function getMeetingInfo(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const found = await reachableMeeting(ctx, meetingIdOf(req.params));
   if (!found) throw new BbbError("notFound", "A meeting with that ID does not exist");
+  req.server = found.server.id;
   return xml((await passThrough(ctx, found.server, "getMeetingInfo", req.query)).text);
 }
 
@@ -325,6 +332,7 @@ export async function getMeetingInfo(ctx: ApiContext, req: ApiRequest): Promise<
 export async function isMeetingRunning(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const found = await reachableMeeting(ctx, meetingIdOf(req.params));
   if (!found) return success({ running: "false" });
+  req.server = found.server.id;
   return xml((await passThrough(ctx, found.server, "isMeetingRunning", req.query)).text);
 }
 
@@ -338,6 +346,7 @@ export function inMeetingCall(call: "insertDocument" | "sendChatMessage") {
   return async (ctx: ApiContext, req: ApiRequest): Promise<Response> => {
     const found = await reachableMeeting(ctx, meetingIdOf(req.params));
     if (!found) throw new BbbError("notFound", "A meeting with that ID does not exist");
+    req.server = found.server.id;
     try {
       const answer = await callServer(ctx, found.server, call, req.query, {
         body: req.body?.bytes,

@@ -49,5 +49,6 @@ export async function move(ctx: ApiContext, req: ApiRequest): Promise<Response> 
     }
   }
   const moved = await moveMeeting(ctx, entry, { serverId, endOld: true, reason: "move" });
+  req.server = moved.entry.value.serverId;
   return xml(moved.text);
 }

@@ -23,6 +23,8 @@ export interface ApiRequest {
    * multipart (putRecordingTextTrack's file). Not covered by the checksum, as in BBB.
    */
   body?: { bytes: Uint8Array<ArrayBuffer>; contentType: string };
+  /** The server the call went to, set by the handler for the log line. */
+  server?: number;
 }
 
 /** Content types of a parameter body. */
