@@ -69,6 +69,11 @@ function kvOption(): Option {
   );
 }
 
+/** Commander's way to repeat an option: collect its values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();
 }
@@ -146,6 +151,7 @@ export function program(): Command {
     .argument("<secret>", "the server's shared secret, or - to read it from stdin")
     .addOption(kvOption())
     .option("--weight <w>", "relative capacity (default 1)")
+    .option("--tag <tag>", "a placement tag (repeatable); meta_server-tag=TAG creates go here", collect, [])
     .option("--disabled", "add it disabled (no new meetings)")
     .addOption(
       new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
@@ -163,6 +169,7 @@ export function program(): Command {
           url,
           secret,
           weight: o.weight,
+          tags: o.tag,
           disabled: o.disabled,
           checksum: o.checksum,
           check: o.check,
@@ -178,6 +185,8 @@ export function program(): Command {
     .option("--url <url>", "new URL, as bbb-conf --secret prints it")
     .option("--secret <secret>", "new shared secret, or - to read it from stdin")
     .option("--weight <w>", "new relative capacity")
+    .option("--tag <tag>", "new placement tags (repeatable; replaces the old ones)", collect, [])
+    .option("--no-tags", "remove every placement tag")
     .addOption(
       new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
         "sha1",
@@ -195,6 +204,8 @@ export function program(): Command {
           secret: o.secret,
           weight: o.weight,
           checksum: o.checksum,
+          tags: o.tag,
+          clearTags: o.tags === false,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,

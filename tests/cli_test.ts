@@ -410,3 +410,34 @@ Deno.test("serve --help lists every serve flag", async () => {
     assert.match(res.stdout, new RegExp(`^\\s+${flag} `, "m"), `serve --help does not list ${flag}`);
   }
 });
+
+Deno.test("add-server --tag and set-server --tag / --no-tags set a server's placement tags", async () => {
+  await withKv(async (kv) => {
+    const url = "http://127.0.0.1:9/bigbluebutton/";
+    assertOk(
+      await runBbblb([
+        "add-server",
+        "1",
+        url,
+        "s",
+        "--no-check",
+        "--tag",
+        "lecture",
+        "--tag",
+        "big",
+        "--kv",
+        kv,
+      ]),
+    );
+    const tagsOf = async () =>
+      JSON.parse((await runBbblb(["list-servers", "--json", "--kv", kv])).stdout)[0].tags;
+    assert.deepEqual(await tagsOf(), ["lecture", "big"]);
+    assertOk(await runBbblb(["set-server", "1", "--tag", "gpu", "--kv", kv]));
+    assert.deepEqual(await tagsOf(), ["gpu"]);
+    assertOk(await runBbblb(["set-server", "1", "--no-tags", "--kv", kv]));
+    assert.deepEqual(await tagsOf(), []);
+    const bad = await runBbblb(["set-server", "1", "--tag", "a;b", "--kv", kv]);
+    assertOneLineError(bad, /not a tag/);
+    assert.equal(bad.code, 2);
+  });
+});

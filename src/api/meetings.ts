@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { withServerTags } from "../balancer/tags.ts";
 import { BackendError, backendUrl } from "../bbb/client.ts";
 import { BbbError, meetingNotFound, missingMeetingID } from "../bbb/errors.ts";
 import { get, type Params } from "../bbb/query.ts";
@@ -147,7 +148,7 @@ async function createAgain(
 ): Promise<Response> {
   const server = await serverOf(ctx, entry.value);
   const links = { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId: entry.value.historyId };
-  const call = createCall(params, links, body);
+  const call = createCall(withServerTags(params, server.tags), links, body);
   let answer;
   try {
     answer = await callServer(ctx, server, "create", call.query, call);

@@ -25,6 +25,8 @@ export interface AddServerOptions {
   /** The secret, or `-` to read it from standard input. */
   secret: string;
   weight?: string;
+  /** Placement tags (`--tag`, repeatable). */
+  tags?: string[];
   disabled?: boolean;
   checksum?: string;
   /** Skip the call that checks URL and secret. */
@@ -47,6 +49,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
   const secret = await secretOf(o.secret, o.readStdin);
   const weight = weightOf(o.weight ?? "1");
   const checksum = checksumOf(o.checksum ?? "sha256");
+  const tags = tagsOf(o.tags ?? []);
   if (await getServer(kv, id)) throw new CliError(`server ${id} already exists`);
   const twin = (await listServers(kv)).find((s) => s.apiUrl === apiUrl);
   if (twin) {
@@ -64,13 +67,14 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
       checksum,
       state: o.disabled ? "disabled" : "enabled",
       addedAt: Date.now(),
+      ...(tags.length > 0 ? { tags } : {}),
     });
   } catch (e) {
     throw new CliError((e as Error).message);
   }
   return `added server ${id} (${displayUrl(apiUrl)}), ${
     o.disabled ? "disabled" : "enabled"
-  }, weight ${weight}`;
+  }, weight ${weight}${tags.length > 0 ? `, tags ${tags.join(", ")}` : ""}`;
 }
 
 function apiUrlOf(raw: string): string {
@@ -85,6 +89,21 @@ async function secretOf(raw: string, readStdin: () => Promise<string>): Promise<
   const secret = (raw === "-" ? await readStdin() : raw).trim();
   if (secret === "") throw new CliError("the secret is empty", 2);
   return secret;
+}
+
+/**
+ * Placement tags: letters, digits, `.`, `_` and `-` (no `;` or `!`, which `meta_server-tag` uses); `none` is
+ * reserved (it asks for untagged servers).
+ *
+ * @throws {CliError} exit 2 for a tag that is not allowed
+ */
+function tagsOf(raw: string[]): string[] {
+  for (const t of raw) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(t) || t === "none") {
+      throw new CliError(`--tag: "${t}" is not a tag (letters, digits, . _ -; "none" is reserved)`, 2);
+    }
+  }
+  return [...new Set(raw)];
 }
 
 function weightOf(raw: string): number {
@@ -110,6 +129,10 @@ export interface SetServerOptions {
   secret?: string;
   weight?: string;
   checksum?: string;
+  /** New placement tags (replacing the old ones); `[]` with `clearTags` removes them. */
+  tags?: string[];
+  /** Remove every tag. */
+  clearTags?: boolean;
   check: boolean;
   timeoutMs: number;
   readStdin: () => Promise<string>;
@@ -129,8 +152,13 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   if (o.secret !== undefined) change.secret = await secretOf(o.secret, o.readStdin);
   if (o.weight !== undefined) change.weight = weightOf(o.weight);
   if (o.checksum !== undefined) change.checksum = checksumOf(o.checksum);
+  if (o.clearTags) change.tags = [];
+  else if (o.tags !== undefined && o.tags.length > 0) change.tags = tagsOf(o.tags);
   if (Object.keys(change).length === 0) {
-    throw new CliError("nothing to change: give --url, --secret, --weight or --checksum", 2);
+    throw new CliError(
+      "nothing to change: give --url, --secret, --weight, --checksum, --tag or --no-tags",
+      2,
+    );
   }
   if (change.apiUrl) {
     const twin = (await listServers(kv)).find((s) => s.apiUrl === change.apiUrl && s.id !== id);
@@ -203,6 +231,8 @@ export interface ServerRow {
   participants: number;
   weight: number;
   checksum: ChecksumAlgorithm;
+  /** Placement tags (empty: untagged). */
+  tags: string[];
   /** The last failure, or null after a good poll. */
   lastError: string | null;
   /** When the last good poll ended (ISO 8601), or null. */
@@ -223,6 +253,7 @@ export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
     participants: s.stats.participants,
     weight: s.weight,
     checksum: s.checksum,
+    tags: s.tags ?? [],
     lastError: s.health.lastError,
     lastGoodPoll: s.health.lastGoodPoll === null ? null : new Date(s.health.lastGoodPoll).toISOString(),
   })));
@@ -245,6 +276,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       "EFFECTIVE",
       "WEIGHT",
       "CHECKSUM",
+      "TAGS",
       "LAST ERROR",
     ],
     ...rows.map((r) => [
@@ -258,6 +290,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       String(r.effectiveLoad),
       String(r.weight),
       r.checksum,
+      r.tags.join(",") || "-",
       r.lastError ?? "",
     ]),
   ];

@@ -8,6 +8,14 @@ import { BackendError } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import type { BbbResponse } from "../bbb/xml.ts";
 import { rankServers } from "../balancer/placement.ts";
+import {
+  filterByTags,
+  parseTagRequest,
+  tagParamOf,
+  type TagRequest,
+  withServerTags,
+} from "../balancer/tags.ts";
+import { BbbError } from "../bbb/errors.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
 import {
   claimMeeting,
@@ -98,11 +106,20 @@ export function createDetails(r: BbbResponse): CreateDetails {
 export async function rankedServers(
   ctx: ClusterContext,
   exclude: ReadonlySet<number>,
+  tags: TagRequest = { tags: [], required: false },
 ): Promise<ServerView[]> {
-  return rankServers(
+  const ranked = rankServers(
     (await listServers(ctx.kv)).map((s) => ({ ...s, extraMilli: s.stats.extraMilli })),
     exclude,
   );
+  const { servers, unavailable } = filterByTags(ranked, tags);
+  if (unavailable) {
+    throw new BbbError(
+      "serverTagUnavailable",
+      `There is no available server with the required tag=${tags.tags.join(";")}.`,
+    );
+  }
+  return servers;
 }
 
 /** BBB's answer when a voiceBridge is taken (bbb-web's `<errors>` envelope, without a messageKey). */
@@ -144,7 +161,7 @@ export interface PlaceRequest {
  * @throws {BbbError} `serverUnavailable` when no server is left to try
  */
 export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): Promise<Placement> {
-  const ranked = await rankedServers(ctx, req.tried);
+  const ranked = await rankedServers(ctx, req.tried, parseTagRequest(tagParamOf(req.params)));
   if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
     throw serverUnavailable(
       req.tried.size > 0
@@ -181,7 +198,11 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   }
 
   const params: Params = given === undefined ? [...req.params, ["voiceBridge", voiceBridge]] : req.params;
-  const call = createCall(params, { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId }, req.xmlBody);
+  const call = createCall(withServerTags(params, target.tags), {
+    publicUrl: ctx.publicUrl,
+    linkKey: ctx.linkKey,
+    historyId,
+  }, req.xmlBody);
   let answer;
   try {
     answer = await callServer(ctx, target, "create", call.query, call);

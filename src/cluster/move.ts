@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { parseTagRequest, tagParamOf, withServerTags } from "../balancer/tags.ts";
 import { BackendError } from "../bbb/client.ts";
 import { BbbError, meetingNotFound } from "../bbb/errors.ts";
 import { encodeQuery, type Params } from "../bbb/query.ts";
@@ -80,11 +81,15 @@ export async function moveMeeting(
   for (let attempt = 0; attempt < MAX_SERVERS_PER_CREATE; attempt++) {
     const target = options.serverId !== undefined
       ? await explicitTarget(ctx, options.serverId)
-      : (await rankedServers(ctx, tried))[0];
+      : (await rankedServers(ctx, tried, parseTagRequest(tagParamOf(params))))[0];
     if (!target || (options.serverId !== undefined && attempt > 0)) break;
     tried.add(target.id);
     const historyId = newHistoryId();
-    const call = createCall(params, { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId });
+    const call = createCall(withServerTags(params, target.tags), {
+      publicUrl: ctx.publicUrl,
+      linkKey: ctx.linkKey,
+      historyId,
+    });
     let answer;
     try {
       answer = await callServer(ctx, target, "create", call.query, call);

@@ -33,6 +33,11 @@ export interface ServerRecord {
   checksum: ChecksumAlgorithm;
   /** When it was added (ms since the epoch). */
   addedAt: number;
+  /**
+   * Tags for placement (Scalelite's server tags): meetings asking for one of them with `meta_server-tag` go
+   * here; meetings asking for none never do. Absent or empty: untagged.
+   */
+  tags?: string[];
 }
 
 /**
@@ -150,14 +155,14 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
 }
 
 /**
- * Change a server's registration (URL, secret, weight, checksum). The id and state stay.
+ * Change a server's registration (URL, secret, weight, checksum, tags). The id and state stay.
  *
  * @throws {StoreError} when there is no such server
  */
 export async function updateServer(
   kv: Deno.Kv,
   id: number,
-  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum">>,
+  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags">>,
 ): Promise<ServerRecord> {
   for (;;) {
     const entry = await kv.get<ServerRecord>(keys.server(id));
