@@ -14,6 +14,7 @@ import type { Context } from "hono";
 import { jwtVerify, SignJWT } from "jose";
 import { get } from "../bbb/query.ts";
 import { type CallbackKind, verifyRelay } from "../cluster/callbacks.ts";
+import { httpUrlOrNull } from "../cluster/links.ts";
 import { keys } from "../store/keys.ts";
 import { type HistoryRecord, loadCreateParams, rememberRecordingServers } from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
@@ -27,17 +28,6 @@ function plain(status: number, text: string): Response {
 
 function key(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
-}
-
-/** Only http(s) URLs are called. */
-function httpUrl(raw: string | undefined): string | null {
-  if (!raw) return null;
-  try {
-    const u = new URL(raw);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -55,7 +45,7 @@ export async function relayCallback(ctx: ApiContext, c: Context): Promise<Respon
   }
   const history = (await ctx.kv.get<HistoryRecord>(keys.history(historyId))).value;
   const params = history ? await loadCreateParams(ctx.kv, historyId) : null;
-  const target = httpUrl(params ? get(params, name) : undefined);
+  const target = httpUrlOrNull(params ? get(params, name) : undefined);
   const server = history ? await getServerWithHealth(ctx.kv, history.serverId) : null;
   if (!history || !target || !server) return plain(404, "unknown callback");
   const apiSecret = ctx.secrets()[0];

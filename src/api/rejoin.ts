@@ -11,7 +11,7 @@ import { generateCookie, getCookie } from "hono/cookie";
 import type { Context } from "hono";
 import { backendUrl } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
-import { openTicket, sealTicket, verifyRejoinLink } from "../cluster/links.ts";
+import { httpUrlOrNull, openTicket, sealTicket, verifyRejoinLink } from "../cluster/links.ts";
 import { keys } from "../store/keys.ts";
 import { getMeeting, type HistoryRecord, loadCreateParams, type MeetingRecord } from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
@@ -79,17 +79,6 @@ function redirect(location: string): Response {
   return new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } });
 }
 
-/** Only http(s) URLs are redirect targets (a stored `javascript:` logoutURL is not followed). */
-function httpUrl(raw: string | undefined | null): string | null {
-  if (!raw) return null;
-  try {
-    const u = new URL(raw);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Follow `movedTo` from a history row to the latest instance (bounded, so a loop cannot hang a request). */
 async function latestInstance(kv: Deno.Kv, first: HistoryRecord): Promise<HistoryRecord> {
   let current = first;
@@ -146,7 +135,7 @@ export async function rejoin(ctx: ApiContext, c: Context): Promise<Response> {
     );
   }
   const params = await loadCreateParams(ctx.kv, first.historyId);
-  const target = httpUrl(params ? get(params, "logoutURL") : null) ?? ctx.logoutUrl;
+  const target = httpUrlOrNull(params ? get(params, "logoutURL") : null) ?? ctx.logoutUrl;
   if (target) return redirect(target);
   return page(200, "The meeting has ended", "You have left the meeting. You can close this window.");
 }

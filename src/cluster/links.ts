@@ -66,3 +66,14 @@ export function openTicket(key: Uint8Array, name: string, sealed: string, now: n
     return null;
   }
 }
+
+/** `raw` as a URL if it is an http(s) URL, else `null`: bbblb never redirects to or calls anything else. */
+export function httpUrlOrNull(raw: string | undefined | null): string | null {
+  if (!raw) return null;
+  try {
+    const u = new URL(raw);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}

@@ -83,6 +83,26 @@ export interface HistoryRecord {
   createTime: string | null;
 }
 
+/** The history row of a new meeting instance. */
+function newHistory(
+  m: { historyId: string; tenant: string; meetingID: string; serverId: number },
+  now: number,
+  details?: { internalMeetingID: string | null; createTime: string | null },
+): HistoryRecord {
+  return {
+    historyId: m.historyId,
+    tenant: m.tenant,
+    meetingID: m.meetingID,
+    serverId: m.serverId,
+    createdAt: now,
+    endedAt: null,
+    endReason: null,
+    movedTo: null,
+    internalMeetingID: details?.internalMeetingID ?? null,
+    createTime: details?.createTime ?? null,
+  };
+}
+
 /**
  * A new history id: 12 hex digits of milliseconds then 12 random hex digits, so ids sort by creation time.
  */
@@ -143,18 +163,7 @@ export async function claimMeeting(
     voiceBridge: req.voiceBridge ?? null,
     movedFrom: [],
   };
-  const history: HistoryRecord = {
-    historyId,
-    tenant: req.tenant,
-    meetingID: req.meetingID,
-    serverId: req.serverId,
-    createdAt: req.now,
-    endedAt: null,
-    endReason: null,
-    movedTo: null,
-    internalMeetingID: null,
-    createTime: null,
-  };
+  const history = newHistory(meeting, req.now);
   const key = keys.meeting(req.tenant, req.meetingID);
   const loadKey = keys.load(req.serverId);
   const vb = req.voiceBridge ? keys.voiceBridge(req.voiceBridge) : null;
@@ -378,18 +387,7 @@ export async function switchServer(
       createTime: old.createTime,
     }],
   };
-  const history: HistoryRecord = {
-    historyId: req.historyId,
-    tenant: old.tenant,
-    meetingID: old.meetingID,
-    serverId: req.serverId,
-    createdAt: req.now,
-    endedAt: null,
-    endReason: null,
-    movedTo: null,
-    internalMeetingID: req.details.internalMeetingID,
-    createTime: req.details.createTime,
-  };
+  const history = newHistory(moved, req.now, req.details);
   for (let i = 0; i < 50; i++) {
     const [oldLoad, newLoad, oldHistory] = await kv.getMany<[Deno.KvU64, Deno.KvU64, HistoryRecord]>([
       keys.load(old.serverId),
@@ -463,18 +461,7 @@ export async function adoptMeeting(
     ...req.details,
     movedFrom: [],
   };
-  const history: HistoryRecord = {
-    historyId,
-    tenant: req.tenant,
-    meetingID: req.meetingID,
-    serverId: req.serverId,
-    createdAt: req.now,
-    endedAt: null,
-    endReason: null,
-    movedTo: null,
-    internalMeetingID: req.details.internalMeetingID,
-    createTime: req.details.createTime,
-  };
+  const history = newHistory(meeting, req.now, req.details);
   const key = keys.meeting(req.tenant, req.meetingID);
   const res = await commitWithRetry(() => {
     const op = kv.atomic()
