@@ -146,6 +146,7 @@ export async function poll(
     recoverThreshold: options.recoverThreshold ?? 2,
     graceMs: options.graceMs ?? 0,
     log: silentLogger,
+    links: { publicUrl: h.ctx.publicUrl, linkKey: h.ctx.linkKey },
   });
 }
 

@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { relayCallback } from "./callbacks.ts";
+import { relayHookEvent } from "./hook_relay.ts";
 import type { ApiContext } from "./context.ts";
 import { move } from "./move.ts";
 import { rejoin } from "./rejoin.ts";
@@ -217,7 +218,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   };
   app.all("/bigbluebutton/api", index);
   app.all("/bigbluebutton/api/", index);
-  // Callbacks from BBB servers to front-ends pass through here (links signed with bbblb's own key).
+  // Webhook events and callbacks from BBB servers to front-ends pass through here (links signed with bbblb's key).
+  app.post("/bigbluebutton/callback/hook/:hookID/:sig", (c) => relayHookEvent(ctx, c));
   app.on(
     ["GET", "POST"],
     "/bigbluebutton/callback/:kind/:historyId/:name/:sig",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { holder, poll, setup, sign, tag } from "../../tests/harness.ts";
+import { holder, poll, PUBLIC_URL, SECRET, setup, sign, tag } from "../../tests/harness.ts";
 import { FakeBbb } from "../../tests/fake_bbb.ts";
 import { addServer } from "../store/servers.ts";
 
@@ -225,8 +225,10 @@ Deno.test("hooks: created on every server, listed with bbblb's ids, idempotent, 
   const created = await h.text("hooks/create", { callbackURL: "https://lms.example.org/hook?a=1&b=2" });
   assert.equal(tag(created, "returncode"), "SUCCESS");
   const hookID = tag(created, "hookID")!;
+  // the servers call bbblb's relay for this hook, which passes events on to the front-end's URL
   for (const f of h.fakes) {
-    assert.equal([...f.hooks.values()][0].callbackURL, "https://lms.example.org/hook?a=1&b=2");
+    const registered = [...f.hooks.values()][0].callbackURL;
+    assert.ok(registered.startsWith(`${PUBLIC_URL}/bigbluebutton/callback/hook/${hookID}/`), registered);
   }
   // the webhooks module is called with SHA-1 checksums (the 2.6 module accepts nothing else)
   for (const f of h.fakes) assert.equal(f.requests.at(-1)!.rawQuery.split("checksum=")[1].length, 40);
@@ -262,4 +264,45 @@ Deno.test("hooks: created on every server, listed with bbblb's ids, idempotent, 
   assert.equal(tag(await h.text("hooks/destroy", { hookID }), "messageKey"), "destroyMissingHook");
   assert.equal(tag(await h.text("hooks/destroy", {}), "messageKey"), "missingParamHookID");
   assert.equal(tag(await h.text("hooks/create", {}), "messageKey"), "missingParamCallbackURL");
+});
+
+Deno.test("hook events are verified against the server's secret and passed on re-signed with the API secret", async () => {
+  await using h = await setup({ servers: 1 });
+  const received: { url: string; body: string }[] = [];
+  const front = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    received.push({ url: req.url, body: await req.text() });
+    return new Response("ok");
+  });
+  try {
+    const callbackURL = `http://127.0.0.1:${front.addr.port}/hooks?room=1`;
+    await h.text("hooks/create", { callbackURL });
+    const relay = [...h.fakes[0].hooks.values()][0].callbackURL;
+    const body = new URLSearchParams({
+      domain: "bbb1.example.org",
+      event: '[{"data":{"id":"meeting-created","attributes":{"meeting":{"external-meeting-id":"m1"}}}}]',
+      timestamp: "1700000000000",
+    }).toString();
+    const sum = (s: string) => createHash("sha1").update(s).digest("hex");
+    const path = relay.slice(PUBLIC_URL.length);
+    const res = await h.app.request(`${path}?checksum=${sum(relay + body + h.fakes[0].secret)}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(received.length, 1);
+    assert.equal(received[0].body, body);
+    const got = new URL(received[0].url);
+    assert.equal(got.searchParams.get("room"), "1");
+    assert.equal(got.searchParams.get("checksum"), sum(callbackURL + body + SECRET)); // what the front-end checks
+    // an event signed with another secret is refused and never passed on
+    const forged = await h.app.request(`${path}?checksum=${sum(relay + body + "someone-else")}`, {
+      method: "POST",
+      body,
+    });
+    assert.equal(forged.status, 403);
+    assert.equal(received.length, 1);
+  } finally {
+    await front.shutdown();
+  }
 });

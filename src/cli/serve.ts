@@ -37,6 +37,7 @@ export async function serve(
   });
   await savePublicUrl(kv, config.url);
   const metrics = createMetrics(kv);
+  const linkKey = await internalKey(kv, "link_key");
   const app = createApp({
     kv,
     secrets: () => secrets,
@@ -44,7 +45,7 @@ export async function serve(
     failThreshold: config.failThreshold,
     publicUrl: config.url,
     logoutUrl: config.logoutUrl,
-    linkKey: await internalKey(kv, "link_key"),
+    linkKey,
     cookieKey: await internalKey(kv, "cookie_key"),
     log,
     metrics,
@@ -81,6 +82,7 @@ export async function serve(
     recoverThreshold: config.recoverThreshold,
     signal: stop.signal,
     onRound: (report) => metrics.observeRound(report),
+    links: { publicUrl: config.url, linkKey },
   });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {

@@ -53,6 +53,9 @@ export interface PollDeps {
   log: Logger;
   /** @default Date.now */
   now?: () => number;
+  /** bbblb's public URL and link key, for the hook relay links registered on servers; without them the poller
+   * registers no hooks. */
+  links?: { publicUrl: string; linkKey: Uint8Array };
 }
 
 /** What a round did, for logs, metrics and tests. */
@@ -187,11 +190,12 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
  */
 async function ensureHooks(deps: PollDeps, answered: ServerView[], all: ServerView[]): Promise<void> {
   const hooks = await listHooks(deps.kv);
-  if (hooks.length === 0) return;
+  if (hooks.length === 0 || !deps.links) return;
+  const ctx = { ...deps, ...deps.links };
   const wasOffline = new Set(all.filter((s) => !s.health.online).map((s) => s.id));
   for (const { value: hook } of hooks) {
     const missing = answered.filter((s) => !(String(s.id) in hook.registrations) || wasOffline.has(s.id));
-    await mapLimit(missing, deps.concurrency ?? 50, (s) => registerHook(deps, s, hook));
+    await mapLimit(missing, deps.concurrency ?? 50, (s) => registerHook(ctx, s, hook));
   }
 }
 
