@@ -215,7 +215,7 @@ async function keepTrack(
 }
 
 /** The running meeting of a call (waiting briefly if its create is in flight), or `null`. */
-async function runningMeeting(
+export async function runningMeeting(
   ctx: ApiContext,
   meetingID: string,
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
@@ -337,7 +337,6 @@ export async function isMeetingRunning(ctx: ApiContext, req: ApiRequest): Promis
   return xml((await passThrough(ctx, found.server, "isMeetingRunning", req.query)).text);
 }
 
-export { runningMeeting };
 
 /**
  * `insertDocument` (POST with an XML body) and `sendChatMessage` (BBB 3.0): routed to the meeting's server with
