@@ -30,6 +30,7 @@ import {
 import { StoreError } from "./src/store/servers.ts";
 import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
+import { addTenantCommands } from "./src/cli/tenant_commands.ts";
 import { openStore } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
 
@@ -115,6 +116,10 @@ function serveOptions(): Option[] {
     new Option(
       "--admin-token <token>",
       "bearer token required for /metrics and /status (env BBBLB_ADMIN_TOKEN, default none)",
+    ),
+    new Option(
+      "--trust-proxy",
+      "take the request's host from X-Forwarded-Host, for tenants by host (env BBBLB_TRUST_PROXY)",
     ),
   ];
 }
@@ -296,6 +301,8 @@ export function program(): Command {
           timeoutMs: 10_000,
         }), !o.dryRun);
     });
+
+  addTenantCommands(cli.command("tenant"), withStore, kvOption, settingsEnv, readStdin);
 
   cli.command("export")
     .description("write servers (with secrets), settings, running meetings and history as JSON (a backup)")

@@ -37,6 +37,8 @@ export interface ServeConfig {
   logFormat: "text" | "json";
   /** Bearer token required for `/metrics` and `/status`, or `null` when they are open. */
   adminToken: string | null;
+  /** Whether `X-Forwarded-Host` (from the proxy in front) names the host of a request, for tenants by host. */
+  trustProxy: boolean;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -54,6 +56,8 @@ export interface ServeFlags {
   logLevel?: string;
   logFormat?: string;
   adminToken?: string;
+  /** `--trust-proxy` (commander gives `true`), or a value from the environment. */
+  trustProxy?: boolean | string;
 }
 
 /**
@@ -103,6 +107,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_LOG_LEVEL", "--log-level", "logLevel"],
   ["BBBLB_LOG_FORMAT", "--log-format", "logFormat"],
   ["BBBLB_ADMIN_TOKEN", "--admin-token", "adminToken", true],
+  ["BBBLB_TRUST_PROXY", "--trust-proxy", "trustProxy"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -344,6 +349,16 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       adminToken = rawToken.trim();
     }
   }
+  const rawTrust = flags.trustProxy ?? env("BBBLB_TRUST_PROXY");
+  let trustProxy = false;
+  if (rawTrust === true) trustProxy = true;
+  else if (typeof rawTrust === "string") {
+    const v = rawTrust.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) trustProxy = true;
+    else if (!["", "0", "false", "no", "off"].includes(v)) {
+      problems.push(`--trust-proxy / BBBLB_TRUST_PROXY: "${rawTrust}" is not true or false`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kv,
@@ -359,6 +374,7 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     logLevel,
     logFormat,
     adminToken,
+    trustProxy,
   };
 }
 
@@ -394,6 +410,8 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
       return config.logFormat;
     case "adminToken":
       return config.adminToken === null ? "" : MASK;
+    case "trustProxy":
+      return String(config.trustProxy);
   }
 }
 

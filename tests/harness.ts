@@ -54,6 +54,8 @@ export interface SetupOptions {
   statusRefreshSeconds?: number;
   /** The app's logger. @default silent */
   log?: Logger;
+  /** Passed to createApp. @default false */
+  trustProxy?: boolean;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -91,6 +93,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     adminToken: options.adminToken ?? null,
     statusRefreshSeconds: options.statusRefreshSeconds,
     log: options.log,
+    trustProxy: options.trustProxy,
+    tenantCacheMs: 0, // tests change tenants between requests
   });
   const ctx: ClusterContext = {
     kv,

@@ -23,9 +23,10 @@ import { failed, success } from "./responses.ts";
 import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { statusPage } from "./status.ts";
+import { keyringFor, requestHost, tenantAnswer, TenantDirectory, tenantRequest } from "./tenants.ts";
 
-/** The app's per-request variables: the server an API call went to, for its log line. */
-export type AppEnv = { Variables: { server?: number } };
+/** The app's per-request variables: the server an API call went to and its tenant, for its log line. */
+export type AppEnv = { Variables: { server?: number; tenant?: string } };
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -62,6 +63,10 @@ export interface AppDeps {
   adminToken?: string | null;
   /** Seconds between reloads of the `/status` page. @default 10 */
   statusRefreshSeconds?: number;
+  /** Whether `X-Forwarded-Host` names the host a request was made to (tenants by host). @default false */
+  trustProxy?: boolean;
+  /** How long the tenant list read from the store is reused, in ms. @default 1000 */
+  tenantCacheMs?: number;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -73,9 +78,9 @@ const CALLS: Record<string, Handler> = {
   end,
   getMeetingInfo,
   isMeetingRunning,
-  getMeetings: (ctx) => getMeetings(ctx),
+  getMeetings: (ctx, req) => getMeetings(ctx, req.tenant),
   move,
-  getStatistics: (ctx) => getStatistics(ctx),
+  getStatistics: (ctx, req) => getStatistics(ctx, req.tenant),
   getRecordings,
   publishRecordings: routedRecordingCall("publishRecordings"),
   updateRecordings: routedRecordingCall("updateRecordings"),
@@ -154,6 +159,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
     secrets: deps.secrets,
+    tenants: new TenantDirectory(deps.kv, deps.tenantCacheMs ?? 1000),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const metrics = deps.metrics ?? createMetrics(deps.kv);
@@ -193,6 +199,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       call: c.req.path.slice(API.length) || "index",
       meetingID: c.req.query("meetingID"),
       server: c.get("server"),
+      tenant: c.get("tenant"),
     };
     const outcome = await outcomeOf(c.res);
     const redirect = c.res.status >= 300 && c.res.status < 400;
@@ -235,11 +242,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (c.req.method !== "GET" && c.req.method !== "POST") {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
-    const req = await readApiRequest(c.req.raw, call, deps.secrets(), maxBodyBytes);
+    const tenants = await ctx.tenants.snapshot();
+    const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
+    const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes);
     try {
-      return await handler(ctx, req);
+      await tenantRequest(ctx.kv, tenants, req);
+      return await tenantAnswer(req, await handler(ctx, req));
     } finally {
       c.set("server", req.server);
+      if (req.tenant !== "") c.set("tenant", req.tenant);
     }
   });
 

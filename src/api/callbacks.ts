@@ -19,6 +19,14 @@ import { keys } from "../store/keys.ts";
 import { type HistoryRecord, loadCreateParams, rememberRecordingServers } from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
+import { replaceParam } from "./meetings.ts";
+
+/** The secret that signs what is relayed to a tenant's front-end, or `null` when the tenant is gone. */
+async function relaySecret(ctx: ApiContext, tenant: string): Promise<string | null> {
+  if (tenant === DEFAULT_TENANT) return ctx.secrets()[0];
+  return (await ctx.tenants.snapshot()).byName.get(tenant)?.secrets[0] ?? null;
+}
 
 const KINDS: CallbackKind[] = ["recording-ready", "analytics", "end"];
 
@@ -33,7 +41,9 @@ function key(secret: string): Uint8Array {
 /**
  * Handle `/bigbluebutton/callback/<kind>/<historyId>/<param>/<sig>`. Answers the front-end's HTTP status (so BBB
  * sees a failure and may retry), 403 for a bad link or a callback that does not verify against the node's
- * secret, 404 when the meeting instance or its callback URL is unknown, 502 when the front-end cannot be reached.
+ * secret, 404 when the meeting instance or its callback URL is unknown (or its tenant was removed), 502 when the
+ * front-end cannot be reached. What reaches a tenant's front-end is signed with that tenant's first secret and
+ * names the tenant's own meetingID.
  */
 export async function relayCallback(ctx: ApiContext, c: Context): Promise<Response> {
   const { kind, historyId, name, sig } = c.req.param() as Record<string, string>;
@@ -48,7 +58,9 @@ export async function relayCallback(ctx: ApiContext, c: Context): Promise<Respon
   const target = httpUrlOrNull(params ? get(params, name) : undefined);
   const server = history ? await getServerWithHealth(ctx.kv, history.serverId) : null;
   if (!history || !target || !server) return plain(404, "unknown callback");
-  const apiSecret = ctx.secrets()[0];
+  // A tenant's front-end verifies with its own first secret (the default tenant's: the API secret).
+  const apiSecret = await relaySecret(ctx, history.tenant);
+  if (apiSecret === null) return plain(404, "unknown callback");
   const signal = AbortSignal.timeout(ctx.backendTimeoutMs);
 
   try {
@@ -104,8 +116,12 @@ export async function relayCallback(ctx: ApiContext, c: Context): Promise<Respon
       ctx.log.info("analytics callback relayed", { meetingID: history.meetingID, status: res.status });
       return plain(res.status, "");
     }
-    // end: BBB calls it with GET and appends meetingID and recordingmarks; they pass on as they came.
-    const query = new URL(c.req.url).search.slice(1);
+    // end: BBB calls it with GET and appends meetingID and recordingmarks; they pass on as they came, except that
+    // a tenant's front-end gets its own meetingID rather than the scoped one its server knows.
+    let query = new URL(c.req.url).search.slice(1);
+    if (history.tenant !== DEFAULT_TENANT && c.req.query("meetingID") !== undefined) {
+      query = replaceParam(query, "meetingID", history.meetingID);
+    }
     const url = query ? `${target}${target.includes("?") ? "&" : "?"}${query}` : target;
     const res = await ctx.fetch(url, { signal, redirect: "manual" });
     await res.body?.cancel();

@@ -5,12 +5,15 @@
  * @module
  */
 import type { ClusterContext } from "../cluster/context.ts";
+import type { TenantDirectory } from "./tenants.ts";
 
 /** Dependencies of the API handlers. */
 export interface ApiContext extends ClusterContext {
   /** AES-256 key that seals join cookies (kept in the store). */
   cookieKey: Uint8Array;
-  /** The accepted API secrets; the first one signs what bbblb relays to front-ends. */
+  /** The tenants (cached for at most a second). */
+  tenants: TenantDirectory;
+  /** The accepted API secrets of the default tenant; the first one signs what bbblb relays to its front-ends. */
   secrets: () => readonly string[];
   /** Where `rejoin` sends users of an ended meeting whose creator gave no logoutURL (`BBBLB_LOGOUT_URL`). */
   logoutUrl: string | null;

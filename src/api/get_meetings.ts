@@ -9,13 +9,18 @@ import { listServers } from "../store/servers.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import type { ApiContext } from "./context.ts";
 import { xml } from "./responses.ts";
+import { ownNodes } from "./tenants.ts";
 
 /**
  * Ask every server not known to be offline (disabled ones too: their meetings still run), each within the
  * backend timeout. A failing server leaves its meetings out; only when every server asked fails is the answer
- * `serverUnavailable`. Nothing found: SUCCESS with `noMeetings` and an empty `<meetings/>`, as BBB.
+ * `serverUnavailable`. Nothing found: SUCCESS with `noMeetings` and an empty `<meetings/>`, as BBB. A tenant gets
+ * only its own meetings (see `ownNodes`), still with their scoped IDs (the app unscopes the answer).
+ *
+ * @param tenant the caller's tenant
  */
-export async function getMeetings(ctx: ApiContext): Promise<Response> {
+export async function getMeetings(ctx: ApiContext, tenant: string): Promise<Response> {
+  const names = (await ctx.tenants.snapshot()).names;
   const servers = await listServers(ctx.kv);
   const asked = servers.filter((s) => s.online);
   if (servers.length > 0 && asked.length === 0) {
@@ -37,7 +42,7 @@ export async function getMeetings(ctx: ApiContext): Promise<Response> {
       return;
     }
     answered++;
-    nodes.push(...meetingNodes(r.value.text));
+    nodes.push(...ownNodes(meetingNodes(r.value.text), tenant, names));
   });
   if (asked.length > 0 && answered === 0) throw serverUnavailable("No BBB server answered getMeetings.");
   if (nodes.length === 0) {

@@ -12,7 +12,7 @@ import { get, type Params } from "../bbb/query.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import { createCall, createDetails, placeNewMeeting, staleClaimMs } from "../cluster/create.ts";
 import { endOn, moveMeeting } from "../cluster/move.ts";
-import { DEFAULT_TENANT } from "../store/keys.ts";
+import { backendMeetingID, scopeCreateParams } from "../cluster/tenancy.ts";
 import type { BbbResponse } from "../bbb/xml.ts";
 import {
   claimMeeting,
@@ -68,11 +68,15 @@ export function loadMilliOf(params: Params): number {
   return milli;
 }
 
-/** The current record of a meetingID, waiting while its create is in flight (bounded by `settleMs`). */
-async function settled(ctx: ApiContext, meetingID: string): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
-  const entry = await getMeeting(ctx.kv, DEFAULT_TENANT, meetingID);
+/** The current record of a tenant's meetingID, waiting while its create is in flight (bounded by `settleMs`). */
+async function settled(
+  ctx: ApiContext,
+  tenant: string,
+  meetingID: string,
+): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
+  const entry = await getMeeting(ctx.kv, tenant, meetingID);
   if (entry.value?.status !== "creating") return entry;
-  return await waitWhileCreating(ctx.kv, DEFAULT_TENANT, meetingID, ctx.settleMs);
+  return await waitWhileCreating(ctx.kv, tenant, meetingID, ctx.settleMs);
 }
 
 /** Whether a running meeting's server is offline (or gone): then the meeting needs a failover. */
@@ -93,7 +97,7 @@ async function failover(ctx: ApiContext, entry: Deno.KvEntry<MeetingRecord>, fal
       .entry;
   } catch (e) {
     // Another request may have moved it meanwhile: then use its new instance.
-    const current = await settled(ctx, entry.value.meetingID);
+    const current = await settled(ctx, entry.value.tenant, entry.value.meetingID);
     if (current.value?.status === "running" && current.value.historyId !== entry.value.historyId) {
       return current as Deno.KvEntry<MeetingRecord>;
     }
@@ -112,11 +116,12 @@ async function failover(ctx: ApiContext, entry: Deno.KvEntry<MeetingRecord>, fal
 export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const meetingID = meetingIdOf(req.params);
   const loadMilli = loadMilliOf(req.params);
-  const params = req.params.filter(([name]) => name !== "load");
+  // As BBB gets them: a tenant's meetingID scoped, its tenant in the metadata.
+  const params = scopeCreateParams(req.tenant, req.params.filter(([name]) => name !== "load"));
   const tried = new Set<number>();
 
   for (let round = 0; round < 500; round++) {
-    const entry = await settled(ctx, meetingID);
+    const entry = await settled(ctx, req.tenant, meetingID);
     if (entry.value?.status === "creating") {
       if (Date.now() - entry.value.claimedAt < staleClaimMs(ctx.backendTimeoutMs)) {
         throw serverUnavailable("This meeting is still being created; try again in a few seconds.");
@@ -130,7 +135,14 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
       req.server = running.value.serverId;
       return await createAgain(ctx, running, params, req.body);
     }
-    const outcome = await placeNewMeeting(ctx, { meetingID, loadMilli, params, xmlBody: req.body, tried });
+    const outcome = await placeNewMeeting(ctx, {
+      tenant: req.tenant,
+      meetingID,
+      loadMilli,
+      params,
+      xmlBody: req.body,
+      tried,
+    });
     if (outcome.kind === "answer") {
       req.server = outcome.entry?.value.serverId;
       return xml(outcome.text);
@@ -190,7 +202,7 @@ async function keepTrack(
           meetingID: m.meetingID,
           server: server.id,
         });
-        await endOn(ctx, server, m.meetingID, details.moderatorPW);
+        await endOn(ctx, server, backendMeetingID(m.tenant, m.meetingID), details.moderatorPW);
       }
       return;
     }
@@ -214,18 +226,19 @@ async function keepTrack(
   }
 }
 
-/** The running meeting of a call (waiting briefly if its create is in flight), or `null`. */
+/** The running meeting of a tenant's call (waiting briefly if its create is in flight), or `null`. */
 export async function runningMeeting(
   ctx: ApiContext,
+  tenant: string,
   meetingID: string,
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
-  const entry = await settled(ctx, meetingID);
+  const entry = await settled(ctx, tenant, meetingID);
   return entry.value?.status === "running" ? entry as Deno.KvEntry<MeetingRecord> : null;
 }
 
 /** A running meeting whose server is online, or `null` (unknown, or its server is offline: no waiting on it). */
-async function reachableMeeting(ctx: ApiContext, meetingID: string) {
-  const entry = await runningMeeting(ctx, meetingID);
+async function reachableMeeting(ctx: ApiContext, tenant: string, meetingID: string) {
+  const entry = await runningMeeting(ctx, tenant, meetingID);
   if (!entry) return null;
   const s = await getServerWithHealth(ctx.kv, entry.value.serverId);
   return s && s.health.online ? { entry, server: s.server } : null;
@@ -265,7 +278,7 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
     throw new BbbError("unsupportedRequest", "join accepts only GET, as BBB 3.0 does.");
   }
   const meetingID = meetingIdOf(req.params);
-  const found = await runningMeeting(ctx, meetingID);
+  const found = await runningMeeting(ctx, req.tenant, meetingID);
   if (!found) throw meetingNotFound();
   const entry = await failover(ctx, found, []);
   const server = await serverOf(ctx, entry.value);
@@ -302,7 +315,7 @@ async function passThrough(ctx: ApiContext, server: ServerRecord, call: string, 
  */
 export async function end(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const meetingID = meetingIdOf(req.params);
-  const entry = await runningMeeting(ctx, meetingID);
+  const entry = await runningMeeting(ctx, req.tenant, meetingID);
   if (!entry) throw meetingNotFound();
   req.server = entry.value.serverId;
   const answer = await passThrough(ctx, await serverOf(ctx, entry.value), "end", req.query);
@@ -320,7 +333,7 @@ export async function end(ctx: ApiContext, req: ApiRequest): Promise<Response> {
  * join moves it), is BBB's `notFound`, without waiting on the dead server.
  */
 export async function getMeetingInfo(ctx: ApiContext, req: ApiRequest): Promise<Response> {
-  const found = await reachableMeeting(ctx, meetingIdOf(req.params));
+  const found = await reachableMeeting(ctx, req.tenant, meetingIdOf(req.params));
   if (!found) throw new BbbError("notFound", "A meeting with that ID does not exist");
   req.server = found.server.id;
   return xml((await passThrough(ctx, found.server, "getMeetingInfo", req.query)).text);
@@ -331,12 +344,11 @@ export async function getMeetingInfo(ctx: ApiContext, req: ApiRequest): Promise<
  * `running` false, as in BBB.
  */
 export async function isMeetingRunning(ctx: ApiContext, req: ApiRequest): Promise<Response> {
-  const found = await reachableMeeting(ctx, meetingIdOf(req.params));
+  const found = await reachableMeeting(ctx, req.tenant, meetingIdOf(req.params));
   if (!found) return success({ running: "false" });
   req.server = found.server.id;
   return xml((await passThrough(ctx, found.server, "isMeetingRunning", req.query)).text);
 }
-
 
 /**
  * `insertDocument` (POST with an XML body) and `sendChatMessage` (BBB 3.0): routed to the meeting's server with
@@ -344,7 +356,7 @@ export async function isMeetingRunning(ctx: ApiContext, req: ApiRequest): Promis
  */
 export function inMeetingCall(call: "insertDocument" | "sendChatMessage") {
   return async (ctx: ApiContext, req: ApiRequest): Promise<Response> => {
-    const found = await reachableMeeting(ctx, meetingIdOf(req.params));
+    const found = await reachableMeeting(ctx, req.tenant, meetingIdOf(req.params));
     if (!found) throw new BbbError("notFound", "A meeting with that ID does not exist");
     req.server = found.server.id;
     try {

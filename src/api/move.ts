@@ -34,7 +34,7 @@ export async function move(ctx: ApiContext, req: ApiRequest): Promise<Response> 
     }
     serverId = Number(rawServer);
   }
-  const entry = await runningMeeting(ctx, meetingID);
+  const entry = await runningMeeting(ctx, req.tenant, meetingID);
   if (!entry) throw meetingNotFound();
   if (serverId !== undefined) {
     const target = await getServerWithHealth(ctx.kv, serverId);

@@ -16,6 +16,9 @@ import { listServers, type ServerView } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import type { ApiRequest } from "./request.ts";
 import { xml } from "./responses.ts";
+import { ownNodes } from "./tenants.ts";
+import { backendMeetingID, TENANT_META_PARAM } from "../cluster/tenancy.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
 
 /** BBB's answer when no recording matches (bbb-web's template). */
 const NO_RECORDINGS = "<response><returncode>SUCCESS</returncode><recordings></recordings>" +
@@ -51,9 +54,14 @@ export function pageOf(offset: string | undefined, limit: string | undefined): P
  * from before bbblb); the answers are merged, each recording listed once, ordered by start time then recordID, and
  * `offset`/`limit` apply to the merged list. A failing server leaves its recordings out; only when every server
  * fails is the answer `serverUnavailable`. Nothing found: SUCCESS with `noRecordings`, as BBB.
+ *
+ * A tenant gets only its own recordings: its meetingIDs are scoped and `meta_bbblb-tenant=<tenant>` is added to
+ * the filters, and every recording listed is checked to be the tenant's (see `ownNodes`); the default tenant gets
+ * those of no tenant.
  */
 export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<Response> {
-  const filters = req.params.filter(([n]) => n !== "offset" && n !== "limit");
+  const names = (await ctx.tenants.snapshot()).names;
+  const filters = tenantFilters(req.tenant, req.params.filter(([n]) => n !== "offset" && n !== "limit"));
   const servers = await reachableServers(ctx);
   const results = await mapLimit(servers, FAN_OUT, async (s) => {
     try {
@@ -68,7 +76,7 @@ export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<R
   for (const answer of results) {
     if (!answer || answer.response.returncode !== "SUCCESS") continue;
     answered++;
-    for (const node of listNodes(answer.text, "recordings", "recording")) {
+    for (const node of ownNodes(listNodes(answer.text, "recordings", "recording"), req.tenant, names)) {
       const id = childText(node, "recordID");
       if (id === undefined || byId.has(id)) continue;
       byId.set(id, { node, start: Number(childText(node, "startTime") ?? 0) || 0 });
@@ -82,6 +90,53 @@ export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<R
   if (!paging) return xml(sorted.length === 0 ? NO_RECORDINGS : renderList("recordings", sorted));
   const shown = sorted.slice(paging.offset, paging.offset + paging.limit);
   return xml(renderRecordingsPage(shown, paging, sorted.length));
+}
+
+/** getRecordings filters for a tenant: its meetingIDs scoped, and only recordings with its metadata. */
+function tenantFilters(tenant: string, filters: Params): Params {
+  if (tenant === DEFAULT_TENANT) return filters;
+  const scoped: Params = filters
+    .filter(([n]) => n.toLowerCase() !== TENANT_META_PARAM)
+    .map(([n, v]) =>
+      n === "meetingID"
+        ? [n, v.split(",").map((id) => backendMeetingID(tenant, id.trim())).join(",")]
+        : [n, v]
+    );
+  return [...scoped, [TENANT_META_PARAM, tenant]];
+}
+
+/**
+ * The recordIDs among `byServer` that belong to `tenant`, asked of the servers holding them (one
+ * `getRecordings?recordID=…&state=any` per server); other tenants' IDs are dropped as if unknown. Without any
+ * tenant, every ID is the default tenant's and no server is asked.
+ */
+async function ownRecordIds(
+  ctx: ApiContext,
+  tenant: string,
+  byServer: Map<number, string[]>,
+): Promise<Map<number, string[]>> {
+  const names = (await ctx.tenants.snapshot()).names;
+  if (tenant === DEFAULT_TENANT && names.size === 0) return byServer;
+  const servers = new Map((await listServers(ctx.kv)).map((s) => [s.id, s]));
+  const out = new Map<number, string[]>();
+  await mapLimit([...byServer], FAN_OUT, async ([id, recordIDs]) => {
+    const server = servers.get(id);
+    if (!server) return;
+    try {
+      const query = encodeQuery([["recordID", recordIDs.join(",")], ["state", "any"]]);
+      const answer = await callServer(ctx, server, "getRecordings", query);
+      const own = new Set(
+        ownNodes(listNodes(answer.text, "recordings", "recording"), tenant, names).map((n) =>
+          childText(n, "recordID")
+        ),
+      );
+      const kept = recordIDs.filter((r) => own.has(r));
+      if (kept.length > 0) out.set(id, kept);
+    } catch (e) {
+      if (!(e instanceof BackendError)) throw e;
+    }
+  });
+  return out;
 }
 
 /** A paged getRecordings answer: bbb-web adds a `<pagination>` element after the recordings. */
@@ -157,7 +212,7 @@ async function locate(ctx: ApiContext, ids: string[]): Promise<Map<number, strin
 /**
  * `publishRecordings`, `updateRecordings`, `deleteRecordings`: each recordID goes to the server that holds it,
  * one call per server with its IDs and the other parameters as sent; the answer is BBB's (`published`,
- * `updated`, `deleted`). `notFound` when no ID is known anywhere.
+ * `updated`, `deleted`). `notFound` when no ID is known anywhere; another tenant's IDs count as unknown.
  *
  * @throws {BbbError} `missingParamRecordID`, `missingParamPublish` (publish), `notFound`, `serverUnavailable`
  */
@@ -167,7 +222,7 @@ export function routedRecordingCall(call: "publishRecordings" | "updateRecording
     if (call === "publishRecordings" && (get(req.params, "publish") ?? "") === "") {
       throw new BbbError("missingParamPublish", "You must specify a publish value true or false.");
     }
-    const byServer = await locate(ctx, ids);
+    const byServer = await ownRecordIds(ctx, req.tenant, await locate(ctx, ids));
     if (byServer.size === 0) throw new BbbError("notFound", "We could not find recordings");
     const servers = new Map((await listServers(ctx.kv)).map((s) => [s.id, s]));
     const rest = req.params.filter(([n]) => n !== "recordID");
@@ -215,7 +270,7 @@ export function textTrackCall(call: "getRecordingTextTracks" | "putRecordingText
           "<message>You must specify a recordID.</message></response>",
       );
     }
-    const located = await locate(ctx, [recordID]);
+    const located = await ownRecordIds(ctx, req.tenant, await locate(ctx, [recordID]));
     const [serverId] = [...located.keys()];
     const server = (await listServers(ctx.kv)).find((s) => s.id === serverId);
     if (!server) return jsonFailed("noRecordings", `No recording was found for ${recordID}`);

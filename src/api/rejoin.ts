@@ -12,6 +12,7 @@ import type { Context } from "hono";
 import { backendUrl } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import { httpUrlOrNull, openTicket, sealTicket, verifyRejoinLink } from "../cluster/links.ts";
+import { backendMeetingID } from "../cluster/tenancy.ts";
 import { keys } from "../store/keys.ts";
 import { getMeeting, type HistoryRecord, loadCreateParams, type MeetingRecord } from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
@@ -123,7 +124,9 @@ export async function rejoin(ctx: ApiContext, c: Context): Promise<Response> {
     const ticket = sealed ? openTicket(ctx.cookieKey, name, sealed, Date.now()) : null;
     const server = await getServerWithHealth(ctx.kv, current.serverId);
     if (ticket && ticket.meetingID === current.meetingID && ticket.tenant === current.tenant && server) {
-      const params = ticket.params.filter(([n]) => !NOT_REPLAYED.has(n));
+      // The ticket holds the tenant's own meetingID; the server knows the scoped one.
+      const params = ticket.params.filter(([n]) => !NOT_REPLAYED.has(n))
+        .map(([n, v]): [string, string] => [n, n === "meetingID" ? backendMeetingID(current.tenant, v) : v]);
       ctx.log.info("rejoin after a move", { meetingID: current.meetingID, server: server.server.id });
       return redirect(backendUrl(server.server, "join", encodeQuery(params)));
     }

@@ -7,11 +7,17 @@
 import { rawQueryOf, verifyChecksum } from "../bbb/checksum.ts";
 import { BbbError } from "../bbb/errors.ts";
 import { type Params, parseQuery } from "../bbb/query.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
+
+/** The secrets a request may be signed with, each with the tenant it admits, in the order they are tried. */
+export type Keyring = readonly { secret: string; tenant: string }[];
 
 /** A verified API call. */
 export interface ApiRequest {
   /** The call name, e.g. `create`. */
   call: string;
+  /** The tenant the request belongs to ({@linkcode DEFAULT_TENANT} for the global secret). */
+  tenant: string;
   /** `GET` or `POST`. */
   method: string;
   /** The signed parameters, in the order sent. */
@@ -44,16 +50,19 @@ const BODY_TYPES: Record<string, string[]> = {
  * checksum must cover the body (computed over the body string as if it were the query): unsigned parameters in
  * a body, or parameters split between query and body, are refused — bbb-web would accept them unauthenticated.
  *
- * @param secrets accepted API secrets
+ * @param secrets accepted API secrets (all the default tenant's), or a keyring naming each secret's tenant
  * @param maxBodyBytes larger bodies are refused
  * @throws {BbbError} `checksumError`, `unsupportedContentType`, `requestTooLarge`, `validationError`
  */
 export async function readApiRequest(
   req: Request,
   call: string,
-  secrets: readonly string[],
+  secrets: readonly string[] | Keyring,
   maxBodyBytes: number,
 ): Promise<ApiRequest> {
+  const keyring: Keyring = secrets.map((s) =>
+    typeof s === "string" ? { secret: s, tenant: DEFAULT_TENANT } : s
+  );
   let signed = rawQueryOf(req.url);
   let forwarded: ApiRequest["body"];
   if (req.method === "POST" && req.body !== null) {
@@ -76,7 +85,7 @@ export async function readApiRequest(
       }
     } else if (Object.hasOwn(BODY_TYPES, call) && BODY_TYPES[call].includes(type)) {
       // The checksum covers the query only: verify it before reading a large body from anyone.
-      verify(call, signed, secrets);
+      verify(call, signed, keyring);
       const body = await readBody(req, maxBodyBytes);
       if (body.length > 0) forwarded = { bytes: body, contentType: req.headers.get("content-type")! };
     } else {
@@ -87,19 +96,20 @@ export async function readApiRequest(
       }
     }
   }
-  const query = verify(call, signed, secrets);
-  return { call, method: req.method, params: parseQuery(query), query, body: forwarded };
+  const { query, tenant } = verify(call, signed, keyring);
+  return { call, tenant, method: req.method, params: parseQuery(query), query, body: forwarded };
 }
 
 /** Largest form body (parameters, not files), in bytes. */
 const MAX_FORM_BYTES = 2 * 1024 * 1024;
 
 /**
- * Verify a signed string; returns it without the checksum.
+ * Verify a signed string; returns it without the checksum, and the tenant of the first secret that verifies it.
  *
  * @throws {BbbError} `checksumError`
  */
-function verify(call: string, signed: string, secrets: readonly string[]): string {
+function verify(call: string, signed: string, keyring: Keyring): { query: string; tenant: string } {
+  const secrets = keyring.map((k) => k.secret);
   let verified = verifyChecksum(call, signed, secrets);
   if (!verified.ok && verified.problem === "mismatch" && /%27/i.test(signed)) {
     // JavaScript clients sign a raw `'` (encodeURIComponent and querystring leave it alone), then fetch() and
@@ -112,7 +122,8 @@ function verify(call: string, signed: string, secrets: readonly string[]): strin
       verified.problem === "missing" ? "You must provide the checksum" : "Checksums do not match",
     );
   }
-  return verified.query;
+  const matched = verified.secret;
+  return { query: verified.query, tenant: keyring.find((k) => k.secret === matched)!.tenant };
 }
 
 async function readBody(req: Request, max: number): Promise<Uint8Array<ArrayBuffer>> {

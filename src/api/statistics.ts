@@ -12,15 +12,20 @@ import { success } from "./responses.ts";
 /**
  * SUCCESS with `<servers>`, one `<server>` per server (all states) with `<serverID>` and `<meetings>`, each
  * `<meeting>` with exactly `meetingID`, `participantCount`, `listenerCount`, `voiceParticipantCount`,
- * `videoCount` (the XML of the seed's README).
+ * `videoCount` (the XML of the seed's README). A tenant sees only its own meetings.
+ *
+ * @param tenant the caller's tenant
  */
-export async function getStatistics(ctx: ApiContext): Promise<Response> {
+export async function getStatistics(ctx: ApiContext, tenant: string): Promise<Response> {
   const [servers, meetings, lives] = await Promise.all([
     listServers(ctx.kv),
     listAllMeetings(ctx.kv),
     listAllLive(ctx.kv),
   ]);
-  const byServer = Map.groupBy(meetings.filter((m) => m.value.status === "running"), (m) => m.value.serverId);
+  const byServer = Map.groupBy(
+    meetings.filter((m) => m.value.status === "running" && m.value.tenant === tenant),
+    (m) => m.value.serverId,
+  );
   return success({
     servers: {
       server: servers.map((s) => ({

@@ -7,7 +7,8 @@ import { BbbError } from "../bbb/errors.ts";
 import type { ClusterContext } from "../cluster/context.ts";
 import { moveMeeting } from "../cluster/move.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
-import { keys } from "../store/keys.ts";
+import { DEFAULT_TENANT, keys } from "../store/keys.ts";
+import { DEFAULT_TENANT_NAME } from "../store/tenants.ts";
 import {
   getMeeting,
   listAllLive,
@@ -63,6 +64,9 @@ export async function panicCommand(ctx: ClusterContext, rawId: string, print: (l
 
 /** One row of `list-meetings --json`. */
 export interface MeetingRow {
+  /** The tenant (`default` for the default tenant's meetings). */
+  tenant: string;
+  /** The tenant's own meetingID. */
   meetingID: string;
   serverId: number;
   /** Declared load. */
@@ -87,6 +91,7 @@ export async function listMeetingsCommand(
     .map((m) => {
       const live = lives.get(meetingRef(m.tenant, m.meetingID))?.value;
       return {
+        tenant: m.tenant === DEFAULT_TENANT ? DEFAULT_TENANT_NAME : m.tenant,
         meetingID: m.meetingID,
         serverId: m.serverId,
         load: m.loadMilli / 1000,
@@ -97,10 +102,15 @@ export async function listMeetingsCommand(
   if (options.json) return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return "no running meetings";
   const table = [
-    ["MEETING ID", "SERVER", "LOAD", "PARTICIPANTS", "AGE"],
-    ...rows.map((
-      r,
-    ) => [r.meetingID, String(r.serverId), String(r.load), String(r.participants), `${r.ageSeconds}s`]),
+    ["TENANT", "MEETING ID", "SERVER", "LOAD", "PARTICIPANTS", "AGE"],
+    ...rows.map((r) => [
+      r.tenant,
+      r.meetingID,
+      String(r.serverId),
+      String(r.load),
+      String(r.participants),
+      `${r.ageSeconds}s`,
+    ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   return table.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");

@@ -50,6 +50,7 @@ export async function serve(
     log,
     metrics,
     adminToken: config.adminToken,
+    trustProxy: config.trustProxy,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;

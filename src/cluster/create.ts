@@ -16,7 +16,6 @@ import {
   withServerTags,
 } from "../balancer/tags.ts";
 import { BbbError } from "../bbb/errors.ts";
-import { DEFAULT_TENANT } from "../store/keys.ts";
 import {
   claimMeeting,
   type CreateDetails,
@@ -139,10 +138,13 @@ export type Placement =
 
 /** What {@linkcode placeNewMeeting} needs. */
 export interface PlaceRequest {
+  /** The tenant's store slot. */
+  tenant: string;
+  /** The tenant's own meetingID (the store's key; BBB gets the one in `params`). */
   meetingID: string;
   /** Declared load in milli-units. */
   loadMilli: number;
-  /** The create parameters as the client sent them (without `load`). */
+  /** The create parameters as BBB gets them (without `load`; the meetingID scoped for a tenant). */
   params: Params;
   xmlBody?: XmlBody;
   /** Servers that failed during this request; grows as servers fail. */
@@ -174,7 +176,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   const voiceBridge = given ?? randomVoiceBridge();
   const historyId = newHistoryId();
   const claim = await claimMeeting(ctx.kv, {
-    tenant: DEFAULT_TENANT,
+    tenant: req.tenant,
     meetingID: req.meetingID,
     serverId: target.id,
     loadMilli: req.loadMilli,
@@ -185,8 +187,9 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   });
   if (!claim) {
     const holder = await voiceBridgeHolder(ctx.kv, voiceBridge);
-    const meetingTaken = (await getMeeting(ctx.kv, DEFAULT_TENANT, req.meetingID)).value !== null;
-    if (given !== undefined && holder && holder.meetingID !== req.meetingID && !meetingTaken) {
+    const meetingTaken = (await getMeeting(ctx.kv, req.tenant, req.meetingID)).value !== null;
+    const other = holder && (holder.tenant !== req.tenant || holder.meetingID !== req.meetingID);
+    if (given !== undefined && other && !meetingTaken) {
       return {
         kind: "answer",
         text: NON_UNIQUE_VOICE_BRIDGE,

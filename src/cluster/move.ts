@@ -21,6 +21,7 @@ import {
 import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
 import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
 import { createCall, createDetails, MAX_SERVERS_PER_CREATE, rankedServers } from "./create.ts";
+import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 
 /** Options of {@linkcode moveMeeting}. */
 export interface MoveOptions {
@@ -51,7 +52,11 @@ export async function recreateParams(
   fallback: Params = [],
 ): Promise<Params> {
   let stored = await loadCreateParams(ctx.kv, m.historyId);
-  if (!stored) stored = fallback.length > 0 ? fallback : [["meetingID", m.meetingID], ["name", m.meetingID]];
+  if (!stored) {
+    stored = fallback.length > 0
+      ? fallback
+      : scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
+  }
   const kept: [string, string | null][] = [
     ["attendeePW", m.attendeePW],
     ["moderatorPW", m.moderatorPW],
@@ -114,7 +119,12 @@ export async function moveMeeting(
     });
     if (!moved) {
       // It ended or moved while we created it: the copy on the target is nobody's; end it again.
-      await endOn(ctx, target, m.meetingID, createDetails(answer.response).moderatorPW);
+      await endOn(
+        ctx,
+        target,
+        backendMeetingID(m.tenant, m.meetingID),
+        createDetails(answer.response).moderatorPW,
+      );
       const current = await getMeeting(ctx.kv, m.tenant, m.meetingID);
       if (current.value?.status === "running") {
         throw new BbbError("serverUnavailable", "The meeting changed while it was being moved; try again.");
@@ -129,7 +139,7 @@ export async function moveMeeting(
     });
     if (options.endOld) {
       const old = await getServerWithHealth(ctx.kv, m.serverId);
-      if (old) await endOn(ctx, old.server, m.meetingID, m.moderatorPW);
+      if (old) await endOn(ctx, old.server, backendMeetingID(m.tenant, m.meetingID), m.moderatorPW);
     }
     return { entry: moved, text: answer.text };
   }
@@ -141,7 +151,11 @@ async function explicitTarget(ctx: ClusterContext, id: number) {
   return s ? { ...s.server } : undefined;
 }
 
-/** End a meeting on a server (with the moderator password, which BBB 2.x still wants); failures are logged. */
+/**
+ * End a meeting on a server (with the moderator password, which BBB 2.x still wants); failures are logged.
+ *
+ * @param meetingID the meetingID as the server knows it (scoped for a tenant, see `backendMeetingID`)
+ */
 export async function endOn(
   ctx: ClusterContext,
   server: ServerRecord,

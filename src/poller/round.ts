@@ -32,7 +32,8 @@ import {
   type ServerStats,
   type ServerView,
 } from "../store/servers.ts";
-import { DEFAULT_TENANT } from "../store/keys.ts";
+import { listTenants } from "../store/tenants.ts";
+import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -113,7 +114,12 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   };
   // Order matters for the load repair below: loads are read before meetings (see repairLoads).
   const servers = await listServers(deps.kv);
-  const [meetings, lives] = await Promise.all([listAllMeetings(deps.kv), listAllLive(deps.kv)]);
+  const [meetings, lives, tenants] = await Promise.all([
+    listAllMeetings(deps.kv),
+    listAllLive(deps.kv),
+    listTenants(deps.kv),
+  ]);
+  const tenantNames = new Set(tenants.map((t) => t.name));
   report.servers = servers.length;
 
   const results = await mapLimit(servers, deps.concurrency ?? 50, async (s) => {
@@ -153,6 +159,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
         liveWrites,
         liveSeen,
         report,
+        tenantNames,
       });
     } catch (e) {
       // One server's odd data must not stop the round for the others (health is written below regardless).
@@ -208,6 +215,8 @@ interface ReconcileState {
   liveWrites: [Deno.KvKey, MeetingLive][];
   liveSeen: Set<string>;
   report: RoundReport;
+  /** The names of the tenants: a listed `<tenant>~<id>` of one of them is that tenant's meeting `<id>`. */
+  tenantNames: ReadonlySet<string>;
 }
 
 async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
@@ -226,7 +235,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     const ref = meetingRef(m.tenant, m.meetingID);
     const live = st.lives.get(ref);
     const before = live?.value.historyId === m.historyId ? live.value : undefined;
-    const l = running.get(m.meetingID);
+    const l = running.get(backendMeetingID(m.tenant, m.meetingID));
     let next: MeetingLive;
     if (l) {
       next = {
@@ -257,15 +266,17 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     }
   }
 
-  const mineIds = new Set(st.mine.map((e) => e.value.meetingID));
+  // Meetings are matched by the ID the server knows (scoped for a tenant's meetings).
+  const mineIds = new Set(st.mine.map((e) => backendMeetingID(e.value.tenant, e.value.meetingID)));
   for (const l of running.values()) {
     if (mineIds.has(l.meetingID) || l.isBreakout) continue;
-    const elsewhere = st.byId.get(meetingRef(DEFAULT_TENANT, l.meetingID));
+    const owner = tenantOfBackendID(l.meetingID, st.tenantNames);
+    const elsewhere = st.byId.get(meetingRef(owner.tenant, owner.meetingID));
     if (elsewhere) {
       await staleCopy(deps, server, l, elsewhere.value, report);
       continue;
     }
-    if (await adopt(deps, server, l)) report.adopted++;
+    if (await adopt(deps, server, l, owner)) report.adopted++;
   }
 
   await writeStats(deps.kv, server.id, stats);
@@ -331,13 +342,19 @@ async function staleCopy(
   }
 }
 
-async function adopt(deps: PollDeps, server: ServerView, l: Listed): Promise<boolean> {
+/** Adopt a listed meeting bbblb does not know, as `owner`'s (its tenant and its unscoped meetingID). */
+async function adopt(
+  deps: PollDeps,
+  server: ServerView,
+  l: Listed,
+  owner: { tenant: string; meetingID: string },
+): Promise<boolean> {
   for (let i = 0; i < 5; i++) {
     const record = await deps.kv.get<ServerRecord>(keys.server(server.id));
     if (record.versionstamp === null) return false; // removed meanwhile
     const adopted = await adoptMeeting(deps.kv, {
-      tenant: DEFAULT_TENANT,
-      meetingID: l.meetingID,
+      tenant: owner.tenant,
+      meetingID: owner.meetingID,
       serverId: server.id,
       details: {
         internalMeetingID: l.internalMeetingID,
@@ -354,7 +371,7 @@ async function adopt(deps: PollDeps, server: ServerView, l: Listed): Promise<boo
       deps.log.info("meeting adopted", { meetingID: l.meetingID, server: server.id });
       return true;
     }
-    if ((await deps.kv.get(keys.meeting(DEFAULT_TENANT, l.meetingID))).versionstamp) return false; // taken
+    if ((await deps.kv.get(keys.meeting(owner.tenant, owner.meetingID))).versionstamp) return false; // taken
   }
   return false;
 }

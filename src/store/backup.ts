@@ -1,7 +1,7 @@
 /**
  * Export and import of a whole store as versioned JSON: the servers (with their secrets: it is a backup), the
  * settings bbblb keeps (the generated API secret, the keys of rejoin links and join cookies, the public URL),
- * the running meetings with their create parameters, and the meeting history. What the poller derives (health,
+ * the running meetings with their create parameters, the meeting history and the tenants. What the poller derives (health,
  * live counts, load sums, indexes, leases) is not exported: an import rebuilds the sums and indexes from the
  * meetings, and the poller re-learns the rest within a few rounds.
  *
@@ -20,11 +20,15 @@ import {
 } from "./meetings.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 import { NEW_SERVER_HEALTH, SERVER_STATES, type ServerRecord } from "./servers.ts";
+import { getDefaultTenantRecord, isTenantName, listTenants, type TenantRecord } from "./tenants.ts";
 
 /** The `format` field of every export. */
 export const EXPORT_FORMAT = "bbblb-export";
-/** The version of the export format this code writes and reads. */
-export const EXPORT_VERSION = 1;
+/**
+ * The version of the export format this code writes (and the newest it reads). 2 added `tenants`: an older bbblb
+ * refuses such an export rather than restoring it without the tenants and their secrets.
+ */
+export const EXPORT_VERSION = 2;
 
 /** A setting's value in an export: JSON as it is, bytes as base64. */
 export type ExportedValue = string | number | boolean | null | { base64: string };
@@ -47,6 +51,8 @@ export interface ExportDoc {
   history: HistoryRecord[];
   /** Create parameters by historyId (needed to move or fail over a running meeting). */
   createParams: Record<string, Params>;
+  /** The tenants with their secrets, and the default tenant's own record (`name` "default"); absent before 2. */
+  tenants?: TenantRecord[];
 }
 
 /** An import file bbblb cannot use, or a store it will not overwrite. */
@@ -85,6 +91,8 @@ export async function exportStore(kv: Deno.Kv, now: Date = new Date()): Promise<
     const params = await loadCreateParams(kv, id);
     if (params) createParams[id] = params;
   }
+  const defaultTenant = await getDefaultTenantRecord(kv);
+  const tenants = [...(defaultTenant ? [defaultTenant] : []), ...(await listTenants(kv))];
   return {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -95,6 +103,7 @@ export async function exportStore(kv: Deno.Kv, now: Date = new Date()): Promise<
     meetings,
     history,
     createParams,
+    tenants,
   };
 }
 
@@ -137,6 +146,12 @@ export function validateExport(raw: unknown): ExportDoc {
     ) bad(`meetings[${i}] is not a meeting`);
     if (!doc.servers!.some((s) => s.id === m.serverId)) {
       bad(`meetings[${i}] is on server ${m.serverId}, not in the file`);
+    }
+  });
+  if (doc.tenants !== undefined && !Array.isArray(doc.tenants)) bad(`"tenants" is not a list`);
+  (doc.tenants ?? []).forEach((t, i) => {
+    if (typeof t?.name !== "string" || !isTenantName(t.name) || !Array.isArray(t.secrets)) {
+      bad(`tenants[${i}] is not a tenant`);
     }
   });
   doc.history!.forEach((h, i) => {
@@ -219,6 +234,9 @@ export async function importStore(
     }
   }
   for (const h of doc.history) writes.push((op) => op.set(keys.history(h.historyId), h));
+  for (const t of doc.tenants ?? []) {
+    writes.push((op) => op.set(t.name === "default" ? keys.tenantDefault() : keys.tenant(t.name), t));
+  }
   writes.push((op) => op.set(keys.setting("schema_version"), SCHEMA_VERSION));
   await writeBatched(kv, writes);
   for (const [historyId, params] of Object.entries(doc.createParams)) {

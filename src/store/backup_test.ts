@@ -13,6 +13,7 @@ import { BackupError, type ExportDoc, exportStore, importStore, validateExport }
 import { internalKey } from "./settings.ts";
 import { keys } from "./keys.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
+import { addTenant, emptyTenant, getTenant, updateTenant } from "./tenants.ts";
 
 /** An export without its timestamp, for comparisons. */
 function comparable(doc: ExportDoc): Omit<ExportDoc, "exportedAt"> {
@@ -112,4 +113,21 @@ Deno.test("a file that is not a bbblb export, or from a newer bbblb, is refused 
   refused({ ...base, schemaVersion: SCHEMA_VERSION + 1 }, /use a newer bbblb/);
   refused({ ...base, servers: [{ id: "one" }] }, /servers\[0\] is not a server/);
   assert.equal(validateExport(base).servers.length, 0);
+});
+
+Deno.test("an export keeps the tenants with their secrets and rules, and an import restores them", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const target = await Deno.openKv(":memory:");
+  try {
+    await addTenant(kv, { ...emptyTenant("law"), secrets: ["law-secret-1234"], host: "law.example.org" });
+    await updateTenant(kv, "default", (t) => ({ ...t, maxMeetings: 5 }));
+    const doc = JSON.parse(JSON.stringify(await exportStore(kv)));
+    await importStore(target, validateExport(doc));
+    assert.deepEqual((await getTenant(target, "law"))?.secrets, ["law-secret-1234"]);
+    assert.equal((await getTenant(target, "law"))?.host, "law.example.org");
+    assert.equal((await getTenant(target, "default"))?.maxMeetings, 5);
+  } finally {
+    kv.close();
+    target.close();
+  }
 });

@@ -69,6 +69,12 @@ export const keys = {
   hook: (hookID: string): Deno.KvKey => ["hook", hookID],
   /** Prefix of all hooks. */
   hooks: (): Deno.KvKey => ["hook"],
+  /** `TenantRecord` of one tenant (its secrets, host, rules, limits). */
+  tenant: (name: string): Deno.KvKey => ["tenant", name],
+  /** Prefix of all tenants. */
+  tenants: (): Deno.KvKey => ["tenant"],
+  /** The default tenant's own `TenantRecord` (rules, limits, default tag; never secrets: those are BBBLB_SECRET). */
+  tenantDefault: (): Deno.KvKey => ["tenant_default"],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

@@ -12,8 +12,9 @@
  *   `movedFrom`, `["voice_bridge", pin]` reserved for every meeting that has a voiceBridge.
  * - 3: load sums as `Deno.KvU64` (changed with atomic `sum`, see `load.ts`) instead of plain numbers.
  *
- * Optional fields added since, which need no migration because their absence reads as the old behaviour:
- * `ServerRecord.tags` (absent: untagged).
+ * Optional fields and keys added since, which need no migration because their absence reads as the old
+ * behaviour: `ServerRecord.tags` (absent: untagged); `["tenant", name]` and `["tenant_default"]` (absent: no
+ * tenants, and no rules or limits for the default tenant, whose meetings always used the tenant slot `""`).
  *
  * @module
  */

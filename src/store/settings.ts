@@ -42,8 +42,8 @@ export async function resolveSecrets(
   }
 }
 
-/** 48 random characters from [A-Za-z0-9] (about 285 bits). */
-function generateSecret(): string {
+/** A new random secret: 48 characters from [A-Za-z0-9] (about 285 bits). */
+export function generateSecret(): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   const out: string[] = [];
   while (out.length < 48) {
