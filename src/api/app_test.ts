@@ -462,3 +462,13 @@ Deno.test("each API call logs one line with call, meetingID, server, returncode 
   assert.equal(api[1].messageKey, "notFound");
   assert.equal(lines.some((l) => l.includes(SECRET) || l.includes("checksum=")), false);
 });
+
+Deno.test("a voiceBridge with surrounding spaces is the same dial-in number and is refused while in use", async () => {
+  await using h = await setup({ servers: 2 });
+  await h.text("create", { meetingID: "vb-aa", name: "A room", voiceBridge: "54321" });
+  await setServerState(h.kv, holder(h.fakes, "vb-aa") + 1, "disabled");
+  const body = await h.text("create", { meetingID: "vb-bb", name: "B room", voiceBridge: " 54321 " });
+  assert.equal(tag(body, "key"), "nonUniqueVoiceBridge");
+  await h.text("end", { meetingID: "vb-aa" });
+  assert.deepEqual(await Array.fromAsync(h.kv.list({ prefix: ["voice_bridge"] })), []);
+});

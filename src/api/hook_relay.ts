@@ -73,6 +73,9 @@ export async function relayHookEvent(ctx: ApiContext, c: Context): Promise<Respo
   }
 }
 
+/** How BBB names breakout rooms: `<parent's internalMeetingID>-<sequence>`. */
+const BREAKOUT_ID = /^[0-9a-f]{40}-\d+-\d+$/;
+
 /**
  * The part of an event post a hook of `tenant` may see: events of meetings that are the tenant's, with their
  * external meeting IDs as the tenant knows them (hooks are the default tenant's for now, so tenants' meetings
@@ -93,7 +96,13 @@ export function eventsFor(body: string, tenants: ReadonlySet<string>, tenant: st
   const kept = events.filter((e) => {
     const meeting = e?.data?.attributes?.meeting;
     const external = meeting?.["external-meeting-id"];
-    if (typeof external !== "string") return true;
+    // With tenants, an event whose meeting cannot be told (raw events, breakout rooms, whose IDs BBB derives from
+    // the parent's internal ID) is not passed on: it could be another tenant's.
+    if (typeof external !== "string" || BREAKOUT_ID.test(external)) {
+      if (tenants.size === 0) return true;
+      changed = true;
+      return false;
+    }
     const owner = tenantOfBackendID(external, tenants);
     if (owner.tenant !== tenant) {
       changed = true;

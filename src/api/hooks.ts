@@ -8,6 +8,8 @@
 import { BbbError } from "../bbb/errors.ts";
 import { get } from "../bbb/query.ts";
 import { registerHook, unregisterHook } from "../cluster/hooks.ts";
+import { httpUrlOrNull } from "../cluster/links.ts";
+import { listTenants } from "../store/tenants.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
 import { addHook, listHooks, removeHook } from "../store/hooks.ts";
 import { listServers } from "../store/servers.ts";
@@ -21,11 +23,21 @@ export async function createHook(ctx: ApiContext, req: ApiRequest): Promise<Resp
   if (callbackURL === "") {
     throw new BbbError("missingParamCallbackURL", "You must specify a callbackURL in the parameters.");
   }
+  if (!httpUrlOrNull(callbackURL)) {
+    throw new BbbError("createHookError", "The callbackURL must be an http(s) URL.");
+  }
+  const getRaw = get(req.params, "getRaw")?.toLowerCase() === "true";
+  if (getRaw && (await listTenants(ctx.kv)).length > 0) {
+    throw new BbbError(
+      "createHookError",
+      "Raw events (getRaw=true) cannot be told apart by tenant, so they are not available while tenants exist.",
+    );
+  }
   const { hook, existed } = await addHook(ctx.kv, {
     callbackURL,
     meetingID: get(req.params, "meetingID") || null,
     eventID: get(req.params, "eventID") || null,
-    getRaw: get(req.params, "getRaw")?.toLowerCase() === "true",
+    getRaw,
   });
   if (!existed) {
     const servers = (await listServers(ctx.kv)).filter((s) => s.online);

@@ -225,7 +225,8 @@ export function routedRecordingCall(call: "publishRecordings" | "updateRecording
     const byServer = await ownRecordIds(ctx, req.tenant, await locate(ctx, ids));
     if (byServer.size === 0) throw new BbbError("notFound", "We could not find recordings");
     const servers = new Map((await listServers(ctx.kv)).map((s) => [s.id, s]));
-    const rest = req.params.filter(([n]) => n !== "recordID");
+    // bbblb's own tenant tag never comes from a client: it decides whose a recording is.
+    const rest = req.params.filter(([n]) => n !== "recordID" && n.toLowerCase() !== TENANT_META_PARAM);
     const answers = await mapLimit([...byServer], FAN_OUT, async ([id, recordIDs]) => {
       const server = servers.get(id);
       if (!server) return null;

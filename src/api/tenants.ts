@@ -24,6 +24,7 @@ import { listAllLive, type MeetingRecord, meetingRef } from "../store/meetings.t
 import {
   countTenantMeetings,
   getDefaultTenantRecord,
+  isTenantName,
   listTenants,
   type TenantRecord,
 } from "../store/tenants.ts";
@@ -170,7 +171,7 @@ export async function tenantRequest(kv: Deno.Kv, snapshot: TenantSnapshot, req: 
         `Meeting ID must be between 2 and ${MAX_MEETING_ID - tenant.length - 1} characters`,
       );
     }
-    if (tenant === DEFAULT_TENANT && tenantOfBackendID(meetingID, snapshot.names).tenant !== DEFAULT_TENANT) {
+    if (tenant === DEFAULT_TENANT && await reservedForTenant(kv, meetingID, snapshot.names)) {
       throw new BbbError(
         "validationError",
         `Meeting IDs starting with "${
@@ -266,4 +267,20 @@ export function ownNodes(nodes: OrderedNode[], tenant: string, names: ReadonlySe
     }
     return owners.get(n) === tenant;
   });
+}
+
+/**
+ * Whether a default-tenant meetingID has the `<tenant>~…` form of a tenant — an existing one, or a removed one
+ * whose meetings still run (they keep their server-side IDs, which the default tenant must not take over).
+ */
+async function reservedForTenant(
+  kv: Deno.Kv,
+  meetingID: string,
+  names: ReadonlySet<string>,
+): Promise<boolean> {
+  if (tenantOfBackendID(meetingID, names).tenant !== DEFAULT_TENANT) return true;
+  const prefix = meetingID.slice(0, Math.max(0, meetingID.indexOf("~")));
+  if (!isTenantName(prefix)) return false;
+  for await (const _ of kv.list({ prefix: keys.meetings(prefix) }, { limit: 1 })) return true;
+  return false;
 }

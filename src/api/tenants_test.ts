@@ -361,3 +361,65 @@ Deno.test("the checksum of a tenant is verified with the tenant's secrets only: 
       .text();
   assert.equal(tag(body, "messageKey"), "checksumError");
 });
+
+Deno.test("updateRecordings cannot move a recording into another tenant's listing", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h);
+  const rec = h.fakes[0].addRecording("law~lecture", { metadata: { "bbblb-tenant": "law" } });
+  await textAs(h, LAW, "updateRecordings", {
+    recordID: rec.recordID,
+    "meta_bbblb-tenant": "med",
+    "meta_x": "1",
+  });
+  assert.equal(rec.metadata["bbblb-tenant"], "law");
+  assert.equal(rec.metadata["x"], "1");
+  assert.equal(tag(await textAs(h, MED, "getRecordings"), "messageKey"), "noRecordings");
+  assert.equal(
+    tag(await textAs(h, MED, "deleteRecordings", { recordID: rec.recordID }), "messageKey"),
+    "notFound",
+  );
+});
+
+Deno.test("a cap rule cannot be dodged with number spellings BBB does not read", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h, { create: [{ op: "cap", name: "maxParticipants", value: "50" }] });
+  for (const [i, spelling] of ["1e1", "0x10", "10.0", " 7 "].entries()) {
+    await textAs(h, LAW, "create", { meetingID: `cap-${i}`, name: "Capped", maxParticipants: spelling });
+    const sent = backend(h, `law~cap-${i}`)!.createParams.get("maxParticipants");
+    assert.equal(sent, spelling.trim() === "7" ? "7" : "50", spelling);
+  }
+});
+
+Deno.test("a tenant cannot move a meeting off the servers its forced tag allows", async () => {
+  await using h = await setup({ servers: 3 });
+  await updateServer(h.kv, 1, { tags: ["law"] });
+  await updateServer(h.kv, 2, { tags: ["med"] });
+  await twoTenants(h, { create: [{ op: "force", name: "meta_server-tag", value: "law!" }] });
+  await textAs(h, LAW, "create", { meetingID: "exam", name: "Law exam" });
+  assert.equal(holder(h.fakes, "law~exam"), 0);
+  for (const serverID of ["2", "3"]) {
+    assert.equal(
+      tag(await textAs(h, LAW, "move", { meetingID: "exam", serverID }), "messageKey"),
+      "serverNotEligible",
+    );
+  }
+  assert.equal(holder(h.fakes, "law~exam"), 0);
+});
+
+Deno.test("the default tenant cannot take over the running meetings of a removed tenant", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h);
+  await textAs(h, LAW, "create", { meetingID: "exam", name: "Law exam" });
+  await h.kv.delete(keys.tenant("law")); // what tenant remove --force does to the tenant record
+  const body = await h.text("create", { meetingID: "law~exam", name: "Take over" });
+  assert.equal(tag(body, "messageKey"), "validationError");
+  assert.equal(tag(await h.text("getMeetingInfo", { meetingID: "law~exam" }), "messageKey"), "notFound");
+});
+
+Deno.test("raw webhooks are refused while tenants exist", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h);
+  const body = await h.text("hooks/create", { callbackURL: "https://lms.example.org/hook", getRaw: "true" });
+  assert.equal(tag(body, "messageKey"), "createHookError");
+  assert.equal(h.fakes[0].hooks.size, 0);
+});

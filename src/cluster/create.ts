@@ -172,7 +172,10 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     );
   }
   const target = ranked[0];
-  const given = get(req.params, "voiceBridge");
+  // As bbb-web reads it (control characters stripped, trimmed), so " 54321" cannot dodge the reservation of 54321.
+  // deno-lint-ignore no-control-regex
+  const given = get(req.params, "voiceBridge")?.replace(/[\u0000-\u001f\u007f-\u009f]/g, "").trim() ||
+    undefined;
   const voiceBridge = given ?? randomVoiceBridge();
   const historyId = newHistoryId();
   const claim = await claimMeeting(ctx.kv, {
@@ -200,7 +203,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     return { kind: "retry" };
   }
 
-  const params: Params = given === undefined ? [...req.params, ["voiceBridge", voiceBridge]] : req.params;
+  const params: Params = [...req.params.filter(([n]) => n !== "voiceBridge"), ["voiceBridge", voiceBridge]];
   const call = createCall(withServerTags(params, target.tags), {
     publicUrl: ctx.publicUrl,
     linkKey: ctx.linkKey,

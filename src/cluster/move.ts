@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseTagRequest, tagParamOf, withServerTags } from "../balancer/tags.ts";
+import { filterByTags, parseTagRequest, tagParamOf, withServerTags } from "../balancer/tags.ts";
 import { BackendError } from "../bbb/client.ts";
 import { BbbError, meetingNotFound } from "../bbb/errors.ts";
 import { encodeQuery, type Params } from "../bbb/query.ts";
@@ -88,6 +88,17 @@ export async function moveMeeting(
       ? await explicitTarget(ctx, options.serverId)
       : (await rankedServers(ctx, tried, parseTagRequest(tagParamOf(params))))[0];
     if (!target || (options.serverId !== undefined && attempt > 0)) break;
+    if (
+      options.serverId !== undefined &&
+      filterByTags([target], parseTagRequest(tagParamOf(params))).servers.length === 0
+    ) {
+      throw new BbbError(
+        "serverNotEligible",
+        `Server ${target.id} does not carry the tag the meeting asks for (${
+          tagParamOf(params) ?? "untagged"
+        }).`,
+      );
+    }
     tried.add(target.id);
     const historyId = newHistoryId();
     const call = createCall(withServerTags(params, target.tags), {

@@ -75,8 +75,10 @@ function ruleMatches(rule: string, name: string): boolean {
 
 /** The value a `cap` rule leaves: `value` when it is a number at most `cap` and above 0, else `cap`. */
 function capped(value: string, cap: string): string {
-  const n = Number(value.trim());
-  return value.trim() !== "" && Number.isFinite(n) && n > 0 && n <= Number(cap) ? value : cap;
+  // Only plain digits: BBB reads numbers with Java's Integer.parseInt, which refuses "1e1", "0x10" or "10.0"
+  // and then falls back to its default (0, unlimited), so such spellings must not pass a cap.
+  const v = value.trim();
+  return /^\d{1,9}$/.test(v) && Number(v) > 0 && Number(v) <= Number(cap) ? v : cap;
 }
 
 /**
