@@ -32,6 +32,7 @@ import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { openStore } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
+import { flushLog } from "./src/log.ts";
 
 /** The process environment. */
 const processEnv: Env = (name) => Deno.env.get(name);
@@ -313,6 +314,8 @@ export async function main(args: string[]): Promise<number> {
     await program().parseAsync(args, { from: "user" });
     return 0;
   } catch (e) {
+    flushLog(); // the log lines before the error come first
+
     if (e instanceof CommanderError) {
       // help and version exit 0; usage errors (printed as one line by commander) exit 2
       return e.exitCode === 0 ? 0 : 2;
@@ -331,5 +334,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const status = await main(Deno.args);
+  flushLog();
+  Deno.exit(status);
 }

@@ -22,6 +22,10 @@ import { failed, success } from "./responses.ts";
 import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { statusPage } from "./status.ts";
+import type { Directory } from "../cluster/directory.ts";
+import { Placer } from "../cluster/placer.ts";
+import { get } from "../bbb/query.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -58,6 +62,12 @@ export interface AppDeps {
   adminToken?: string | null;
   /** Seconds between reloads of the `/status` page. @default 10 */
   statusRefreshSeconds?: number;
+  /**
+   * The in-memory view joins are answered from without touching the store (`serve` passes one; see
+   * `cluster/directory.ts` for how stale it may be). The app forgets a meetingID in it after every other call
+   * naming that meeting. @default none: every join reads the store
+   */
+  directory?: Directory;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -150,6 +160,8 @@ export function createApp(deps: AppDeps): Hono {
     linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
     secrets: deps.secrets,
+    directory: deps.directory,
+    placer: new Placer(),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const metrics = deps.metrics ?? createMetrics(deps.kv);
@@ -227,7 +239,14 @@ export function createApp(deps: AppDeps): Hono {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
     const req = await readApiRequest(c.req.raw, call, deps.secrets(), maxBodyBytes);
-    return await handler(ctx, req);
+    if (call === "join" || !ctx.directory) return await handler(ctx, req);
+    try {
+      return await handler(ctx, req);
+    } finally {
+      // create, end, move and the rest may change the meeting: the next join reads it from the store.
+      const meetingID = get(req.params, "meetingID");
+      if (meetingID !== undefined) ctx.directory.forgetMeeting(DEFAULT_TENANT, meetingID);
+    }
   });
 
   app.onError((err, c) => {

@@ -13,6 +13,7 @@ import { openStore } from "../store/kv.ts";
 import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
+import { Directory } from "../cluster/directory.ts";
 
 /**
  * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
@@ -37,7 +38,10 @@ export async function serve(
   });
   await savePublicUrl(kv, config.url);
   const metrics = createMetrics(kv);
+  // Joins are answered from memory; admin changes by other processes reach it within a second.
+  const directory = new Directory(kv);
   const app = createApp({
+    directory,
     kv,
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
@@ -80,7 +84,10 @@ export async function serve(
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
     signal: stop.signal,
-    onRound: (report) => metrics.observeRound(report),
+    onRound: (report) => {
+      metrics.observeRound(report);
+      directory.forgetAll();
+    },
   });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {

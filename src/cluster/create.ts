@@ -22,6 +22,7 @@ import {
 import { listServers, type ServerView } from "../store/servers.ts";
 import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
+import { readSnapshot, type ServerSnapshot } from "./placer.ts";
 import { rejoinUrl } from "./links.ts";
 
 /** At most this many servers are tried for one new meeting before the answer is `serverUnavailable`. */
@@ -144,28 +145,37 @@ export interface PlaceRequest {
  * @throws {BbbError} `serverUnavailable` when no server is left to try
  */
 export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): Promise<Placement> {
-  const ranked = await rankedServers(ctx, req.tried);
-  if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
-    throw serverUnavailable(
-      req.tried.size > 0
-        ? "No BBB server could create the meeting; the servers tried did not answer."
-        : "No BBB server can take a new meeting right now (none is enabled and online).",
-    );
-  }
-  const target = ranked[0];
   const given = get(req.params, "voiceBridge");
   const voiceBridge = given ?? randomVoiceBridge();
   const historyId = newHistoryId();
-  const claim = await claimMeeting(ctx.kv, {
-    tenant: DEFAULT_TENANT,
-    meetingID: req.meetingID,
-    serverId: target.id,
-    loadMilli: req.loadMilli,
-    loadEntry: { value: target.loadMilli, versionstamp: target.loadVersionstamp },
-    voiceBridge,
-    historyId,
-    now: Date.now(),
-  });
+  const choose = async ({ servers, versionstamp }: ServerSnapshot) => {
+    const ranked = rankServers(servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli })), req.tried);
+    if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
+      throw serverUnavailable(
+        req.tried.size > 0
+          ? "No BBB server could create the meeting; the servers tried did not answer."
+          : "No BBB server can take a new meeting right now (none is enabled and online).",
+      );
+    }
+    const target = ranked[0];
+    const claim = await claimMeeting(ctx.kv, {
+      tenant: DEFAULT_TENANT,
+      meetingID: req.meetingID,
+      serverId: target.id,
+      loadMilli: req.loadMilli,
+      loadEntry: { value: target.loadMilli, versionstamp: target.loadVersionstamp },
+      voiceBridge,
+      historyId,
+      serversVersionstamp: versionstamp,
+      now: Date.now(),
+    });
+    if (claim) ctx.placer?.claimed(target.id, target.loadMilli + req.loadMilli, claim.versionstamp);
+    else ctx.placer?.forget();
+    return { target, claim };
+  };
+  const { target, claim } = ctx.placer
+    ? await ctx.placer.turn(ctx.kv, choose)
+    : await choose(await readSnapshot(ctx.kv));
   if (!claim) {
     const holder = await voiceBridgeHolder(ctx.kv, voiceBridge);
     const meetingTaken = (await getMeeting(ctx.kv, DEFAULT_TENANT, req.meetingID)).value !== null;
@@ -187,12 +197,14 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     answer = await callServer(ctx, target, "create", call.query, call);
   } catch (e) {
     await removeMeeting(ctx.kv, claim, "createFailed");
+    ctx.placer?.forget();
     if (!(e instanceof BackendError)) throw e;
     req.tried.add(target.id);
     return { kind: "retry" };
   }
   if (answer.response.returncode !== "SUCCESS") {
     await removeMeeting(ctx.kv, claim, "createFailed");
+    ctx.placer?.forget();
     ctx.log.info("create refused by server", {
       meetingID: req.meetingID,
       server: target.id,

@@ -7,6 +7,7 @@
  */
 import { type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts";
 import { encodeQuery } from "../bbb/query.ts";
+import { parseMeetingList } from "../bbb/xml.ts";
 import type { Logger } from "../log.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
 import { registerHook } from "../cluster/hooks.ts";
@@ -24,6 +25,7 @@ import {
   removeMeeting,
 } from "../store/meetings.ts";
 import {
+  bumpServersVersion,
   failedHealth,
   goodHealth,
   listServers,
@@ -352,7 +354,7 @@ async function drain(deps: PollDeps, server: ServerView): Promise<void> {
   const entry = await deps.kv.get<ServerRecord>(keys.server(server.id));
   if (entry.value?.state !== "cordoned") return;
   const res = await commitWithRetry(() =>
-    deps.kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" })
+    bumpServersVersion(deps.kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" }))
   );
   if (res.ok) deps.log.info("cordoned server is empty: disabled", { server: server.id });
 }
@@ -363,7 +365,7 @@ async function writeStats(kv: Deno.Kv, id: number, stats: ServerStats): Promise<
   const same = old.value && old.value.participants === stats.participants &&
     old.value.videos === stats.videos &&
     old.value.extraMilli === stats.extraMilli;
-  if (!same) await kv.set(key, stats);
+  if (!same) await commitWithRetry(() => bumpServersVersion(kv.atomic().set(key, stats)));
 }
 
 /** Health writes, 40 servers per atomic; a batch that lost a race with a request-path write is redone singly. */
@@ -373,7 +375,7 @@ async function writeHealth(deps: PollDeps, writes: [ServerView, ServerHealth][])
     const batch = changed.slice(i, i + 40);
     const entries = await Promise.all(batch.map(([s]) => deps.kv.get<ServerHealth>(keys.health(s.id))));
     const res = await commitWithRetry(() => {
-      const op = deps.kv.atomic();
+      const op = bumpServersVersion(deps.kv.atomic());
       batch.forEach(([s, h], j) => {
         // only the values this round started from may be replaced: a request-path failure in between wins
         if (JSON.stringify(entries[j].value) === JSON.stringify(s.health)) {
@@ -429,6 +431,7 @@ async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollRe
     answer = await callBackend(server, "getMeetings", "", {
       timeoutMs: deps.backendTimeoutMs,
       fetch: deps.fetch,
+      parse: parseMeetingList,
     });
   } catch (e) {
     return { ok: false, error: e instanceof BackendError ? e.message : String(e) };

@@ -220,6 +220,7 @@ export async function importStore(
   }
   for (const h of doc.history) writes.push((op) => op.set(keys.history(h.historyId), h));
   writes.push((op) => op.set(keys.setting("schema_version"), SCHEMA_VERSION));
+  writes.push((op) => op.sum(keys.serversVersion(), 1n));
   await writeBatched(kv, writes);
   for (const [historyId, params] of Object.entries(doc.createParams)) {
     await saveCreateParams(kv, historyId, params);

@@ -69,6 +69,12 @@ export const keys = {
   hook: (hookID: string): Deno.KvKey => ["hook", hookID],
   /** Prefix of all hooks. */
   hooks: (): Deno.KvKey => ["hook"],
+  /**
+   * A counter (`Deno.KvU64`) bumped by every change that placement must see at once: a server added, removed or
+   * changed by the admin, its health turning, its live numbers changing. A claim checks its versionstamp, so a
+   * placement made on an older picture of the servers fails and is made again (see `cluster/placer.ts`).
+   */
+  serversVersion: (): Deno.KvKey => ["servers_version"],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

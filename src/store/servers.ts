@@ -95,6 +95,19 @@ export interface ServerView extends ServerRecord {
   stats: ServerStats;
 }
 
+/**
+ * Add to `op` the bump of the servers' version (see `keys.serversVersion`): every change to a server that
+ * placement must see at once goes through this.
+ */
+export function bumpServersVersion(op: Deno.AtomicOperation): Deno.AtomicOperation {
+  return op.sum(keys.serversVersion(), 1n);
+}
+
+/** The versionstamp of the servers' version (`null` before the first change), for a claim to check. */
+export async function serversVersionstamp(kv: Deno.Kv): Promise<string | null> {
+  return (await kv.get(keys.serversVersion())).versionstamp;
+}
+
 /** Thrown for admin mistakes, with a sentence for the operator. */
 export class StoreError extends Error {
   constructor(message: string) {
@@ -110,11 +123,13 @@ export class StoreError extends Error {
  */
 export async function addServer(kv: Deno.Kv, server: ServerRecord): Promise<void> {
   const res = await commitWithRetry(() =>
-    kv.atomic()
-      .check({ key: keys.server(server.id), versionstamp: null })
-      .set(keys.server(server.id), server)
-      .set(keys.health(server.id), NEW_SERVER_HEALTH)
-      .set(keys.load(server.id), loadValue(0))
+    bumpServersVersion(
+      kv.atomic()
+        .check({ key: keys.server(server.id), versionstamp: null })
+        .set(keys.server(server.id), server)
+        .set(keys.health(server.id), NEW_SERVER_HEALTH)
+        .set(keys.load(server.id), loadValue(0)),
+    )
   );
   if (!res.ok) throw new StoreError(`server ${server.id} already exists`);
 }
@@ -143,7 +158,7 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
     const entry = await kv.get<ServerRecord>(keys.server(id));
     if (!entry.value) throw new StoreError(`there is no server ${id}`);
     const res = await commitWithRetry(() =>
-      kv.atomic().check(entry).set(entry.key, { ...entry.value!, state })
+      bumpServersVersion(kv.atomic().check(entry).set(entry.key, { ...entry.value!, state }))
     );
     if (res.ok) return;
   }
@@ -163,7 +178,9 @@ export async function updateServer(
     const entry = await kv.get<ServerRecord>(keys.server(id));
     if (!entry.value) throw new StoreError(`there is no server ${id}`);
     const updated = { ...entry.value, ...change };
-    const res = await commitWithRetry(() => kv.atomic().check(entry).set(entry.key, updated));
+    const res = await commitWithRetry(() =>
+      bumpServersVersion(kv.atomic().check(entry).set(entry.key, updated))
+    );
     if (res.ok) return updated;
   }
 }
@@ -261,7 +278,9 @@ async function updateHealth(
     const before = entry.value ?? NEW_SERVER_HEALTH;
     const after = change(before);
     if (after === before) return;
-    const res = await commitWithRetry(() => kv.atomic().check(entry).check(server).set(entry.key, after));
+    const res = await commitWithRetry(() =>
+      bumpServersVersion(kv.atomic().check(entry).check(server).set(entry.key, after))
+    );
     if (res.ok) return;
   }
 }
@@ -295,8 +314,10 @@ export async function removeServer(kv: Deno.Kv, id: number, force: boolean): Pro
     if (res.ok) forgotten++;
   }
   await commitWithRetry(() =>
-    kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id)).delete(
-      keys.serverStats(id),
+    bumpServersVersion(
+      kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id)).delete(
+        keys.serverStats(id),
+      ),
     )
   );
   return { forgotten };
