@@ -83,6 +83,7 @@ export async function serve(
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
+    staleClaimMs: staleClaimMs(config.backendTimeoutMs),
     signal: stop.signal,
     onRound: (report) => {
       metrics.observeRound(report);
@@ -92,7 +93,12 @@ export async function serve(
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {
     try {
-      await runChores({ kv, log, staleClaimMs: staleClaimMs(config.backendTimeoutMs) });
+      // The poll rounds settle abandoned claims by what their servers list; the chores release only those left
+      // after several more rounds (their server does not answer), so they never race a round that would find
+      // the meeting running.
+      const fallbackMs = staleClaimMs(config.backendTimeoutMs) +
+        Math.max(60_000, 3 * config.pollIntervalSeconds * 1000);
+      await runChores({ kv, log, staleClaimMs: fallbackMs });
     } catch (e) {
       log.error("chores failed", { error: String((e as Error)?.message ?? e) });
     }

@@ -19,6 +19,7 @@ import {
   adoptMeeting,
   listAllLive,
   listAllMeetings,
+  markRunning,
   type MeetingLive,
   type MeetingRecord,
   meetingRef,
@@ -51,6 +52,12 @@ export interface PollDeps {
   graceMs?: number;
   /** Rounds a meeting must be missing before it is declared ended. @default 2 */
   missedRounds?: number;
+  /**
+   * A claim older than this (ms) was abandoned by a process that died during the create: the round settles it
+   * by what its server lists — running there: tracked as running; not listed: released. Without it, claims are
+   * left to the request that made them. `serve` passes `staleClaimMs` of `cluster/create.ts`.
+   */
+  staleClaimMs?: number;
   fetch?: typeof fetch;
   log: Logger;
   /** @default Date.now */
@@ -70,6 +77,8 @@ export interface RoundReport {
   repaired: number;
   /** Stale copies of moved meetings ended on the server they moved away from. */
   staleEnded: number;
+  /** Abandoned claims settled: tracked as running (the server has the meeting) or released. */
+  claimsSettled: number;
 }
 
 /** One meeting as a server listed it. */
@@ -106,6 +115,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     adopted: 0,
     repaired: 0,
     staleEnded: 0,
+    claimsSettled: 0,
   };
   // Order matters for the load repair below: loads are read before meetings (see repairLoads).
   const servers = await listServers(deps.kv);
@@ -212,7 +222,13 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
 
   for (const entry of st.mine) {
     const m = entry.value;
-    if (m.status !== "running") continue; // a create in flight is its request's business
+    if (m.status !== "running") {
+      // A create in flight is its request's business, unless that request died with its process.
+      if (deps.staleClaimMs !== undefined && now - m.claimedAt > deps.staleClaimMs) {
+        if (await settleClaim(deps, entry, running.get(m.meetingID))) report.claimsSettled++;
+      }
+      continue;
+    }
     const ref = meetingRef(m.tenant, m.meetingID);
     const live = st.lives.get(ref);
     const before = live?.value.historyId === m.historyId ? live.value : undefined;
@@ -260,6 +276,46 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
 
   await writeStats(deps.kv, server.id, stats);
   if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) await drain(deps, server);
+}
+
+/**
+ * An abandoned claim: if its server runs the meeting (the create reached BBB before the process died), bbblb
+ * tracks it as running there, so no later create places the meetingID on a second server; otherwise the claim
+ * and its load are released. Both are guarded like every change of a meeting.
+ */
+async function settleClaim(
+  deps: PollDeps,
+  entry: Deno.KvEntry<MeetingRecord>,
+  listed: Listed | undefined,
+): Promise<boolean> {
+  const m = entry.value;
+  if (listed) {
+    const details = {
+      internalMeetingID: listed.internalMeetingID,
+      createTime: listed.createTime,
+      attendeePW: listed.attendeePW,
+      moderatorPW: listed.moderatorPW,
+      voiceBridge: listed.voiceBridge ?? m.voiceBridge,
+    };
+    // The create parameters died with the request: a later move re-creates it from its meetingID and name.
+    const params: [string, string][] = [["meetingID", m.meetingID], ["name", m.meetingID]];
+    if (await markRunning(deps.kv, entry, details, params)) {
+      deps.log.warn("abandoned claim: the server runs the meeting, tracked as running", {
+        meetingID: m.meetingID,
+        server: m.serverId,
+      });
+      return true;
+    }
+    return false;
+  }
+  if (await removeMeeting(deps.kv, entry, "createFailed")) {
+    deps.log.warn("abandoned claim released: the server does not run the meeting", {
+      meetingID: m.meetingID,
+      server: m.serverId,
+    });
+    return true;
+  }
+  return false;
 }
 
 function emptyLive(historyId: string): MeetingLive {
