@@ -112,6 +112,14 @@ function serveOptions(): Option[] {
       "--admin-token <token>",
       "bearer token required for /metrics and /status (env BBBLB_ADMIN_TOKEN, default none)",
     ),
+    new Option(
+      "--max-body <bytes>",
+      "largest request body, e.g. slides (env BBBLB_MAX_BODY, default 33554432 = 32 MiB)",
+    ),
+    new Option(
+      "--request-timeout <seconds>",
+      "longest time one API request may take (env BBBLB_REQUEST_TIMEOUT, default 30)",
+    ),
   ];
 }
 
@@ -148,6 +156,7 @@ export function program(): Command {
     .addOption(kvOption())
     .option("--weight <w>", "relative capacity (default 1)")
     .option("--disabled", "add it disabled (no new meetings)")
+    .option("--max-meetings <n>", "place at most this many meetings there (default: no cap)")
     .addOption(
       new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
         "sha1",
@@ -166,6 +175,7 @@ export function program(): Command {
           weight: o.weight,
           disabled: o.disabled,
           checksum: o.checksum,
+          maxMeetings: o.maxMeetings,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,
@@ -173,12 +183,15 @@ export function program(): Command {
     });
 
   cli.command("set-server")
-    .description("change a server's URL, secret, weight or checksum algorithm (SECRET - reads stdin)")
+    .description(
+      "change a server's URL, secret, weight, checksum algorithm or meeting cap (SECRET - reads stdin)",
+    )
     .argument("<id>", "server id")
     .addOption(kvOption())
     .option("--url <url>", "new URL, as bbb-conf --secret prints it")
     .option("--secret <secret>", "new shared secret, or - to read it from stdin")
     .option("--weight <w>", "new relative capacity")
+    .option("--max-meetings <n>", "place at most this many meetings there, or none to lift the cap")
     .addOption(
       new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
         "sha1",
@@ -196,6 +209,7 @@ export function program(): Command {
           secret: o.secret,
           weight: o.weight,
           checksum: o.checksum,
+          maxMeetings: o.maxMeetings,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,

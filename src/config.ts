@@ -37,6 +37,10 @@ export interface ServeConfig {
   logFormat: "text" | "json";
   /** Bearer token required for `/metrics` and `/status`, or `null` when they are open. */
   adminToken: string | null;
+  /** Largest accepted request body, in bytes (slides as XML bodies); form parameter bodies stay at 2 MiB. */
+  maxBodyBytes: number;
+  /** Longest time one API request may take, in milliseconds; then it is answered FAILED `serverUnavailable`. */
+  requestTimeoutMs: number;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -54,6 +58,8 @@ export interface ServeFlags {
   logLevel?: string;
   logFormat?: string;
   adminToken?: string;
+  maxBody?: string;
+  requestTimeout?: string;
 }
 
 /**
@@ -103,6 +109,8 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_LOG_LEVEL", "--log-level", "logLevel"],
   ["BBBLB_LOG_FORMAT", "--log-format", "logFormat"],
   ["BBBLB_ADMIN_TOKEN", "--admin-token", "adminToken", true],
+  ["BBBLB_MAX_BODY", "--max-body", "maxBody"],
+  ["BBBLB_REQUEST_TIMEOUT", "--request-timeout", "requestTimeout"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -344,6 +352,20 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       adminToken = rawToken.trim();
     }
   }
+  const maxBodyBytes = check(() =>
+    integer(
+      pick(flags.maxBody, "BBBLB_MAX_BODY") ?? String(DEFAULT_MAX_BODY),
+      "--max-body / BBBLB_MAX_BODY (bytes)",
+      1024,
+      1024 ** 3,
+    ), DEFAULT_MAX_BODY);
+  const requestTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.requestTimeout, "BBBLB_REQUEST_TIMEOUT") ?? "30",
+      "--request-timeout / BBBLB_REQUEST_TIMEOUT (seconds)",
+      1,
+      3600,
+    ), 30);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kv,
@@ -359,8 +381,13 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     logLevel,
     logFormat,
     adminToken,
+    maxBodyBytes,
+    requestTimeoutMs,
   };
 }
+
+/** The default of `--max-body`: 32 MiB, as nginx in front of BBB allows for slides. */
+export const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
 
 /** Mask for secrets in `bbblb config`. */
 export const MASK = "********";
@@ -394,6 +421,10 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
       return config.logFormat;
     case "adminToken":
       return config.adminToken === null ? "" : MASK;
+    case "maxBody":
+      return String(config.maxBodyBytes);
+    case "requestTimeout":
+      return String(config.requestTimeoutMs / 1000);
   }
 }
 

@@ -55,6 +55,8 @@ export interface SetupOptions {
   statusRefreshSeconds?: number;
   /** Answer joins from an in-memory directory, as `serve` does. @default false */
   directory?: boolean;
+  /** Passed to createApp. @default 30 000 */
+  requestTimeoutMs?: number;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -87,6 +89,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     secrets: () => [SECRET],
     backendTimeoutMs,
     maxBodyBytes: options.maxBodyBytes,
+    requestTimeoutMs: options.requestTimeoutMs,
     publicUrl: PUBLIC_URL,
     logoutUrl: options.logoutUrl ?? null,
     linkKey,

@@ -41,6 +41,12 @@ export interface AppDeps {
   failThreshold?: number;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
+  /**
+   * Longest time one BBB API request may take, body included, in ms; then it is answered FAILED
+   * `serverUnavailable` (what it started, such as a create on a slow server, still finishes or is released in
+   * the background). @default 30 000
+   */
+  requestTimeoutMs?: number;
   /** Public base URL of bbblb (`BBBLB_URL`) for the links it hands out. @default "http://127.0.0.1:8090" */
   publicUrl?: string;
   /** Where `rejoin` sends users of an ended meeting without a logoutURL of its own. @default null */
@@ -130,6 +136,37 @@ async function outcomeOf(res: Response): Promise<{ returncode?: string; messageK
   };
 }
 
+/**
+ * Run `work`, but answer FAILED `serverUnavailable` once `ms` have passed. The work goes on in the background
+ * (its own timeouts bound it), and its late failure is dropped rather than left unhandled.
+ *
+ * @throws {BbbError} `serverUnavailable` at the deadline, or whatever `work` throws before it
+ */
+async function withinDeadline(ms: number, work: () => Promise<Response>): Promise<Response> {
+  const running = work();
+  running.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BbbError(
+            "serverUnavailable",
+            `bbblb could not answer within ${
+              ms / 1000
+            } s (a BBB server or the client is too slow); try again.`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([running, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** BBB's answer to `GET /bigbluebutton/api/` (the version document), as bbb-web 2.6–3.0 sends it. */
 const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
 
@@ -164,6 +201,7 @@ export function createApp(deps: AppDeps): Hono {
     placer: new Placer(),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   const metrics = deps.metrics ?? createMetrics(deps.kv);
   const adminToken = deps.adminToken ?? null;
   const app = new Hono();
@@ -238,15 +276,17 @@ export function createApp(deps: AppDeps): Hono {
     if (c.req.method !== "GET" && c.req.method !== "POST") {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
-    const req = await readApiRequest(c.req.raw, call, deps.secrets(), maxBodyBytes);
-    if (call === "join" || !ctx.directory) return await handler(ctx, req);
-    try {
-      return await handler(ctx, req);
-    } finally {
-      // create, end, move and the rest may change the meeting: the next join reads it from the store.
-      const meetingID = get(req.params, "meetingID");
-      if (meetingID !== undefined) ctx.directory.forgetMeeting(DEFAULT_TENANT, meetingID);
-    }
+    return await withinDeadline(requestTimeoutMs, async () => {
+      const req = await readApiRequest(c.req.raw, call, deps.secrets(), maxBodyBytes);
+      if (call === "join" || !ctx.directory) return await handler(ctx, req);
+      try {
+        return await handler(ctx, req);
+      } finally {
+        // create, end, move and the rest may change the meeting: the next join reads it from the store.
+        const meetingID = get(req.params, "meetingID");
+        if (meetingID !== undefined) ctx.directory.forgetMeeting(DEFAULT_TENANT, meetingID);
+      }
+    });
   });
 
   app.onError((err, c) => {

@@ -53,6 +53,8 @@ export async function serve(
     log,
     metrics,
     adminToken: config.adminToken,
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;

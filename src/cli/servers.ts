@@ -27,6 +27,8 @@ export interface AddServerOptions {
   weight?: string;
   disabled?: boolean;
   checksum?: string;
+  /** `--max-meetings`: a whole number, or absent for no cap. */
+  maxMeetings?: string;
   /** Skip the call that checks URL and secret. */
   check: boolean;
   /** Timeout of the check call, in ms. */
@@ -47,6 +49,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
   const secret = await secretOf(o.secret, o.readStdin);
   const weight = weightOf(o.weight ?? "1");
   const checksum = checksumOf(o.checksum ?? "sha256");
+  const maxMeetings = o.maxMeetings === undefined ? null : maxMeetingsOf(o.maxMeetings, false);
   if (await getServer(kv, id)) throw new CliError(`server ${id} already exists`);
   const twin = (await listServers(kv)).find((s) => s.apiUrl === apiUrl);
   if (twin) {
@@ -64,13 +67,36 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
       checksum,
       state: o.disabled ? "disabled" : "enabled",
       addedAt: Date.now(),
+      ...(maxMeetings === null ? {} : { maxMeetings }),
     });
   } catch (e) {
     throw new CliError((e as Error).message);
   }
   return `added server ${id} (${displayUrl(apiUrl)}), ${
     o.disabled ? "disabled" : "enabled"
-  }, weight ${weight}`;
+  }, weight ${weight}${maxMeetings === null ? "" : `, at most ${maxMeetings} meetings`}`;
+}
+
+/** Largest meeting cap accepted. */
+const MAX_CAP = 1_000_000;
+
+/**
+ * Parse `--max-meetings`: a whole number from 1 to 1,000,000, or (for `set-server`) `none` to lift the cap.
+ *
+ * @returns the cap, or `null` for `none`
+ * @throws {CliError} (exit 2) naming the flag and what it accepts
+ */
+export function maxMeetingsOf(raw: string, noneAllowed: boolean): number | null {
+  if (noneAllowed && raw.trim().toLowerCase() === "none") return null;
+  if (!/^\d{1,7}$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > MAX_CAP) {
+    throw new CliError(
+      `--max-meetings: "${raw}" is not a whole number from 1 to ${MAX_CAP}${
+        noneAllowed ? ' (or "none")' : ""
+      }`,
+      2,
+    );
+  }
+  return Number(raw);
 }
 
 function apiUrlOf(raw: string): string {
@@ -110,14 +136,17 @@ export interface SetServerOptions {
   secret?: string;
   weight?: string;
   checksum?: string;
+  /** `--max-meetings`: a whole number, or `none` to lift the cap. */
+  maxMeetings?: string;
   check: boolean;
   timeoutMs: number;
   readStdin: () => Promise<string>;
 }
 
 /**
- * `set-server`: change a server's URL, secret, weight or checksum algorithm while it runs meetings (for a
- * secret rotation on the BBB server, or a new weight). A new URL, secret or algorithm is checked with one call
+ * `set-server`: change a server's URL, secret, weight, checksum algorithm or meeting cap while it runs meetings
+ * (for a secret rotation on the BBB server, or a new weight). A lower cap never ends a meeting: the server just
+ * takes no new ones until it is below the cap. A new URL, secret or algorithm is checked with one call
  * first, like `add-server`.
  */
 export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promise<string> {
@@ -129,8 +158,9 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   if (o.secret !== undefined) change.secret = await secretOf(o.secret, o.readStdin);
   if (o.weight !== undefined) change.weight = weightOf(o.weight);
   if (o.checksum !== undefined) change.checksum = checksumOf(o.checksum);
+  if (o.maxMeetings !== undefined) change.maxMeetings = maxMeetingsOf(o.maxMeetings, true);
   if (Object.keys(change).length === 0) {
-    throw new CliError("nothing to change: give --url, --secret, --weight or --checksum", 2);
+    throw new CliError("nothing to change: give --url, --secret, --weight, --checksum or --max-meetings", 2);
   }
   if (change.apiUrl) {
     const twin = (await listServers(kv)).find((s) => s.apiUrl === change.apiUrl && s.id !== id);
@@ -139,7 +169,10 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   const next = { ...current, ...change };
   if (o.check && (change.apiUrl || change.secret || change.checksum)) await checkServer(next, o.timeoutMs);
   await updateServer(kv, id, change);
-  const what = Object.keys(change).map((k) => (k === "apiUrl" ? "url" : k)).join(", ");
+  const what = Object.keys(change).map((
+    k,
+  ) => (k === "apiUrl" ? "url" : k === "maxMeetings" ? "max-meetings" : k))
+    .join(", ");
   return `server ${id}: changed ${what}`;
 }
 
@@ -202,6 +235,8 @@ export interface ServerRow {
   /** Participants in all meetings there, breakout rooms included (from the last good poll). */
   participants: number;
   weight: number;
+  /** The meeting cap (`--max-meetings`), or null for none. */
+  maxMeetings: number | null;
   checksum: ChecksumAlgorithm;
   /** The last failure, or null after a good poll. */
   lastError: string | null;
@@ -222,6 +257,7 @@ export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
     effectiveLoad: (s.loadMilli + s.stats.extraMilli) / 1000,
     participants: s.stats.participants,
     weight: s.weight,
+    maxMeetings: s.maxMeetings ?? null,
     checksum: s.checksum,
     lastError: s.health.lastError,
     lastGoodPoll: s.health.lastGoodPoll === null ? null : new Date(s.health.lastGoodPoll).toISOString(),
@@ -244,6 +280,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       "LOAD",
       "EFFECTIVE",
       "WEIGHT",
+      "MAX",
       "CHECKSUM",
       "LAST ERROR",
     ],
@@ -257,6 +294,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       String(r.load),
       String(r.effectiveLoad),
       String(r.weight),
+      r.maxMeetings === null ? "-" : String(r.maxMeetings),
       r.checksum,
       r.lastError ?? "",
     ]),

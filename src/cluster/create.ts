@@ -19,7 +19,8 @@ import {
   removeMeeting,
   voiceBridgeHolder,
 } from "../store/meetings.ts";
-import { listServers, type ServerView } from "../store/servers.ts";
+import { isFull, listServers, type ServerView } from "../store/servers.ts";
+import { BbbError } from "../bbb/errors.ts";
 import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
 import { readSnapshot, type ServerSnapshot } from "./placer.ts";
@@ -100,10 +101,12 @@ export async function rankedServers(
   ctx: ClusterContext,
   exclude: ReadonlySet<number>,
 ): Promise<ServerView[]> {
-  return rankServers(
-    (await listServers(ctx.kv)).map((s) => ({ ...s, extraMilli: s.stats.extraMilli })),
-    exclude,
-  );
+  return rankServers(candidates(await listServers(ctx.kv)), exclude);
+}
+
+/** Servers as placement candidates: with the poller's extra load, and whether their meeting cap is reached. */
+function candidates(servers: readonly ServerView[]) {
+  return servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli, full: isFull(s) }));
 }
 
 /** BBB's answer when a voiceBridge is taken (bbb-web's `<errors>` envelope, without a messageKey). */
@@ -148,8 +151,24 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   const given = get(req.params, "voiceBridge");
   const voiceBridge = given ?? randomVoiceBridge();
   const historyId = newHistoryId();
-  const choose = async ({ servers, versionstamp }: ServerSnapshot) => {
-    const ranked = rankServers(servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli })), req.tried);
+  const choose = async ({ servers, versionstamp, fresh }: ServerSnapshot) => {
+    const ranked = rankServers(candidates(servers), req.tried);
+    if (ranked.length === 0 && !fresh) {
+      // Nothing to claim on a kept snapshot (a meeting may have ended since, a server come back): no claim would
+      // fail to tell, so read the store again before refusing.
+      ctx.placer?.forget();
+      return { target: null, claim: null };
+    }
+    if (ranked.length === 0 && req.tried.size === 0) {
+      const capped = rankServers(candidates(servers).map((s) => ({ ...s, full: false })));
+      if (capped.length > 0) {
+        throw new BbbError(
+          "limitExceeded",
+          `All ${capped.length} BBB server(s) that could take the meeting have reached their meeting cap; ` +
+            "try again when a meeting has ended.",
+        );
+      }
+    }
     if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
       throw serverUnavailable(
         req.tried.size > 0
@@ -176,6 +195,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   const { target, claim } = ctx.placer
     ? await ctx.placer.turn(ctx.kv, choose)
     : await choose(await readSnapshot(ctx.kv));
+  if (!target) return { kind: "retry" };
   if (!claim) {
     const holder = await voiceBridgeHolder(ctx.kv, voiceBridge);
     const meetingTaken = (await getMeeting(ctx.kv, DEFAULT_TENANT, req.meetingID)).value !== null;

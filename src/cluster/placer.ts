@@ -20,12 +20,14 @@ export interface ServerSnapshot {
   servers: ServerView[];
   /** A claim checks it: any change to a server since the read makes the claim fail (see `keys.serversVersion`). */
   versionstamp: string | null;
+  /** Read from the store for this placement (not kept from an earlier one). */
+  fresh: boolean;
 }
 
 /** Read a snapshot from the store (the version first, so a change during the read fails the claim). */
 export async function readSnapshot(kv: Deno.Kv): Promise<ServerSnapshot> {
   const versionstamp = await serversVersionstamp(kv);
-  return { servers: await listServers(kv), versionstamp };
+  return { servers: await listServers(kv), versionstamp, fresh: true };
 }
 
 /** Options of {@linkcode Placer}. */
@@ -61,10 +63,12 @@ export class Placer {
     try {
       if (this.#snapshot === null || this.#now() - this.#at > this.#maxAgeMs) {
         const at = this.#now();
-        this.#snapshot = await readSnapshot(kv);
+        const snapshot = await readSnapshot(kv);
+        this.#snapshot = snapshot;
         this.#at = at;
+        return await fn(snapshot);
       }
-      return await fn(this.#snapshot);
+      return await fn({ ...this.#snapshot, fresh: false });
     } finally {
       release();
     }
@@ -72,13 +76,14 @@ export class Placer {
 
   /**
    * A claim on `serverId` committed: its load is now `loadMilli` with this versionstamp (a claim's commit
-   * changes the load entry, so the commit's versionstamp is the entry's).
+   * changes the load entry, so the commit's versionstamp is the entry's), and it holds one meeting more.
    */
   claimed(serverId: number, loadMilli: number, versionstamp: string): void {
     const s = this.#snapshot?.servers.find((v) => v.id === serverId);
     if (s) {
       s.loadMilli = loadMilli;
       s.loadVersionstamp = versionstamp;
+      if (s.meetingCount !== null) s.meetingCount++;
     }
   }
 

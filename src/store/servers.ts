@@ -33,6 +33,12 @@ export interface ServerRecord {
   checksum: ChecksumAlgorithm;
   /** When it was added (ms since the epoch). */
   addedAt: number;
+  /**
+   * Most meetings bbblb places there (`add-server --max-meetings`); absent or `null`: no cap. Meetings created
+   * directly on the server and adopted by the poller count too, but are never refused. Added after schema
+   * version 3 was set; absent in older records, which means no cap (see `schema.ts`).
+   */
+  maxMeetings?: number | null;
 }
 
 /**
@@ -93,6 +99,16 @@ export interface ServerView extends ServerRecord {
   loadVersionstamp: string | null;
   /** The poller's live numbers. */
   stats: ServerStats;
+  /**
+   * Meetings bbblb holds there (running or being created), counted only for a server with a cap (up to the cap),
+   * else `null`. It is as fresh as `loadVersionstamp`: every meeting added or removed changes the load too.
+   */
+  meetingCount: number | null;
+}
+
+/** Whether a server has reached its meeting cap. */
+export function isFull(s: Pick<ServerView, "maxMeetings" | "meetingCount">): boolean {
+  return s.maxMeetings != null && (s.meetingCount ?? 0) >= s.maxMeetings;
 }
 
 /**
@@ -165,14 +181,14 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
 }
 
 /**
- * Change a server's registration (URL, secret, weight, checksum). The id and state stay.
+ * Change a server's registration (URL, secret, weight, checksum, meeting cap). The id and state stay.
  *
  * @throws {StoreError} when there is no such server
  */
 export async function updateServer(
   kv: Deno.Kv,
   id: number,
-  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum">>,
+  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "maxMeetings">>,
 ): Promise<ServerRecord> {
   for (;;) {
     const entry = await kv.get<ServerRecord>(keys.server(id));
@@ -185,10 +201,14 @@ export async function updateServer(
   }
 }
 
-/** Count the meetings bbblb has placed on a server (running or being created). */
-export async function countMeetingsOn(kv: Deno.Kv, id: number): Promise<number> {
+/**
+ * Count the meetings bbblb has placed on a server (running or being created).
+ *
+ * @param limit stop counting there (placement only needs to know whether a cap is reached)
+ */
+export async function countMeetingsOn(kv: Deno.Kv, id: number, limit?: number): Promise<number> {
   let n = 0;
-  for await (const _ of kv.list({ prefix: keys.meetingsByServer(id) })) n++;
+  for await (const _ of kv.list({ prefix: keys.meetingsByServer(id) }, { limit })) n++;
   return n;
 }
 
@@ -202,7 +222,7 @@ export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
     collect<Deno.KvU64>(kv, keys.loads()),
     collect<ServerStats>(kv, keys.serverStatsAll()),
   ]);
-  return [...servers.values()].map(({ value: s }) => {
+  return await Promise.all([...servers.values()].map(async ({ value: s }) => {
     const health = healths.get(s.id)?.value ?? NEW_SERVER_HEALTH;
     const load = loads.get(s.id);
     return {
@@ -213,8 +233,9 @@ export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
       loadMilli: load ? loadOf(load) : 0,
       loadVersionstamp: load?.versionstamp ?? null,
       stats: stats.get(s.id)?.value ?? NO_STATS,
+      meetingCount: s.maxMeetings != null ? await countMeetingsOn(kv, s.id, s.maxMeetings) : null,
     };
-  });
+  }));
 }
 
 async function collect<T>(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Map<number, Deno.KvEntry<T>>> {
