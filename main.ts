@@ -33,6 +33,7 @@ import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { addTenantCommands } from "./src/cli/tenant_commands.ts";
 import { openStore } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
+import { flushLog } from "./src/log.ts";
 
 /** The process environment. */
 const processEnv: Env = (name) => Deno.env.get(name);
@@ -121,6 +122,14 @@ function serveOptions(): Option[] {
       "--trust-proxy",
       "take the request's host from X-Forwarded-Host, for tenants by host (env BBBLB_TRUST_PROXY)",
     ),
+    new Option(
+      "--max-body <bytes>",
+      "largest request body, e.g. slides (env BBBLB_MAX_BODY, default 33554432 = 32 MiB)",
+    ),
+    new Option(
+      "--request-timeout <seconds>",
+      "longest time one API request may take (env BBBLB_REQUEST_TIMEOUT, default 30)",
+    ),
   ];
 }
 
@@ -158,6 +167,7 @@ export function program(): Command {
     .option("--weight <w>", "relative capacity (default 1)")
     .option("--tag <tag>", "a placement tag (repeatable); meta_server-tag=TAG creates go here", collect, [])
     .option("--disabled", "add it disabled (no new meetings)")
+    .option("--max-meetings <n>", "place at most this many meetings there (default: no cap)")
     .addOption(
       new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
         "sha1",
@@ -177,6 +187,7 @@ export function program(): Command {
           tags: o.tag,
           disabled: o.disabled,
           checksum: o.checksum,
+          maxMeetings: o.maxMeetings,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,
@@ -184,7 +195,9 @@ export function program(): Command {
     });
 
   cli.command("set-server")
-    .description("change a server's URL, secret, weight or checksum algorithm (SECRET - reads stdin)")
+    .description(
+      "change a server's URL, secret, weight, checksum algorithm or meeting cap (SECRET - reads stdin)",
+    )
     .argument("<id>", "server id")
     .addOption(kvOption())
     .option("--url <url>", "new URL, as bbb-conf --secret prints it")
@@ -192,6 +205,7 @@ export function program(): Command {
     .option("--weight <w>", "new relative capacity")
     .option("--tag <tag>", "new placement tags (repeatable; replaces the old ones)", collect, [])
     .option("--no-tags", "remove every placement tag")
+    .option("--max-meetings <n>", "place at most this many meetings there, or none to lift the cap")
     .addOption(
       new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
         "sha1",
@@ -211,6 +225,7 @@ export function program(): Command {
           checksum: o.checksum,
           tags: o.tag,
           clearTags: o.tags === false,
+          maxMeetings: o.maxMeetings,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,
@@ -331,6 +346,8 @@ export async function main(args: string[]): Promise<number> {
     await program().parseAsync(args, { from: "user" });
     return 0;
   } catch (e) {
+    flushLog(); // the log lines before the error come first
+
     if (e instanceof CommanderError) {
       // help and version exit 0; usage errors (printed as one line by commander) exit 2
       return e.exitCode === 0 ? 0 : 2;
@@ -349,5 +366,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const status = await main(Deno.args);
+  flushLog();
+  Deno.exit(status);
 }

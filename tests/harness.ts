@@ -13,6 +13,7 @@ import { pollRound } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
+import { Directory } from "../src/cluster/directory.ts";
 
 /** The API secret of the app under test. */
 export const SECRET = "bbblb-test-secret-0123456789";
@@ -56,6 +57,10 @@ export interface SetupOptions {
   log?: Logger;
   /** Passed to createApp. @default false */
   trustProxy?: boolean;
+  /** Answer joins from an in-memory directory, as `serve` does. @default false */
+  directory?: boolean;
+  /** Passed to createApp. @default 30 000 */
+  requestTimeoutMs?: number;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -81,11 +86,14 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   const linkKey = crypto.getRandomValues(new Uint8Array(32));
   const backendTimeoutMs = options.backendTimeoutMs ?? 1000;
   const metrics = createMetrics(kv);
+  const directory = options.directory ? new Directory(kv) : undefined;
   const app = createApp({
+    directory,
     kv,
     secrets: () => [SECRET],
     backendTimeoutMs,
     maxBodyBytes: options.maxBodyBytes,
+    requestTimeoutMs: options.requestTimeoutMs,
     publicUrl: PUBLIC_URL,
     logoutUrl: options.logoutUrl ?? null,
     linkKey,
@@ -105,6 +113,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     log: silentLogger,
     publicUrl: PUBLIC_URL,
     linkKey,
+    directory,
   };
   const call = async (name: string, params: Record<string, string> = {}) =>
     await app.request(`/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`);

@@ -27,6 +27,9 @@ import { keyringFor, requestHost, tenantAnswer, TenantDirectory, tenantRequest }
 
 /** The app's per-request variables: the server an API call went to and its tenant, for its log line. */
 export type AppEnv = { Variables: { server?: number; tenant?: string } };
+import type { Directory } from "../cluster/directory.ts";
+import { Placer } from "../cluster/placer.ts";
+import { get } from "../bbb/query.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -42,6 +45,12 @@ export interface AppDeps {
   failThreshold?: number;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
+  /**
+   * Longest time one BBB API request may take, body included, in ms; then it is answered FAILED
+   * `serverUnavailable` (what it started, such as a create on a slow server, still finishes or is released in
+   * the background). @default 30 000
+   */
+  requestTimeoutMs?: number;
   /** Public base URL of bbblb (`BBBLB_URL`) for the links it hands out. @default "http://127.0.0.1:8090" */
   publicUrl?: string;
   /** Where `rejoin` sends users of an ended meeting without a logoutURL of its own. @default null */
@@ -67,6 +76,12 @@ export interface AppDeps {
   trustProxy?: boolean;
   /** How long the tenant list read from the store is reused, in ms. @default 1000 */
   tenantCacheMs?: number;
+  /**
+   * The in-memory view joins are answered from without touching the store (`serve` passes one; see
+   * `cluster/directory.ts` for how stale it may be). The app forgets a meetingID in it after every other call
+   * naming that meeting. @default none: every join reads the store
+   */
+  directory?: Directory;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -129,6 +144,37 @@ async function outcomeOf(res: Response): Promise<{ returncode?: string; messageK
   };
 }
 
+/**
+ * Run `work`, but answer FAILED `serverUnavailable` once `ms` have passed. The work goes on in the background
+ * (its own timeouts bound it), and its late failure is dropped rather than left unhandled.
+ *
+ * @throws {BbbError} `serverUnavailable` at the deadline, or whatever `work` throws before it
+ */
+async function withinDeadline(ms: number, work: () => Promise<Response>): Promise<Response> {
+  const running = work();
+  running.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BbbError(
+            "serverUnavailable",
+            `bbblb could not answer within ${
+              ms / 1000
+            } s (a BBB server or the client is too slow); try again.`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([running, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** BBB's answer to `GET /bigbluebutton/api/` (the version document), as bbb-web 2.6–3.0 sends it. */
 const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
 
@@ -160,8 +206,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
     secrets: deps.secrets,
     tenants: new TenantDirectory(deps.kv, deps.tenantCacheMs ?? 1000),
+    directory: deps.directory,
+    placer: new Placer(),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   const metrics = deps.metrics ?? createMetrics(deps.kv);
   const adminToken = deps.adminToken ?? null;
   const app = new Hono<AppEnv>();
@@ -242,16 +291,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (c.req.method !== "GET" && c.req.method !== "POST") {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
-    const tenants = await ctx.tenants.snapshot();
-    const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
-    const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes);
-    try {
-      await tenantRequest(ctx.kv, tenants, req);
-      return await tenantAnswer(req, await handler(ctx, req));
-    } finally {
-      c.set("server", req.server);
-      if (req.tenant !== "") c.set("tenant", req.tenant);
-    }
+    return await withinDeadline(requestTimeoutMs, async () => {
+      const tenants = await ctx.tenants.snapshot();
+      const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
+      const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes);
+      try {
+        await tenantRequest(ctx.kv, tenants, req);
+        return await tenantAnswer(req, await handler(ctx, req));
+      } finally {
+        c.set("server", req.server);
+        if (req.tenant !== "") c.set("tenant", req.tenant);
+        // create, end, move and the rest may change the meeting: the next join reads it from the store.
+        const meetingID = get(req.params, "meetingID");
+        if (call !== "join" && meetingID !== undefined) ctx.directory?.forgetMeeting(req.tenant, meetingID);
+      }
+    });
   });
 
   app.onError((err, c) => {

@@ -278,10 +278,7 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
     throw new BbbError("unsupportedRequest", "join accepts only GET, as BBB 3.0 does.");
   }
   const meetingID = meetingIdOf(req.params);
-  const found = await runningMeeting(ctx, req.tenant, meetingID);
-  if (!found) throw meetingNotFound();
-  const entry = await failover(ctx, found, []);
-  const server = await serverOf(ctx, entry.value);
+  const { entry, server } = await joinTarget(ctx, req.tenant, meetingID);
   req.server = server.id;
   let query = req.query;
   const createTime = get(req.params, "createTime");
@@ -298,6 +295,36 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
   const cookie = joinCookie(ctx, entry.value, req.params);
   if (cookie) headers.append("set-cookie", cookie);
   return new Response(null, { status: 302, headers });
+}
+
+/**
+ * The meeting and its server for a join. From the directory (no store access) when it knows the meeting as
+ * running on a server that is online; otherwise from the store, waiting while its create is in flight and moving
+ * it off an offline server first (failover).
+ *
+ * @throws {BbbError} `notFound`, `serverUnavailable`
+ */
+async function joinTarget(
+  ctx: ApiContext,
+  tenant: string,
+  meetingID: string,
+): Promise<{ entry: Deno.KvEntry<MeetingRecord>; server: ServerRecord }> {
+  const directory = ctx.directory;
+  if (directory) {
+    const cached = await directory.meeting(tenant, meetingID);
+    if (cached.value?.status === "running") {
+      const s = await directory.server(cached.value.serverId);
+      if (s?.health.online) return { entry: cached as Deno.KvEntry<MeetingRecord>, server: s.server };
+    }
+  }
+  try {
+    const found = await runningMeeting(ctx, tenant, meetingID);
+    if (!found) throw meetingNotFound();
+    const entry = await failover(ctx, found, []);
+    return { entry, server: await serverOf(ctx, entry.value) };
+  } finally {
+    directory?.forgetMeeting(tenant, meetingID);
+  }
 }
 
 async function passThrough(ctx: ApiContext, server: ServerRecord, call: string, query: string) {

@@ -7,7 +7,7 @@
 import { BbbError, meetingNotFound } from "../bbb/errors.ts";
 import { get } from "../bbb/query.ts";
 import { moveMeeting } from "../cluster/move.ts";
-import { getServerWithHealth } from "../store/servers.ts";
+import { countMeetingsOn, getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import { meetingIdOf, runningMeeting } from "./meetings.ts";
 import type { ApiRequest } from "./request.ts";
@@ -42,10 +42,16 @@ export async function move(ctx: ApiContext, req: ApiRequest): Promise<Response> 
     if (serverId === entry.value.serverId) {
       throw new BbbError("sameServer", `The meeting already runs on server ${serverId}.`);
     }
-    const { state } = target.server;
+    const { state, maxMeetings } = target.server;
     if (state !== "enabled" || !target.health.online || target.health.excluded) {
       const why = state !== "enabled" ? `it is ${state}` : "it is offline";
       throw new BbbError("serverNotEligible", `Server ${serverId} cannot take meetings: ${why}.`);
+    }
+    if (maxMeetings != null && (await countMeetingsOn(ctx.kv, serverId, maxMeetings)) >= maxMeetings) {
+      throw new BbbError(
+        "serverNotEligible",
+        `Server ${serverId} cannot take meetings: it has reached its cap of ${maxMeetings}.`,
+      );
     }
   }
   const moved = await moveMeeting(ctx, entry, { serverId, endOld: true, reason: "move" });

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { holder, setup, tag } from "../../tests/harness.ts";
 import { keys } from "../store/keys.ts";
-import type { ServerRecord } from "../store/servers.ts";
-import { updateServer } from "../store/servers.ts";
+import { setServerState, updateServer } from "../store/servers.ts";
 
 async function tagServers(h: Awaited<ReturnType<typeof setup>>, tags: Record<number, string[]>) {
   for (const [id, t] of Object.entries(tags)) await updateServer(h.kv, Number(id), { tags: t });
@@ -37,8 +36,7 @@ Deno.test("a required tag that no eligible server carries is FAILED serverTagUna
   assert.match(tag(body, "message")!, /video/);
   assert.equal((await h.kv.get(keys.meeting("", "need-gpu"))).value, null);
   // a tagged server that is disabled does not count
-  const entry = await h.kv.get<ServerRecord>(keys.server(1));
-  await h.kv.set(entry.key, { ...entry.value!, state: "disabled" });
+  await setServerState(h.kv, 1, "disabled");
   assert.equal(
     tag(
       await h.text("create", { meetingID: "need-gpu", name: "GPU", "meta_server-tag": "gpu!" }),

@@ -17,10 +17,12 @@ export interface Candidate {
   loadMilli: number;
   /** Live load above the declared load, in the same unit (from the poller). @default 0 */
   extraMilli?: number;
+  /** The server has reached its meeting cap: it takes no new meeting. @default false */
+  full?: boolean;
 }
 
 /**
- * The servers that may take a new meeting, best first: enabled, placeable and not in `exclude`, ordered by
+ * The servers that may take a new meeting, best first: enabled, placeable, not full and not in `exclude`, ordered by
  * (declared load + live extra load) divided by weight, lowest first. A meeting weighs the larger of its declared
  * load and its live participants + video streams, so a 300-person lecture declared with load 1 weighs what it
  * costs. Servers with equal scores are shuffled, so a burst of creates that all see the same loads does not pile
@@ -44,7 +46,7 @@ export function rankServers<T extends Candidate>(
   random: () => number = Math.random,
 ): T[] {
   return servers
-    .filter((s) => s.state === "enabled" && s.placeable && s.weight > 0 && !exclude.has(s.id))
+    .filter((s) => s.state === "enabled" && s.placeable && !s.full && s.weight > 0 && !exclude.has(s.id))
     .map((s) => ({ s, score: (s.loadMilli + (s.extraMilli ?? 0)) / s.weight, tie: random() }))
     .sort((a, b) => a.score - b.score || a.tie - b.tie)
     .map(({ s }) => s);

@@ -62,6 +62,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** What the answer is: BBB's XML (most calls) or JSON (text tracks). @default "xml" */
   expect?: "xml" | "json";
+  /** How an XML answer is parsed (it must throw for anything but a BBB `<response>`). @default parseResponse */
+  parse?: (text: string) => BbbResponse;
 }
 
 /** A BBB answer: the raw text (to pass through) and its parsed `<response>`. */
@@ -125,7 +127,7 @@ export async function callBackend(
       if (!parsed || typeof parsed.response !== "object") throw new Error("no response object");
       return { text, contentType, response: parsed.response };
     }
-    return { text, contentType, response: parseResponse(text) };
+    return { text, contentType, response: (options.parse ?? parseResponse)(text) };
   } catch (e) {
     throw new BackendError(
       "invalid",

@@ -28,6 +28,20 @@ const parser = new XMLParser({
   isArray: (name) => REPEATING.has(name),
 });
 
+/**
+ * For the poller's `getMeetings`: the same, but the per-user and per-meeting detail it never reads (attendees,
+ * metadata, breakout room lists) stays one unparsed string each. A real server's answer is mostly attendees, and
+ * parsing them into objects made most of the garbage of a poll round.
+ */
+const listParser = new XMLParser({
+  parseTagValue: false,
+  parseAttributeValue: false,
+  ignoreAttributes: false,
+  trimValues: true,
+  isArray: (name) => REPEATING.has(name),
+  stopNodes: ["*.attendees", "*.metadata", "*.breakoutRooms"],
+});
+
 const orderedParser = new XMLParser({
   preserveOrder: true,
   parseTagValue: false,
@@ -66,9 +80,23 @@ export interface BbbResponse {
  * @throws {Error} when the text is not XML or has no `<response>` root (an HTML error page, garbage).
  */
 export function parseResponse(text: string): BbbResponse {
+  return parseWith(parser, text);
+}
+
+/**
+ * Parse a `getMeetings` answer for the poller: like {@linkcode parseResponse} (validated the same way), but each
+ * meeting's `attendees`, `metadata` and `breakoutRooms` are left as unparsed strings.
+ *
+ * @throws {Error} when the text is not XML or has no `<response>` root
+ */
+export function parseMeetingList(text: string): BbbResponse {
+  return parseWith(listParser, text);
+}
+
+function parseWith(p: XMLParser, text: string): BbbResponse {
   let doc: Record<string, unknown>;
   try {
-    doc = parser.parse(text, true);
+    doc = p.parse(text, true);
   } catch (e) {
     throw new Error(`not XML: ${(e as Error).message}`);
   }

@@ -13,6 +13,7 @@ import { openStore } from "../store/kv.ts";
 import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
+import { Directory } from "../cluster/directory.ts";
 
 /**
  * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
@@ -38,7 +39,10 @@ export async function serve(
   await savePublicUrl(kv, config.url);
   const metrics = createMetrics(kv);
   const linkKey = await internalKey(kv, "link_key");
+  // Joins are answered from memory; admin changes by other processes reach it within a second.
+  const directory = new Directory(kv);
   const app = createApp({
+    directory,
     kv,
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
@@ -51,6 +55,8 @@ export async function serve(
     metrics,
     adminToken: config.adminToken,
     trustProxy: config.trustProxy,
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;
@@ -81,14 +87,23 @@ export async function serve(
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
+    staleClaimMs: staleClaimMs(config.backendTimeoutMs),
     signal: stop.signal,
-    onRound: (report) => metrics.observeRound(report),
+    onRound: (report) => {
+      metrics.observeRound(report);
+      directory.forgetAll();
+    },
     links: { publicUrl: config.url, linkKey },
   });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {
     try {
-      await runChores({ kv, log, staleClaimMs: staleClaimMs(config.backendTimeoutMs) });
+      // The poll rounds settle abandoned claims by what their servers list; the chores release only those left
+      // after several more rounds (their server does not answer), so they never race a round that would find
+      // the meeting running.
+      const fallbackMs = staleClaimMs(config.backendTimeoutMs) +
+        Math.max(60_000, 3 * config.pollIntervalSeconds * 1000);
+      await runChores({ kv, log, staleClaimMs: fallbackMs });
     } catch (e) {
       log.error("chores failed", { error: String((e as Error)?.message ?? e) });
     }

@@ -29,6 +29,8 @@ export interface AddServerOptions {
   tags?: string[];
   disabled?: boolean;
   checksum?: string;
+  /** `--max-meetings`: a whole number, or absent for no cap. */
+  maxMeetings?: string;
   /** Skip the call that checks URL and secret. */
   check: boolean;
   /** Timeout of the check call, in ms. */
@@ -50,6 +52,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
   const weight = weightOf(o.weight ?? "1");
   const checksum = checksumOf(o.checksum ?? "sha256");
   const tags = tagsOf(o.tags ?? []);
+  const maxMeetings = o.maxMeetings === undefined ? null : maxMeetingsOf(o.maxMeetings, false);
   if (await getServer(kv, id)) throw new CliError(`server ${id} already exists`);
   const twin = (await listServers(kv)).find((s) => s.apiUrl === apiUrl);
   if (twin) {
@@ -68,13 +71,38 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
       state: o.disabled ? "disabled" : "enabled",
       addedAt: Date.now(),
       ...(tags.length > 0 ? { tags } : {}),
+      ...(maxMeetings === null ? {} : { maxMeetings }),
     });
   } catch (e) {
     throw new CliError((e as Error).message);
   }
   return `added server ${id} (${displayUrl(apiUrl)}), ${
     o.disabled ? "disabled" : "enabled"
-  }, weight ${weight}${tags.length > 0 ? `, tags ${tags.join(", ")}` : ""}`;
+  }, weight ${weight}${tags.length > 0 ? `, tags ${tags.join(", ")}` : ""}${
+    maxMeetings === null ? "" : `, at most ${maxMeetings} meetings`
+  }`;
+}
+
+/** Largest meeting cap accepted. */
+const MAX_CAP = 1_000_000;
+
+/**
+ * Parse `--max-meetings`: a whole number from 1 to 1,000,000, or (for `set-server`) `none` to lift the cap.
+ *
+ * @returns the cap, or `null` for `none`
+ * @throws {CliError} (exit 2) naming the flag and what it accepts
+ */
+export function maxMeetingsOf(raw: string, noneAllowed: boolean): number | null {
+  if (noneAllowed && raw.trim().toLowerCase() === "none") return null;
+  if (!/^\d{1,7}$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > MAX_CAP) {
+    throw new CliError(
+      `--max-meetings: "${raw}" is not a whole number from 1 to ${MAX_CAP}${
+        noneAllowed ? ' (or "none")' : ""
+      }`,
+      2,
+    );
+  }
+  return Number(raw);
 }
 
 function apiUrlOf(raw: string): string {
@@ -133,14 +161,17 @@ export interface SetServerOptions {
   tags?: string[];
   /** Remove every tag. */
   clearTags?: boolean;
+  /** `--max-meetings`: a whole number, or `none` to lift the cap. */
+  maxMeetings?: string;
   check: boolean;
   timeoutMs: number;
   readStdin: () => Promise<string>;
 }
 
 /**
- * `set-server`: change a server's URL, secret, weight or checksum algorithm while it runs meetings (for a
- * secret rotation on the BBB server, or a new weight). A new URL, secret or algorithm is checked with one call
+ * `set-server`: change a server's URL, secret, weight, checksum algorithm or meeting cap while it runs meetings
+ * (for a secret rotation on the BBB server, or a new weight). A lower cap never ends a meeting: the server just
+ * takes no new ones until it is below the cap. A new URL, secret or algorithm is checked with one call
  * first, like `add-server`.
  */
 export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promise<string> {
@@ -154,9 +185,10 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   if (o.checksum !== undefined) change.checksum = checksumOf(o.checksum);
   if (o.clearTags) change.tags = [];
   else if (o.tags !== undefined && o.tags.length > 0) change.tags = tagsOf(o.tags);
+  if (o.maxMeetings !== undefined) change.maxMeetings = maxMeetingsOf(o.maxMeetings, true);
   if (Object.keys(change).length === 0) {
     throw new CliError(
-      "nothing to change: give --url, --secret, --weight, --checksum, --tag or --no-tags",
+      "nothing to change: give --url, --secret, --weight, --checksum, --tag, --no-tags or --max-meetings",
       2,
     );
   }
@@ -167,7 +199,10 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   const next = { ...current, ...change };
   if (o.check && (change.apiUrl || change.secret || change.checksum)) await checkServer(next, o.timeoutMs);
   await updateServer(kv, id, change);
-  const what = Object.keys(change).map((k) => (k === "apiUrl" ? "url" : k)).join(", ");
+  const what = Object.keys(change).map((
+    k,
+  ) => (k === "apiUrl" ? "url" : k === "maxMeetings" ? "max-meetings" : k))
+    .join(", ");
   return `server ${id}: changed ${what}`;
 }
 
@@ -230,6 +265,8 @@ export interface ServerRow {
   /** Participants in all meetings there, breakout rooms included (from the last good poll). */
   participants: number;
   weight: number;
+  /** The meeting cap (`--max-meetings`), or null for none. */
+  maxMeetings: number | null;
   checksum: ChecksumAlgorithm;
   /** Placement tags (empty: untagged). */
   tags: string[];
@@ -252,6 +289,7 @@ export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
     effectiveLoad: (s.loadMilli + s.stats.extraMilli) / 1000,
     participants: s.stats.participants,
     weight: s.weight,
+    maxMeetings: s.maxMeetings ?? null,
     checksum: s.checksum,
     tags: s.tags ?? [],
     lastError: s.health.lastError,
@@ -275,6 +313,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       "LOAD",
       "EFFECTIVE",
       "WEIGHT",
+      "MAX",
       "CHECKSUM",
       "TAGS",
       "LAST ERROR",
@@ -289,6 +328,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       String(r.load),
       String(r.effectiveLoad),
       String(r.weight),
+      r.maxMeetings === null ? "-" : String(r.maxMeetings),
       r.checksum,
       r.tags.join(",") || "-",
       r.lastError ?? "",

@@ -8,6 +8,8 @@ import { type Backend, type BackendAnswer, BackendError, callBackend } from "../
 import { BbbError } from "../bbb/errors.ts";
 import type { Logger } from "../log.ts";
 import { markFailure, type ServerRecord } from "../store/servers.ts";
+import type { Directory } from "./directory.ts";
+import type { Placer } from "./placer.ts";
 
 /** Dependencies of the cluster operations. */
 export interface ClusterContext {
@@ -24,6 +26,16 @@ export interface ClusterContext {
   publicUrl: string;
   /** The key that signs rejoin links (kept in the store, independent of the API secret). */
   linkKey: Uint8Array;
+  /**
+   * The in-memory view that joins are answered from (see `directory.ts`); absent: every call reads the store.
+   * A failed server call makes it forget the servers, so the health change is seen at once.
+   */
+  directory?: Directory;
+  /**
+   * This process's placement turns and server snapshot (see `placer.ts`); absent: every placement reads the
+   * store and concurrent creates race for the least loaded server (the claim's check keeps that correct).
+   */
+  placer?: Placer;
 }
 
 /** Options of {@linkcode callServer}. */
@@ -65,6 +77,8 @@ export async function callServer(
     if (e instanceof BackendError) {
       ctx.log.warn("server call failed", { server: server.id, call, error: e.message });
       await markFailure(ctx.kv, server.id, e.message, ctx.failThreshold);
+      ctx.directory?.forgetServers();
+      ctx.placer?.forget();
     }
     throw e;
   }

@@ -26,9 +26,10 @@ import {
   removeMeeting,
   voiceBridgeHolder,
 } from "../store/meetings.ts";
-import { listServers, type ServerView } from "../store/servers.ts";
+import { isFull, listServers, type ServerView } from "../store/servers.ts";
 import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
+import { readSnapshot, type ServerSnapshot } from "./placer.ts";
 import { rejoinUrl } from "./links.ts";
 
 /** At most this many servers are tried for one new meeting before the answer is `serverUnavailable`. */
@@ -107,18 +108,25 @@ export async function rankedServers(
   exclude: ReadonlySet<number>,
   tags: TagRequest = { tags: [], required: false },
 ): Promise<ServerView[]> {
-  const ranked = rankServers(
-    (await listServers(ctx.kv)).map((s) => ({ ...s, extraMilli: s.stats.extraMilli })),
-    exclude,
+  const { servers, unavailable } = filterByTags(
+    rankServers(candidates(await listServers(ctx.kv)), exclude),
+    tags,
   );
-  const { servers, unavailable } = filterByTags(ranked, tags);
-  if (unavailable) {
-    throw new BbbError(
-      "serverTagUnavailable",
-      `There is no available server with the required tag=${tags.tags.join(";")}.`,
-    );
-  }
+  if (unavailable) throw tagUnavailable(tags);
   return servers;
+}
+
+/** FAILED `serverTagUnavailable` for a required tag no eligible server carries (Scalelite's key and words). */
+function tagUnavailable(tags: TagRequest): BbbError {
+  return new BbbError(
+    "serverTagUnavailable",
+    `There is no available server with the required tag=${tags.tags.join(";")}.`,
+  );
+}
+
+/** Servers as placement candidates: with the poller's extra load, and whether their meeting cap is reached. */
+function candidates(servers: readonly ServerView[]) {
+  return servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli, full: isFull(s) }));
 }
 
 /** BBB's answer when a voiceBridge is taken (bbb-web's `<errors>` envelope, without a messageKey). */
@@ -163,31 +171,60 @@ export interface PlaceRequest {
  * @throws {BbbError} `serverUnavailable` when no server is left to try
  */
 export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): Promise<Placement> {
-  const ranked = await rankedServers(ctx, req.tried, parseTagRequest(tagParamOf(req.params)));
-  if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
-    throw serverUnavailable(
-      req.tried.size > 0
-        ? "No BBB server could create the meeting; the servers tried did not answer."
-        : "No BBB server can take a new meeting right now (none is enabled and online).",
-    );
-  }
-  const target = ranked[0];
   // As bbb-web reads it (control characters stripped, trimmed), so " 54321" cannot dodge the reservation of 54321.
   // deno-lint-ignore no-control-regex
   const given = get(req.params, "voiceBridge")?.replace(/[\u0000-\u001f\u007f-\u009f]/g, "").trim() ||
     undefined;
   const voiceBridge = given ?? randomVoiceBridge();
   const historyId = newHistoryId();
-  const claim = await claimMeeting(ctx.kv, {
-    tenant: req.tenant,
-    meetingID: req.meetingID,
-    serverId: target.id,
-    loadMilli: req.loadMilli,
-    loadEntry: { value: target.loadMilli, versionstamp: target.loadVersionstamp },
-    voiceBridge,
-    historyId,
-    now: Date.now(),
-  });
+  const tags = parseTagRequest(tagParamOf(req.params));
+  const choose = async ({ servers, versionstamp, fresh }: ServerSnapshot) => {
+    const { servers: ranked, unavailable } = filterByTags(rankServers(candidates(servers), req.tried), tags);
+    if ((ranked.length === 0 || unavailable) && !fresh) {
+      // Nothing to claim on a kept snapshot (a meeting may have ended since, a server come back): no claim would
+      // fail to tell, so read the store again before refusing.
+      ctx.placer?.forget();
+      return { target: null, claim: null };
+    }
+    if (unavailable) throw tagUnavailable(tags);
+    if (ranked.length === 0 && req.tried.size === 0) {
+      const capped =
+        filterByTags(rankServers(candidates(servers).map((s) => ({ ...s, full: false }))), tags).servers;
+      if (capped.length > 0) {
+        throw new BbbError(
+          "limitExceeded",
+          `All ${capped.length} BBB server(s) that could take the meeting have reached their meeting cap; ` +
+            "try again when a meeting has ended.",
+        );
+      }
+    }
+    if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
+      throw serverUnavailable(
+        req.tried.size > 0
+          ? "No BBB server could create the meeting; the servers tried did not answer."
+          : "No BBB server can take a new meeting right now (none is enabled and online).",
+      );
+    }
+    const target = ranked[0];
+    const claim = await claimMeeting(ctx.kv, {
+      tenant: req.tenant,
+      meetingID: req.meetingID,
+      serverId: target.id,
+      loadMilli: req.loadMilli,
+      loadEntry: { value: target.loadMilli, versionstamp: target.loadVersionstamp },
+      voiceBridge,
+      historyId,
+      serversVersionstamp: versionstamp,
+      now: Date.now(),
+    });
+    if (claim) ctx.placer?.claimed(target.id, target.loadMilli + req.loadMilli, claim.versionstamp);
+    else ctx.placer?.forget();
+    return { target, claim };
+  };
+  const { target, claim } = ctx.placer
+    ? await ctx.placer.turn(ctx.kv, choose)
+    : await choose(await readSnapshot(ctx.kv));
+  if (!target) return { kind: "retry" };
   if (!claim) {
     const holder = await voiceBridgeHolder(ctx.kv, voiceBridge);
     const meetingTaken = (await getMeeting(ctx.kv, req.tenant, req.meetingID)).value !== null;
@@ -214,12 +251,14 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     answer = await callServer(ctx, target, "create", call.query, call);
   } catch (e) {
     await removeMeeting(ctx.kv, claim, "createFailed");
+    ctx.placer?.forget();
     if (!(e instanceof BackendError)) throw e;
     req.tried.add(target.id);
     return { kind: "retry" };
   }
   if (answer.response.returncode !== "SUCCESS") {
     await removeMeeting(ctx.kv, claim, "createFailed");
+    ctx.placer?.forget();
     ctx.log.info("create refused by server", {
       meetingID: req.meetingID,
       server: target.id,

@@ -7,6 +7,7 @@
  */
 import { type BackendAnswer, BackendError, callBackend } from "../bbb/client.ts";
 import { encodeQuery } from "../bbb/query.ts";
+import { parseMeetingList } from "../bbb/xml.ts";
 import type { Logger } from "../log.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
 import { registerHook } from "../cluster/hooks.ts";
@@ -18,12 +19,14 @@ import {
   adoptMeeting,
   listAllLive,
   listAllMeetings,
+  markRunning,
   type MeetingLive,
   type MeetingRecord,
   meetingRef,
   removeMeeting,
 } from "../store/meetings.ts";
 import {
+  bumpServersVersion,
   failedHealth,
   goodHealth,
   listServers,
@@ -50,6 +53,12 @@ export interface PollDeps {
   graceMs?: number;
   /** Rounds a meeting must be missing before it is declared ended. @default 2 */
   missedRounds?: number;
+  /**
+   * A claim older than this (ms) was abandoned by a process that died during the create: the round settles it
+   * by what its server lists — running there: tracked as running; not listed: released. Without it, claims are
+   * left to the request that made them. `serve` passes `staleClaimMs` of `cluster/create.ts`.
+   */
+  staleClaimMs?: number;
   fetch?: typeof fetch;
   log: Logger;
   /** @default Date.now */
@@ -74,6 +83,8 @@ export interface RoundReport {
   staleEnded: number;
   /** How long each server took to answer (or fail) its getMeetings call this round, in ms, by server id. */
   serverDurationsMs: Record<number, number>;
+  /** Abandoned claims settled: tracked as running (the server has the meeting) or released. */
+  claimsSettled: number;
 }
 
 /** One meeting as a server listed it. */
@@ -111,6 +122,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     repaired: 0,
     staleEnded: 0,
     serverDurationsMs: {},
+    claimsSettled: 0,
   };
   // Order matters for the load repair below: loads are read before meetings (see repairLoads).
   const servers = await listServers(deps.kv);
@@ -231,7 +243,13 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
 
   for (const entry of st.mine) {
     const m = entry.value;
-    if (m.status !== "running") continue; // a create in flight is its request's business
+    if (m.status !== "running") {
+      // A create in flight is its request's business, unless that request died with its process.
+      if (deps.staleClaimMs !== undefined && now - m.claimedAt > deps.staleClaimMs) {
+        if (await settleClaim(deps, entry, running.get(m.meetingID))) report.claimsSettled++;
+      }
+      continue;
+    }
     const ref = meetingRef(m.tenant, m.meetingID);
     const live = st.lives.get(ref);
     const before = live?.value.historyId === m.historyId ? live.value : undefined;
@@ -281,6 +299,46 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
 
   await writeStats(deps.kv, server.id, stats);
   if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) await drain(deps, server);
+}
+
+/**
+ * An abandoned claim: if its server runs the meeting (the create reached BBB before the process died), bbblb
+ * tracks it as running there, so no later create places the meetingID on a second server; otherwise the claim
+ * and its load are released. Both are guarded like every change of a meeting.
+ */
+async function settleClaim(
+  deps: PollDeps,
+  entry: Deno.KvEntry<MeetingRecord>,
+  listed: Listed | undefined,
+): Promise<boolean> {
+  const m = entry.value;
+  if (listed) {
+    const details = {
+      internalMeetingID: listed.internalMeetingID,
+      createTime: listed.createTime,
+      attendeePW: listed.attendeePW,
+      moderatorPW: listed.moderatorPW,
+      voiceBridge: listed.voiceBridge ?? m.voiceBridge,
+    };
+    // The create parameters died with the request: a later move re-creates it from its meetingID and name.
+    const params: [string, string][] = [["meetingID", m.meetingID], ["name", m.meetingID]];
+    if (await markRunning(deps.kv, entry, details, params)) {
+      deps.log.warn("abandoned claim: the server runs the meeting, tracked as running", {
+        meetingID: m.meetingID,
+        server: m.serverId,
+      });
+      return true;
+    }
+    return false;
+  }
+  if (await removeMeeting(deps.kv, entry, "createFailed")) {
+    deps.log.warn("abandoned claim released: the server does not run the meeting", {
+      meetingID: m.meetingID,
+      server: m.serverId,
+    });
+    return true;
+  }
+  return false;
 }
 
 function emptyLive(historyId: string): MeetingLive {
@@ -381,7 +439,7 @@ async function drain(deps: PollDeps, server: ServerView): Promise<void> {
   const entry = await deps.kv.get<ServerRecord>(keys.server(server.id));
   if (entry.value?.state !== "cordoned") return;
   const res = await commitWithRetry(() =>
-    deps.kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" })
+    bumpServersVersion(deps.kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" }))
   );
   if (res.ok) deps.log.info("cordoned server is empty: disabled", { server: server.id });
 }
@@ -392,7 +450,7 @@ async function writeStats(kv: Deno.Kv, id: number, stats: ServerStats): Promise<
   const same = old.value && old.value.participants === stats.participants &&
     old.value.videos === stats.videos &&
     old.value.extraMilli === stats.extraMilli;
-  if (!same) await kv.set(key, stats);
+  if (!same) await commitWithRetry(() => bumpServersVersion(kv.atomic().set(key, stats)));
 }
 
 /** Health writes, 40 servers per atomic; a batch that lost a race with a request-path write is redone singly. */
@@ -402,7 +460,7 @@ async function writeHealth(deps: PollDeps, writes: [ServerView, ServerHealth][])
     const batch = changed.slice(i, i + 40);
     const entries = await Promise.all(batch.map(([s]) => deps.kv.get<ServerHealth>(keys.health(s.id))));
     const res = await commitWithRetry(() => {
-      const op = deps.kv.atomic();
+      const op = bumpServersVersion(deps.kv.atomic());
       batch.forEach(([s, h], j) => {
         // only the values this round started from may be replaced: a request-path failure in between wins
         if (JSON.stringify(entries[j].value) === JSON.stringify(s.health)) {
@@ -458,6 +516,7 @@ async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollRe
     answer = await callBackend(server, "getMeetings", "", {
       timeoutMs: deps.backendTimeoutMs,
       fetch: deps.fetch,
+      parse: parseMeetingList,
     });
   } catch (e) {
     return { ok: false, error: e instanceof BackendError ? e.message : String(e) };

@@ -238,6 +238,7 @@ export async function importStore(
     writes.push((op) => op.set(t.name === "default" ? keys.tenantDefault() : keys.tenant(t.name), t));
   }
   writes.push((op) => op.set(keys.setting("schema_version"), SCHEMA_VERSION));
+  writes.push((op) => op.sum(keys.serversVersion(), 1n));
   await writeBatched(kv, writes);
   for (const [historyId, params] of Object.entries(doc.createParams)) {
     await saveCreateParams(kv, historyId, params);

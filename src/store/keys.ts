@@ -75,6 +75,12 @@ export const keys = {
   tenants: (): Deno.KvKey => ["tenant"],
   /** The default tenant's own `TenantRecord` (rules, limits, default tag; never secrets: those are BBBLB_SECRET). */
   tenantDefault: (): Deno.KvKey => ["tenant_default"],
+  /**
+   * A counter (`Deno.KvU64`) bumped by every change that placement must see at once: a server added, removed or
+   * changed by the admin, its health turning, its live numbers changing. A claim checks its versionstamp, so a
+   * placement made on an older picture of the servers fails and is made again (see `cluster/placer.ts`).
+   */
+  serversVersion: (): Deno.KvKey => ["servers_version"],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

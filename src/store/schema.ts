@@ -11,6 +11,10 @@
  * - 2: health as {@linkcode ServerHealth} (`online`, `excluded`, `successes`, `lastGoodPoll`), meetings with
  *   `movedFrom`, `["voice_bridge", pin]` reserved for every meeting that has a voiceBridge.
  * - 3: load sums as `Deno.KvU64` (changed with atomic `sum`, see `load.ts`) instead of plain numbers.
+ *   Later additions that need no migration, so the version stays 3: the optional `maxMeetings` of a server
+ *   record (absent or `null`: no cap, which is what an older record means), and the `["servers_version"]`
+ *   counter (absent until the first change after an upgrade; a claim checks its versionstamp, `null` before).
+ *   An older bbblb reading such a store ignores both.
  *
  * Optional fields and keys added since, which need no migration because their absence reads as the old
  * behaviour: `ServerRecord.tags` (absent: untagged); `["tenant", name]` and `["tenant_default"]` (absent: no

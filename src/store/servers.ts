@@ -38,6 +38,12 @@ export interface ServerRecord {
    * here; meetings asking for none never do. Absent or empty: untagged.
    */
   tags?: string[];
+  /**
+   * Most meetings bbblb places there (`add-server --max-meetings`); absent or `null`: no cap. Meetings created
+   * directly on the server and adopted by the poller count too, but are never refused. Added after schema
+   * version 3 was set; absent in older records, which means no cap (see `schema.ts`).
+   */
+  maxMeetings?: number | null;
 }
 
 /**
@@ -98,6 +104,29 @@ export interface ServerView extends ServerRecord {
   loadVersionstamp: string | null;
   /** The poller's live numbers. */
   stats: ServerStats;
+  /**
+   * Meetings bbblb holds there (running or being created), counted only for a server with a cap (up to the cap),
+   * else `null`. It is as fresh as `loadVersionstamp`: every meeting added or removed changes the load too.
+   */
+  meetingCount: number | null;
+}
+
+/** Whether a server has reached its meeting cap. */
+export function isFull(s: Pick<ServerView, "maxMeetings" | "meetingCount">): boolean {
+  return s.maxMeetings != null && (s.meetingCount ?? 0) >= s.maxMeetings;
+}
+
+/**
+ * Add to `op` the bump of the servers' version (see `keys.serversVersion`): every change to a server that
+ * placement must see at once goes through this.
+ */
+export function bumpServersVersion(op: Deno.AtomicOperation): Deno.AtomicOperation {
+  return op.sum(keys.serversVersion(), 1n);
+}
+
+/** The versionstamp of the servers' version (`null` before the first change), for a claim to check. */
+export async function serversVersionstamp(kv: Deno.Kv): Promise<string | null> {
+  return (await kv.get(keys.serversVersion())).versionstamp;
 }
 
 /** Thrown for admin mistakes, with a sentence for the operator. */
@@ -115,11 +144,13 @@ export class StoreError extends Error {
  */
 export async function addServer(kv: Deno.Kv, server: ServerRecord): Promise<void> {
   const res = await commitWithRetry(() =>
-    kv.atomic()
-      .check({ key: keys.server(server.id), versionstamp: null })
-      .set(keys.server(server.id), server)
-      .set(keys.health(server.id), NEW_SERVER_HEALTH)
-      .set(keys.load(server.id), loadValue(0))
+    bumpServersVersion(
+      kv.atomic()
+        .check({ key: keys.server(server.id), versionstamp: null })
+        .set(keys.server(server.id), server)
+        .set(keys.health(server.id), NEW_SERVER_HEALTH)
+        .set(keys.load(server.id), loadValue(0)),
+    )
   );
   if (!res.ok) throw new StoreError(`server ${server.id} already exists`);
 }
@@ -148,35 +179,41 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
     const entry = await kv.get<ServerRecord>(keys.server(id));
     if (!entry.value) throw new StoreError(`there is no server ${id}`);
     const res = await commitWithRetry(() =>
-      kv.atomic().check(entry).set(entry.key, { ...entry.value!, state })
+      bumpServersVersion(kv.atomic().check(entry).set(entry.key, { ...entry.value!, state }))
     );
     if (res.ok) return;
   }
 }
 
 /**
- * Change a server's registration (URL, secret, weight, checksum, tags). The id and state stay.
+ * Change a server's registration (URL, secret, weight, checksum, tags, meeting cap). The id and state stay.
  *
  * @throws {StoreError} when there is no such server
  */
 export async function updateServer(
   kv: Deno.Kv,
   id: number,
-  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags">>,
+  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags" | "maxMeetings">>,
 ): Promise<ServerRecord> {
   for (;;) {
     const entry = await kv.get<ServerRecord>(keys.server(id));
     if (!entry.value) throw new StoreError(`there is no server ${id}`);
     const updated = { ...entry.value, ...change };
-    const res = await commitWithRetry(() => kv.atomic().check(entry).set(entry.key, updated));
+    const res = await commitWithRetry(() =>
+      bumpServersVersion(kv.atomic().check(entry).set(entry.key, updated))
+    );
     if (res.ok) return updated;
   }
 }
 
-/** Count the meetings bbblb has placed on a server (running or being created). */
-export async function countMeetingsOn(kv: Deno.Kv, id: number): Promise<number> {
+/**
+ * Count the meetings bbblb has placed on a server (running or being created).
+ *
+ * @param limit stop counting there (placement only needs to know whether a cap is reached)
+ */
+export async function countMeetingsOn(kv: Deno.Kv, id: number, limit?: number): Promise<number> {
   let n = 0;
-  for await (const _ of kv.list({ prefix: keys.meetingsByServer(id) })) n++;
+  for await (const _ of kv.list({ prefix: keys.meetingsByServer(id) }, { limit })) n++;
   return n;
 }
 
@@ -190,7 +227,7 @@ export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
     collect<Deno.KvU64>(kv, keys.loads()),
     collect<ServerStats>(kv, keys.serverStatsAll()),
   ]);
-  return [...servers.values()].map(({ value: s }) => {
+  return await Promise.all([...servers.values()].map(async ({ value: s }) => {
     const health = healths.get(s.id)?.value ?? NEW_SERVER_HEALTH;
     const load = loads.get(s.id);
     return {
@@ -201,8 +238,9 @@ export async function listServers(kv: Deno.Kv): Promise<ServerView[]> {
       loadMilli: load ? loadOf(load) : 0,
       loadVersionstamp: load?.versionstamp ?? null,
       stats: stats.get(s.id)?.value ?? NO_STATS,
+      meetingCount: s.maxMeetings != null ? await countMeetingsOn(kv, s.id, s.maxMeetings) : null,
     };
-  });
+  }));
 }
 
 async function collect<T>(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Map<number, Deno.KvEntry<T>>> {
@@ -266,7 +304,9 @@ async function updateHealth(
     const before = entry.value ?? NEW_SERVER_HEALTH;
     const after = change(before);
     if (after === before) return;
-    const res = await commitWithRetry(() => kv.atomic().check(entry).check(server).set(entry.key, after));
+    const res = await commitWithRetry(() =>
+      bumpServersVersion(kv.atomic().check(entry).check(server).set(entry.key, after))
+    );
     if (res.ok) return;
   }
 }
@@ -300,8 +340,10 @@ export async function removeServer(kv: Deno.Kv, id: number, force: boolean): Pro
     if (res.ok) forgotten++;
   }
   await commitWithRetry(() =>
-    kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id)).delete(
-      keys.serverStats(id),
+    bumpServersVersion(
+      kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id)).delete(
+        keys.serverStats(id),
+      ),
     )
   );
   return { forgotten };

@@ -1,0 +1,54 @@
+/**
+ * Abandoned claims (a process died between claiming a meetingID and BBB's answer) are settled by the poll round
+ * by what their server lists, so a meeting BBB runs is never forgotten and never placed a second time.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { claimMeeting, getMeeting } from "../store/meetings.ts";
+import { listServers } from "../store/servers.ts";
+import { silentLogger } from "../log.ts";
+import { pollRound } from "./round.ts";
+import { assertLoadsExact, setup } from "../../tests/harness.ts";
+
+Deno.test("a poll round tracks an abandoned claim its server runs, releases one it does not, and leaves fresh ones", async () => {
+  await using h = await setup({ servers: 1 });
+  const now = Date.now();
+  const claim = async (meetingID: string, age: number) => {
+    const load = (await listServers(h.kv))[0];
+    const c = await claimMeeting(h.kv, {
+      tenant: "",
+      meetingID,
+      serverId: 1,
+      loadMilli: 2000,
+      loadEntry: { value: load.loadMilli, versionstamp: load.loadVersionstamp },
+      now: now - age,
+    });
+    assert.ok(c);
+  };
+  await claim("reached-bbb", 60_000);
+  h.fakes[0].addMeeting("reached-bbb"); // the create got there before the process died
+  await claim("never-sent", 60_000);
+  await claim("in-flight", 1_000);
+  const report = await pollRound({
+    kv: h.kv,
+    backendTimeoutMs: 1000,
+    failThreshold: 2,
+    recoverThreshold: 2,
+    staleClaimMs: 30_000,
+    log: silentLogger,
+  });
+  assert.equal(report.claimsSettled, 2);
+  assert.equal(report.adopted, 0, "the claim itself is tracked, not a second record");
+  const reached = (await getMeeting(h.kv, "", "reached-bbb")).value!;
+  assert.equal(reached.status, "running");
+  assert.equal(reached.loadMilli, 2000, "its declared load is kept");
+  assert.equal(reached.internalMeetingID, h.fakes[0].meetings.get("reached-bbb")!.internalMeetingID);
+  assert.equal((await getMeeting(h.kv, "", "never-sent")).value, null);
+  assert.equal((await getMeeting(h.kv, "", "in-flight")).value?.status, "creating");
+  await assertLoadsExact(h.kv);
+  // A join now reaches the meeting where BBB runs it.
+  const join = await h.call("join", { meetingID: "reached-bbb", fullName: "Ann", role: "VIEWER" });
+  assert.equal(join.status, 302);
+  assert.ok(join.headers.get("location")!.startsWith(h.fakes[0].apiUrl));
+});
