@@ -196,7 +196,7 @@ export function program(): Command {
 
   cli.command("set-server")
     .description(
-      "change a server's URL, secret, weight, checksum algorithm or meeting cap (SECRET - reads stdin)",
+      "change a server's URL, secret, weight, checksum algorithm, tags or meeting cap (SECRET - reads stdin)",
     )
     .argument("<id>", "server id")
     .addOption(kvOption())

@@ -41,7 +41,7 @@ Deno.test("export writes a 0600 file with the secrets and warns once; import res
     assert.equal(out.code, 0, out.stderr);
     assert.match(
       out.stdout,
-      /^exported 2 server\(s\), 0 running meeting\(s\), 0 history row\(s\) to .*backup\.json\n$/,
+      /^exported 2 server\(s\), 0 tenant\(s\), 0 running meeting\(s\), 0 history row\(s\) to .*backup\.json\n$/,
     );
     assert.equal(out.stderr.trim().split("\n").length, 1);
     assert.match(out.stderr, /holds the servers' secrets/);

@@ -349,7 +349,11 @@ export async function end(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const { returncode, messageKey } = answer.response;
   if (returncode === "SUCCESS" || messageKey === "notFound") {
     if (await removeMeeting(ctx.kv, entry, "end")) {
-      ctx.log.info("meeting ended", { meetingID, server: entry.value.serverId });
+      ctx.log.info("meeting ended", {
+        meetingID,
+        tenant: req.tenant || undefined,
+        server: entry.value.serverId,
+      });
     }
   }
   return xml(answer.text);

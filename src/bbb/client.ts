@@ -138,11 +138,22 @@ export async function callBackend(
   }
 }
 
-/** A fetch error's message with its cause ("connection refused", a DNS error), which fetch hides. */
+/**
+ * A fetch error's message with its cause ("connection refused", a DNS error), which fetch hides — without the
+ * request's query string: Deno's messages can quote the URL, and its checksum is reusable for that call.
+ */
 function reason(e: unknown): string {
   const err = e as Error & { cause?: unknown };
   const cause = err.cause instanceof Error ? err.cause.message : err.cause ? String(err.cause) : "";
-  return cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
+  return withoutQueries(cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message);
+}
+
+/** Remove query strings (and with them any checksum) from URLs quoted in a message. */
+export function withoutQueries(message: string): string {
+  return message.replace(/(https?:\/\/[^\s?#)]*)\?[^\s)]*/g, "$1").replace(
+    /checksum=[0-9a-fA-F]+/g,
+    "checksum=…",
+  );
 }
 
 function originOf(backend: Backend): string {

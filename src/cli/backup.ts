@@ -37,7 +37,10 @@ export async function exportCommand(
     throw new CliError(`cannot write ${file}: ${(e as Error).message}`);
   }
   warn(`bbblb: ${file} holds the servers' secrets and the API secret (mode 0600); keep it like the store`);
-  return `exported ${doc.servers.length} server(s), ${doc.meetings.length} running meeting(s), ${doc.history.length} history row(s) to ${file}`;
+  return `exported ${doc.servers.length} server(s), ${
+    doc.tenants?.length ?? 0
+  } tenant(s), ${doc.meetings.length} ` +
+    `running meeting(s), ${doc.history.length} history row(s) to ${file}`;
 }
 
 /**

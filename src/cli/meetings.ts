@@ -38,9 +38,10 @@ export async function panicCommand(ctx: ClusterContext, rawId: string, print: (l
   const names = await Array.fromAsync(ctx.kv.list<string>({ prefix: keys.meetingsByServer(id) }));
   const results = await mapLimit(names, PANIC_CONCURRENCY, async (e) => {
     const [, , tenant, meetingID] = e.key as [string, number, string, string];
+    const label = tenant === "" ? meetingID : `${meetingID} (tenant ${tenant})`;
     const entry = await getMeeting(ctx.kv, tenant, meetingID);
     if (entry.value?.status !== "running" || entry.value.serverId !== id) {
-      print(`skipped ${meetingID}: no longer running on server ${id}`);
+      print(`skipped ${label}: no longer running on server ${id}`);
       return true;
     }
     try {
@@ -48,10 +49,10 @@ export async function panicCommand(ctx: ClusterContext, rawId: string, print: (l
         endOld: true,
         reason: "panic",
       });
-      print(`moved ${meetingID} to server ${moved.entry.value.serverId}`);
+      print(`moved ${label} to server ${moved.entry.value.serverId}`);
       return true;
     } catch (e) {
-      print(`could not move ${meetingID}: ${e instanceof BbbError ? e.message : String(e)}`);
+      print(`could not move ${label}: ${e instanceof BbbError ? e.message : String(e)}`);
       return false;
     }
   });

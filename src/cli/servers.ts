@@ -53,7 +53,9 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
   const checksum = checksumOf(o.checksum ?? "sha256");
   const tags = tagsOf(o.tags ?? []);
   const maxMeetings = o.maxMeetings === undefined ? null : maxMeetingsOf(o.maxMeetings, false);
-  if (await getServer(kv, id)) throw new CliError(`server ${id} already exists`);
+  if (await getServer(kv, id)) {
+    throw new CliError(`server ${id} already exists; change it with bbblb set-server ${id}`);
+  }
   const twin = (await listServers(kv)).find((s) => s.apiUrl === apiUrl);
   if (twin) {
     throw new CliError(
@@ -125,7 +127,7 @@ async function secretOf(raw: string, readStdin: () => Promise<string>): Promise<
  *
  * @throws {CliError} exit 2 for a tag that is not allowed
  */
-function tagsOf(raw: string[]): string[] {
+export function tagsOf(raw: string[]): string[] {
   for (const t of raw) {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(t) || t === "none") {
       throw new CliError(`--tag: "${t}" is not a tag (letters, digits, . _ -; "none" is reserved)`, 2);

@@ -22,7 +22,7 @@ import {
   updateServer,
 } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
-import { checkServer, displayUrl } from "./servers.ts";
+import { checkServer, displayUrl, maxMeetingsOf, tagsOf } from "./servers.ts";
 
 /** A server as the file describes it, validated. `state` is absent when the file leaves it out. */
 export interface DesiredServer {
@@ -32,6 +32,10 @@ export interface DesiredServer {
   weight: number;
   checksum: ChecksumAlgorithm;
   state?: ServerState;
+  /** Placement tags; absent: left as they are (`[]` removes them). */
+  tags?: string[];
+  /** Meeting cap; absent: left as it is (`null` lifts it). */
+  maxMeetings?: number | null;
 }
 
 /** One step of the plan. */
@@ -43,7 +47,7 @@ export type SyncStep =
   | { action: "keep"; id: number; state: ServerState }
   | { action: "remove"; id: number };
 
-const FIELDS = new Set(["id", "url", "secret", "weight", "checksum", "state"]);
+const FIELDS = new Set(["id", "url", "secret", "weight", "checksum", "state", "tags", "maxMeetings"]);
 const FILE_STATES: readonly ServerState[] = ["enabled", "cordoned", "disabled"];
 
 /**
@@ -106,8 +110,37 @@ export function parseServerList(text: string, name: string): DesiredServer[] {
     if (state !== undefined && !FILE_STATES.includes(state)) {
       problems.push(`${label}: state must be one of ${FILE_STATES.join(", ")}`);
     }
+    let tags: string[] | undefined;
+    if (e.tags !== undefined) {
+      if (!Array.isArray(e.tags) || e.tags.some((t) => typeof t !== "string")) {
+        problems.push(`${label}: tags must be a list of tags`);
+      } else {
+        try {
+          tags = tagsOf(e.tags as string[]);
+        } catch (err) {
+          problems.push(`${label}: ${(err as Error).message}`);
+        }
+      }
+    }
+    let maxMeetings: number | null | undefined;
+    if (e.maxMeetings !== undefined) {
+      try {
+        maxMeetings = e.maxMeetings === null ? null : maxMeetingsOf(String(e.maxMeetings), true);
+      } catch (err) {
+        problems.push(`${label}: ${(err as Error).message}`);
+      }
+    }
     if (id !== null) {
-      out.push({ id, apiUrl, secret: String(e.secret ?? "").trim(), weight, checksum, state });
+      out.push({
+        id,
+        apiUrl,
+        secret: String(e.secret ?? "").trim(),
+        weight,
+        checksum,
+        state,
+        tags,
+        maxMeetings,
+      });
     }
   });
   const seenIds = new Set<number>();
@@ -152,6 +185,10 @@ export function planSync(
     if (s.weight !== d.weight) change.weight = d.weight;
     if (s.checksum !== d.checksum) change.checksum = d.checksum;
     if (d.state !== undefined && s.state !== d.state) change.state = d.state;
+    if (d.tags !== undefined && (s.tags ?? []).join("\u0000") !== d.tags.join("\u0000")) change.tags = d.tags;
+    if (d.maxMeetings !== undefined && (s.maxMeetings ?? null) !== d.maxMeetings) {
+      change.maxMeetings = d.maxMeetings;
+    }
     steps.push(
       Object.keys(change).length > 0 ? { action: "update", id: d.id, change } : {
         action: "unchanged",

@@ -163,3 +163,21 @@ Deno.test("a new server whose secret is wrong fails the check and nothing is cha
     await other.close();
   }
 });
+
+Deno.test("sync-servers sets tags and meeting caps when the file names them, and leaves them alone when it does not", async () => {
+  await using h = await setup({ servers: 2 });
+  const entry = (id: number, extra = "") => `
+- id: ${id}
+  url: ${h.fakes[id - 1].url}
+  secret: fake-secret-${id}
+  checksum: ${["sha1", "sha256", "sha384", "sha512"][id % 4]}${extra}`;
+  await sync(h.kv, entry(1, "\n  tags: [lecture, big]\n  maxMeetings: 40") + entry(2));
+  assert.deepEqual((await getServer(h.kv, 1))?.tags, ["lecture", "big"]);
+  assert.equal((await getServer(h.kv, 1))?.maxMeetings, 40);
+  await sync(h.kv, entry(1) + entry(2)); // not named: kept
+  assert.deepEqual((await getServer(h.kv, 1))?.tags, ["lecture", "big"]);
+  await sync(h.kv, entry(1, "\n  tags: []\n  maxMeetings: null") + entry(2));
+  assert.deepEqual((await getServer(h.kv, 1))?.tags, []);
+  assert.equal((await getServer(h.kv, 1))?.maxMeetings, null);
+  await assert.rejects(() => sync(h.kv, entry(1, "\n  tags: [a;b]") + entry(2)), CliError);
+});

@@ -268,6 +268,11 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   }
   const running = await markRunning(ctx.kv, claim, createDetails(answer.response), params);
   if (!running) ctx.log.warn("claim changed while the meeting was created", { meetingID: req.meetingID });
-  ctx.log.info("meeting placed", { meetingID: req.meetingID, server: target.id, load: req.loadMilli / 1000 });
+  ctx.log.info("meeting placed", {
+    meetingID: req.meetingID,
+    tenant: req.tenant || undefined,
+    server: target.id,
+    load: req.loadMilli / 1000,
+  });
   return { kind: "answer", text: answer.text, response: answer.response, entry: running };
 }

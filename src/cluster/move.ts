@@ -143,6 +143,7 @@ export async function moveMeeting(
       throw meetingNotFound();
     }
     ctx.log.info("meeting moved", {
+      tenant: m.tenant || undefined,
       meetingID: m.meetingID,
       from: m.serverId,
       to: target.id,

@@ -272,7 +272,11 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
       if (missed >= (deps.missedRounds ?? 2)) {
         if (await removeMeeting(deps.kv, entry, "ended", now)) {
           report.ended++;
-          deps.log.info("meeting ended", { meetingID: m.meetingID, server: server.id });
+          deps.log.info("meeting ended", {
+            meetingID: m.meetingID,
+            tenant: m.tenant || undefined,
+            server: server.id,
+          });
         }
         continue;
       }

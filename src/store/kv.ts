@@ -15,7 +15,8 @@ export async function openStore(path: string, create = true): Promise<Deno.Kv> {
   const isUrl = /^https?:\/\//.test(path);
   if (!isUrl && !create && !(await exists(path))) {
     throw new Error(
-      `there is no store at ${path}: pass --kv (or BBBLB_KV), or run bbblb serve or add-server first`,
+      `there is no store at ${path}${path.startsWith("/") ? "" : ` (in ${Deno.cwd()})`}: ` +
+        "pass --kv (or BBBLB_KV), or run bbblb serve or add-server first",
     );
   }
   if (!isUrl) {

@@ -322,7 +322,8 @@ export async function removeServer(kv: Deno.Kv, id: number, force: boolean): Pro
   const index = await Array.fromAsync(kv.list<string>({ prefix: keys.meetingsByServer(id) }));
   if (index.length > 0 && !force) {
     throw new StoreError(
-      `server ${id} still has ${index.length} running meeting(s); use --force to forget them (they are not ended)`,
+      `server ${id} still has ${index.length} running meeting(s): drain it with bbblb cordon ${id} or move them ` +
+        `with bbblb panic ${id}; --force forgets them (they are not ended)`,
     );
   }
   const now = Date.now();
