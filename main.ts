@@ -31,7 +31,7 @@ import { StoreError } from "./src/store/servers.ts";
 import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { addTenantCommands } from "./src/cli/tenant_commands.ts";
-import { openStore } from "./src/store/kv.ts";
+import { openStore, storeAnswers, storeProblem, StoreUnavailableError } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
 import { flushLog } from "./src/log.ts";
 
@@ -56,11 +56,24 @@ async function withStore(
   create = false,
 ): Promise<void> {
   const kv = await openStore(kvPath(kvFlag, await settingsEnv()), create);
+  await answeredOrAbandoned(kv, ensureSchema(kv));
   try {
-    await ensureSchema(kv);
     console.log(await run(kv));
   } finally {
     kv.close();
+  }
+}
+
+/**
+ * The first use of a store just opened, bounded by {@linkcode storeAnswers}. On other errors the store is closed;
+ * when it did not answer it is left open (closing it would wait for the stuck read) and the process exits.
+ */
+async function answeredOrAbandoned(kv: Deno.Kv, first: Promise<unknown>): Promise<void> {
+  try {
+    await storeAnswers(first);
+  } catch (e) {
+    if (!(e instanceof StoreUnavailableError)) kv.close();
+    throw e;
   }
 }
 
@@ -272,8 +285,8 @@ export function program(): Command {
     .action(async (id: string, o) => {
       const env = await settingsEnv();
       const kv = await openStore(kvPath(o.kv, env), false);
+      await answeredOrAbandoned(kv, ensureSchema(kv));
       try {
-        await ensureSchema(kv);
         await panicCommand(await adminContext(kv, env), id, (line) => console.log(line));
       } finally {
         kv.close();
@@ -360,6 +373,11 @@ export async function main(args: string[]): Promise<number> {
       console.error(`bbblb: ${e.message}`);
       return 2;
     }
+    const problem = storeProblem(e);
+    if (problem !== null) {
+      console.error(`bbblb: stopped: ${problem}; what was done before is kept`);
+      return 1;
+    }
     console.error(`bbblb: ${(e as Error)?.message ?? e}`);
     return 1;
   }
@@ -367,6 +385,7 @@ export async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   const status = await main(Deno.args);
+  // Deno.exit, not a return: a store operation abandoned by storeAnswers must not keep the process alive.
   flushLog();
   Deno.exit(status);
 }

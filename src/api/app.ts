@@ -30,6 +30,7 @@ export type AppEnv = { Variables: { server?: number; tenant?: string } };
 import type { Directory } from "../cluster/directory.ts";
 import { Placer } from "../cluster/placer.ts";
 import { get } from "../bbb/query.ts";
+import { storeProblem } from "../store/kv.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -314,6 +315,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return JSON_CALLS.has(call)
         ? jsonFailed(err.messageKey, err.message)
         : failed(err.messageKey, err.message);
+    }
+    const problem = storeProblem(err);
+    if (problem !== null) {
+      // The store failed, not bbblb: no stack, one line an operator can act on, and a FAILED to try again.
+      ctx.log.error("store unavailable", { path: c.req.path, problem });
+      const message = `bbblb cannot use its store right now (${problem}); try again later.`;
+      if (!c.req.path.startsWith("/bigbluebutton/")) return plain(503, message);
+      return JSON_CALLS.has(call)
+        ? jsonFailed("serverUnavailable", message)
+        : failed("serverUnavailable", message);
     }
     ctx.log.error("internal error", { path: c.req.path, error: String(err?.stack ?? err) });
     if (!c.req.path.startsWith("/bigbluebutton/")) {

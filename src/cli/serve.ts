@@ -9,7 +9,7 @@ import { staleClaimMs } from "../cluster/create.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { openStore } from "../store/kv.ts";
+import { openStore, storeAnswers, storeProblem, StoreUnavailableError } from "../store/kv.ts";
 import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
@@ -26,10 +26,11 @@ export async function serve(
 ): Promise<void> {
   const kv = await openStore(config.kv);
   try {
-    const schema = await ensureSchema(kv);
+    const schema = await storeAnswers(ensureSchema(kv));
     for (const step of schema.migrated) log.info("migrated the store", { step });
   } catch (e) {
-    kv.close();
+    // A store that did not answer is left open: closing it would wait for the stuck read; the process exits.
+    if (!(e instanceof StoreUnavailableError)) kv.close();
     throw e;
   }
   const secrets = await resolveSecrets(kv, config.secrets, (secret) => {
@@ -105,7 +106,7 @@ export async function serve(
         Math.max(60_000, 3 * config.pollIntervalSeconds * 1000);
       await runChores({ kv, log, staleClaimMs: fallbackMs });
     } catch (e) {
-      log.error("chores failed", { error: String((e as Error)?.message ?? e) });
+      log.error("chores failed", { error: storeProblem(e) ?? String((e as Error)?.message ?? e) });
     }
   });
   // In-flight requests finish first (Deno.serve's graceful shutdown), then the poller's round, then the store.

@@ -17,6 +17,7 @@ import {
   updateServer,
 } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
+import { StoreUnavailableError } from "../store/kv.ts";
 
 /** Options of {@linkcode addServerCommand}. */
 export interface AddServerOptions {
@@ -76,6 +77,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
       ...(maxMeetings === null ? {} : { maxMeetings }),
     });
   } catch (e) {
+    if (e instanceof StoreUnavailableError) throw e; // main.ts says what is wrong with the store
     throw new CliError((e as Error).message);
   }
   return `added server ${id} (${displayUrl(apiUrl)}), ${
@@ -346,6 +348,7 @@ export async function setStateCommand(kv: Deno.Kv, rawId: string, state: ServerS
   try {
     await setServerState(kv, id, state);
   } catch (e) {
+    if (e instanceof StoreUnavailableError) throw e; // main.ts says what is wrong with the store
     throw new CliError((e as Error).message);
   }
   return `server ${id} is ${state}`;
@@ -360,6 +363,7 @@ export async function removeServerCommand(kv: Deno.Kv, rawId: string, force: boo
       ? `removed server ${id}; forgot ${forgotten} meeting(s) (not ended)`
       : `removed server ${id}`;
   } catch (e) {
+    if (e instanceof StoreUnavailableError) throw e; // main.ts says what is wrong with the store
     throw new CliError((e as Error).message);
   }
 }

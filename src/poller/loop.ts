@@ -6,6 +6,7 @@
  * @module
  */
 import { removeStaleClaims } from "../store/meetings.ts";
+import { storeProblem } from "../store/kv.ts";
 import { acquireLease, releaseLease, removeExpiredLease } from "./lease.ts";
 import { type PollDeps, pollRound, type RoundReport } from "./round.ts";
 
@@ -41,7 +42,9 @@ export async function runPoller(options: PollerOptions): Promise<void> {
       }
     } catch (e) {
       if (options.signal.aborted) break;
-      options.log.error("poll round failed", { error: String((e as Error)?.message ?? e) });
+      options.log.error("poll round failed", {
+        error: storeProblem(e) ?? String((e as Error)?.message ?? e),
+      });
     }
     await sleep(options.intervalMs, options.signal);
   }

@@ -44,12 +44,81 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * The store cannot be written (or read) right now: locked by another program past the retry budget, the disk
+ * full, the file not writable, an I/O error. `serve` answers such a request FAILED and goes on; the command line
+ * stops with the message. Nothing committed before is affected: each commit is all or nothing.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/**
+ * What is wrong with the store, as a sentence for the operator, if `e` is a failure of the store itself
+ * (SQLite's "database is locked", "database or disk is full", "attempt to write a readonly database",
+ * "disk I/O error", a permission error); `null` for any other error.
+ */
+export function storeProblem(e: unknown): string | null {
+  if (e instanceof StoreUnavailableError) return e.message;
+  const message = e instanceof Error ? e.message : String(e);
+  if (/database is locked|database is busy|database table is locked/i.test(message)) {
+    return "the store is locked by another program";
+  }
+  if (/disk is full|no space left|database or disk is full|quota/i.test(message)) {
+    return "the disk holding the store is full";
+  }
+  if (/readonly database|read-only|permission denied|operation not permitted/i.test(message)) {
+    return "the store's file cannot be written (read-only or not permitted)";
+  }
+  if (/disk I\/O error|i\/o error|unable to open database|database disk image is malformed/i.test(message)) {
+    return `the store's file cannot be written (${message})`;
+  }
+  return null;
+}
+
+/**
+ * `work` (the first use of a store just opened), or a {@linkcode StoreUnavailableError} once `ms` have passed.
+ * A new connection to a store that another program holds an exclusive lock on waits without end on its first
+ * read (measured with sqlite3's `BEGIN EXCLUSIVE`); the command line must stop instead. What `work` started is
+ * abandoned: the caller exits.
+ */
+export async function storeAnswers<T>(work: Promise<T>, ms = 10_000): Promise<T> {
+  work.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new StoreUnavailableError(
+                `the store did not answer within ${ms / 1000} s (is it locked by another program?)`,
+              ),
+            ),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Options of {@linkcode commitWithRetry}. */
 export interface RetryOptions {
   /** How many times to try in all. @default 8 */
   attempts?: number;
   /** Base delay in ms; each retry waits up to twice as long as the one before, with jitter. @default 5 */
   baseDelayMs?: number;
+  /**
+   * No retry starts after this many ms (one attempt may itself wait up to SQLite's 5 s busy timeout).
+   * @default 3000
+   */
+  budgetMs?: number;
 }
 
 /**
@@ -58,7 +127,8 @@ export interface RetryOptions {
  * from a fresh `kv.atomic()`.
  *
  * @returns the commit result; `ok: false` means a `check` failed (never retried here: the caller re-reads)
- * @throws the last error when the store stays locked for every attempt, or any other error at once
+ * @throws {StoreUnavailableError} when the store stays locked past the attempts or the budget, or the commit
+ *   fails for the store's sake (disk full, not writable, I/O error); any other error as it is
  */
 export async function commitWithRetry(
   build: () => Deno.AtomicOperation,
@@ -66,12 +136,21 @@ export async function commitWithRetry(
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
   const attempts = options.attempts ?? 8;
   const base = options.baseDelayMs ?? 5;
+  const budget = options.budgetMs ?? 3000;
+  const started = Date.now();
   for (let i = 1;; i++) {
     try {
       return await build().commit();
     } catch (e) {
-      if (i >= attempts || !isLocked(e)) throw e;
-      await new Promise((r) => setTimeout(r, Math.random() * base * 2 ** i));
+      const elapsed = Date.now() - started;
+      if (isLocked(e) && i < attempts && elapsed < budget) {
+        await new Promise((r) => setTimeout(r, Math.random() * base * 2 ** i));
+        continue;
+      }
+      const problem = storeProblem(e);
+      if (problem === null) throw e;
+      const tries = isLocked(e) ? ` (gave up after ${i} tries in ${(elapsed / 1000).toFixed(1)} s)` : "";
+      throw new StoreUnavailableError(`${problem}${tries}`, { cause: e });
     }
   }
 }
