@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
+import { CHECKSUM_ALGORITHMS } from "./src/bbb/checksum.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import {
   ConfigError,
@@ -82,6 +83,11 @@ function kvOption(): Option {
     "--kv <path>",
     "the KV store: a file path or a KV Connect URL (env BBBLB_KV, default ./bbblb.kv)",
   );
+}
+
+/** `--checksum`: the algorithm bbblb signs its calls to a server with. */
+function checksumOption(): Option {
+  return new Option("--checksum <algo>", "what bbblb signs its calls with").choices([...CHECKSUM_ALGORITHMS]);
 }
 
 /** Commander's way to repeat an option: collect its values. */
@@ -181,14 +187,7 @@ export function program(): Command {
     .option("--tag <tag>", "a placement tag (repeatable); meta_server-tag=TAG creates go here", collect, [])
     .option("--disabled", "add it disabled (no new meetings)")
     .option("--max-meetings <n>", "place at most this many meetings there (default: no cap)")
-    .addOption(
-      new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
-        "sha1",
-        "sha256",
-        "sha384",
-        "sha512",
-      ]).default("sha256"),
-    )
+    .addOption(checksumOption().default("sha256"))
     .option("--no-check", "skip the call that checks URL and secret")
     .action(async (id: string, url: string, secret: string, o) => {
       await withStore(o.kv, (kv) =>
@@ -219,14 +218,7 @@ export function program(): Command {
     .option("--tag <tag>", "new placement tags (repeatable; replaces the old ones)", collect, [])
     .option("--no-tags", "remove every placement tag")
     .option("--max-meetings <n>", "place at most this many meetings there, or none to lift the cap")
-    .addOption(
-      new Option("--checksum <algo>", "what bbblb signs its calls with").choices([
-        "sha1",
-        "sha256",
-        "sha384",
-        "sha512",
-      ]),
-    )
+    .addOption(checksumOption())
     .option("--no-check", "skip the call that checks a new URL or secret")
     .action(async (id: string, o) => {
       await withStore(o.kv, (kv) =>
