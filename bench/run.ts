@@ -217,9 +217,11 @@ async function joinBench() {
 }
 
 /** Why a join costs what it costs (shown when a join goal is missed). */
-const JOIN_CAUSE = "CPU: a join costs bbblb's one core ~10× the CPU of the ceiling's fixed answer (see the " +
-  "breakdown below: the API framework and middleware (routing, metrics, the log line), the checksum check and " +
-  "parsing, sealing the rejoin cookie with AES-GCM, signing the redirect); no store is read on the way";
+const JOIN_CAUSE = "CPU: no store is read on the way, but a join costs ~10× the CPU of the ceiling's fixed " +
+  "answer on bbblb's one core: the checksum check and parsing, sealing the rejoin cookie with AES-GCM " +
+  "(node:crypto), signing the redirect, the metrics and the log line, the request deadline, and the garbage " +
+  "all of it leaves (see the CPU breakdown below; the parts do not add up to the whole join, the rest is that " +
+  "glue and garbage collection)";
 
 /** CPU microseconds per call of `fn` (process CPU, so other processes on the machine do not count). */
 async function cpuPerCall(fn: () => unknown, n = 20_000): Promise<number> {
@@ -799,6 +801,19 @@ const doc = [
   ...(failures.length > 0
     ? ["", "## Sections that failed to run", "", ...failures.map((f) => `- ${f}`)]
     : []),
+  "",
+  "## Notes",
+  "",
+  "- The machines are shared and noisy: between runs of this benchmark on the same machine the ceiling alone",
+  "  moved from 28,000 to 75,000 joins/s, so read the ratios rather than the absolute figures.",
+  "- The join path reads no store (an in-memory directory, see README *Performance*); what is left is CPU in",
+  "  JavaScript per request, itemised in the CPU breakdown above.",
+  "- Not benchmarks but tests, run in CI: fuzzing (`tests/fuzz_test.ts`), SIGKILL during a burst",
+  "  (`tests/crash_test.ts`), misbehaving backends (`tests/misbehaving_backends_test.ts`), limits",
+  "  (`tests/limits_test.ts`) and the store failing (`tests/store_failure_test.ts`: a full tmpfs, a lock held by",
+  "  `sqlite3`, `chattr +i` on the store and its `-wal`). Not tested, because it cannot be produced here: a",
+  "  read-only remount under a running `serve` (the kernel refuses it while the files are open for writing), and",
+  "  an unwritable `-shm` file (SQLite maps it; a write then kills any process with SIGBUS, nothing can answer).",
   "",
 ].join("\n");
 await Deno.writeTextFile(`${ROOT}bench/RESULTS.md`, doc);

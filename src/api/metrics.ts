@@ -126,11 +126,20 @@ export function createMetrics(kv: Deno.Kv): Metrics {
     lastGood,
   ];
 
+  const counters = new Map<string, { inc(): void }>();
+  const timers = new Map<string, { observe(value: number): void }>();
   return {
     registry,
     observeApiCall(call, returncode, seconds) {
-      requests.inc({ call, returncode });
-      latency.observe({ call }, seconds);
+      // The labelled children are kept: looking them up by a labels object on every call cost more than the
+      // counting itself (the labels are few: known call names and returncodes).
+      const key = `${call}\u0000${returncode}`;
+      let counter = counters.get(key);
+      if (!counter) counters.set(key, counter = requests.labels({ call, returncode }));
+      let timer = timers.get(call);
+      if (!timer) timers.set(call, timer = latency.labels({ call }));
+      counter.inc();
+      timer.observe(seconds);
     },
     observeRound(report) {
       rounds.observe(report.durationMs / 1000);

@@ -31,8 +31,16 @@ export function cookieName(tenant: string, meetingID: string): string {
   }`;
 }
 
+const cookiePaths = new Map<string, string>();
+
+/** The path join cookies are scoped to (remembered per public URL: parsing it on every join cost more). */
 function cookiePath(publicUrl: string): string {
-  return `${new URL(publicUrl).pathname.replace(/\/+$/, "")}/bigbluebutton/api/rejoin`;
+  let path = cookiePaths.get(publicUrl);
+  if (path === undefined) {
+    path = `${new URL(publicUrl).pathname.replace(/\/+$/, "")}/bigbluebutton/api/rejoin`;
+    cookiePaths.set(publicUrl, path);
+  }
+  return path;
 }
 
 /**
