@@ -7,7 +7,7 @@
  */
 import { BackendError, backendUrl } from "../bbb/client.ts";
 import { BbbError, meetingNotFound, missingMeetingID } from "../bbb/errors.ts";
-import { get, type Params } from "../bbb/query.ts";
+import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import { createCall, createDetails, placeNewMeeting, staleClaimMs } from "../cluster/create.ts";
 import { endOn, moveMeeting } from "../cluster/move.ts";
@@ -71,6 +71,8 @@ export function loadMilliOf(params: Params): number {
 async function settled(ctx: ApiContext, meetingID: string): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
   const entry = await getMeeting(ctx.kv, DEFAULT_TENANT, meetingID);
   if (entry.value?.status !== "creating") return entry;
+  // A claim abandoned by a dead process will not settle: no waiting for it.
+  if (Date.now() - entry.value.claimedAt > staleClaimMs(ctx.backendTimeoutMs)) return entry;
   return await waitWhileCreating(ctx.kv, DEFAULT_TENANT, meetingID, ctx.settleMs);
 }
 
@@ -120,8 +122,7 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
       if (Date.now() - entry.value.claimedAt < staleClaimMs(ctx.backendTimeoutMs)) {
         throw serverUnavailable("This meeting is still being created; try again in a few seconds.");
       }
-      ctx.log.warn("taking over an abandoned claim", { meetingID, server: entry.value.serverId });
-      await removeMeeting(ctx.kv, entry as Deno.KvEntry<MeetingRecord>, "createFailed");
+      await takeOverClaim(ctx, entry as Deno.KvEntry<MeetingRecord>, params);
       continue;
     }
     if (entry.value) {
@@ -132,6 +133,44 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
     if (outcome.kind === "answer") return xml(outcome.text);
   }
   throw serverUnavailable("The meeting could not be placed: the store stayed contended; try again.");
+}
+
+/**
+ * A claim whose create died with its process: ask its server first. If the server runs the meeting (the create
+ * reached BBB before the process died), the claim becomes that running meeting, so the caller's create goes there
+ * instead of placing the meetingID on a second server. Otherwise, or when the server cannot be asked, the claim
+ * and its load are released and the meeting is placed anew.
+ */
+async function takeOverClaim(
+  ctx: ApiContext,
+  claim: Deno.KvEntry<MeetingRecord>,
+  params: Params,
+): Promise<void> {
+  const m = claim.value;
+  const s = await getServerWithHealth(ctx.kv, m.serverId);
+  if (s?.health.online) {
+    try {
+      const info = await callServer(
+        ctx,
+        s.server,
+        "getMeetingInfo",
+        encodeQuery([["meetingID", m.meetingID]]),
+      );
+      if (info.response.returncode === "SUCCESS" && info.response.meetingID === m.meetingID) {
+        if (await markRunning(ctx.kv, claim, createDetails(info.response), params)) {
+          ctx.log.warn("abandoned claim: the server runs the meeting, tracked as running", {
+            meetingID: m.meetingID,
+            server: m.serverId,
+          });
+        }
+        return;
+      }
+    } catch (e) {
+      if (!(e instanceof BackendError)) throw e;
+    }
+  }
+  ctx.log.warn("taking over an abandoned claim", { meetingID: m.meetingID, server: m.serverId });
+  await removeMeeting(ctx.kv, claim, "createFailed");
 }
 
 /** A create for a meetingID that runs: forwarded to its server, which answers idempotently. */
