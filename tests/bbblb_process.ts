@@ -128,12 +128,22 @@ export class ServeProcess {
     return this.#finished;
   }
 
-  /** Resolves when `GET /bigbluebutton/api/` answers SUCCESS; throws if the process exits or time runs out. */
-  async ready(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves when this process logged that it listens on its port and `GET /bigbluebutton/api/` answers
+   * SUCCESS; throws if the process exits or time runs out. (The port was free a moment before the start: under
+   * parallel tests another serve may take it, and its answer must not be mistaken for this one's.)
+   *
+   * @param logsListening whether the process logs its `listening` line (not at `--log-level warn` or `error`)
+   */
+  async ready(timeoutMs: number, logsListening = true): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.#status) {
         throw new Error(`bbblb serve exited with ${this.#status.code} before it answered:\n${this.stderr}`);
+      }
+      if (logsListening && !new RegExp(`listening.*:${this.port}\\b`).test(this.stderr)) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
       }
       try {
         const res = await fetch(`${this.url}api/`, { signal: AbortSignal.timeout(2000) });
@@ -201,7 +211,9 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
   }).spawn();
   const serve = new ServeProcess(port, child);
   try {
-    await serve.ready(options.readyTimeoutMs ?? 30_000);
+    const quiet = /^(warn|error)$/.test(args[args.indexOf("--log-level") + 1] ?? "") &&
+      args.includes("--log-level");
+    await serve.ready(options.readyTimeoutMs ?? 30_000, !quiet);
   } catch (e) {
     await serve.kill();
     throw e;

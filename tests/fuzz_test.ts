@@ -318,7 +318,15 @@ Deno.test("fuzzed raw requests over a real socket never get a 500, a stack trace
           "",
         ].join("\r\n");
         const bytes = new Uint8Array([...new TextEncoder().encode(head), ...payload]);
-        const res = await deadline(rawExchange(server.addr.port, bytes), 8000, `${r.method} ${target}`);
+        let res;
+        try {
+          res = await deadline(rawExchange(server.addr.port, bytes), 8000, `${r.method} ${target}`);
+        } catch (e) {
+          // A space in the request line is malformed HTTP: Deno's HTTP server answers 400 and closes, and the
+          // close can reach the client as a reset before the 400 does. Only then is a reset acceptable.
+          if (e instanceof Deno.errors.ConnectionReset && /\s/.test(target)) return;
+          throw e;
+        }
         if (res.status === 400 && res.body === "") return; // Deno's HTTP server refused malformed HTTP
         checkAnswer(r, res.status, res.type, r.method === "HEAD" ? "" : res.body);
       }),

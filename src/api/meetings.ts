@@ -8,7 +8,7 @@
 import { withServerTags } from "../balancer/tags.ts";
 import { BackendError, backendUrl } from "../bbb/client.ts";
 import { BbbError, meetingNotFound, missingMeetingID } from "../bbb/errors.ts";
-import { get, type Params } from "../bbb/query.ts";
+import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import { callServer, serverUnavailable } from "../cluster/context.ts";
 import { createCall, createDetails, placeNewMeeting, staleClaimMs } from "../cluster/create.ts";
 import { endOn, moveMeeting } from "../cluster/move.ts";
@@ -76,6 +76,8 @@ async function settled(
 ): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
   const entry = await getMeeting(ctx.kv, tenant, meetingID);
   if (entry.value?.status !== "creating") return entry;
+  // A claim abandoned by a dead process will not settle: no waiting for it.
+  if (Date.now() - entry.value.claimedAt > staleClaimMs(ctx.backendTimeoutMs)) return entry;
   return await waitWhileCreating(ctx.kv, tenant, meetingID, ctx.settleMs);
 }
 
@@ -126,8 +128,7 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
       if (Date.now() - entry.value.claimedAt < staleClaimMs(ctx.backendTimeoutMs)) {
         throw serverUnavailable("This meeting is still being created; try again in a few seconds.");
       }
-      ctx.log.warn("taking over an abandoned claim", { meetingID, server: entry.value.serverId });
-      await removeMeeting(ctx.kv, entry as Deno.KvEntry<MeetingRecord>, "createFailed");
+      await takeOverClaim(ctx, entry as Deno.KvEntry<MeetingRecord>, params);
       continue;
     }
     if (entry.value) {
@@ -149,6 +150,40 @@ export async function create(ctx: ApiContext, req: ApiRequest): Promise<Response
     }
   }
   throw serverUnavailable("The meeting could not be placed: the store stayed contended; try again.");
+}
+
+/**
+ * A claim whose create died with its process: ask its server first. If the server runs the meeting (the create
+ * reached BBB before the process died), the claim becomes that running meeting, so the caller's create goes there
+ * instead of placing the meetingID on a second server. Otherwise, or when the server cannot be asked, the claim
+ * and its load are released and the meeting is placed anew.
+ */
+async function takeOverClaim(
+  ctx: ApiContext,
+  claim: Deno.KvEntry<MeetingRecord>,
+  params: Params,
+): Promise<void> {
+  const m = claim.value;
+  const backendID = backendMeetingID(m.tenant, m.meetingID);
+  const s = await getServerWithHealth(ctx.kv, m.serverId);
+  if (s?.health.online) {
+    try {
+      const info = await callServer(ctx, s.server, "getMeetingInfo", encodeQuery([["meetingID", backendID]]));
+      if (info.response.returncode === "SUCCESS" && info.response.meetingID === backendID) {
+        if (await markRunning(ctx.kv, claim, createDetails(info.response), params)) {
+          ctx.log.warn("abandoned claim: the server runs the meeting, tracked as running", {
+            meetingID: m.meetingID,
+            server: m.serverId,
+          });
+        }
+        return;
+      }
+    } catch (e) {
+      if (!(e instanceof BackendError)) throw e;
+    }
+  }
+  ctx.log.warn("taking over an abandoned claim", { meetingID: m.meetingID, server: m.serverId });
+  await removeMeeting(ctx.kv, claim, "createFailed");
 }
 
 /** A create for a meetingID that runs: forwarded to its server, which answers idempotently. */

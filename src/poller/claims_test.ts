@@ -52,3 +52,44 @@ Deno.test("a poll round tracks an abandoned claim its server runs, releases one 
   assert.equal(join.status, 302);
   assert.ok(join.headers.get("location")!.startsWith(h.fakes[0].apiUrl));
 });
+
+Deno.test("a create for a meetingID whose abandoned claim BBB did create goes there, not to a second server", async () => {
+  await using h = await setup({ servers: 2 });
+  const load = (await listServers(h.kv)).find((s) => s.id === 1)!;
+  const stale = await claimMeeting(h.kv, {
+    tenant: "",
+    meetingID: "half-made",
+    serverId: 1,
+    loadMilli: 1000,
+    loadEntry: { value: load.loadMilli, versionstamp: load.loadVersionstamp },
+    now: Date.now() - 10 * 60_000, // long past the stale limit
+  });
+  assert.ok(stale);
+  h.fakes[0].addMeeting("half-made"); // the dead process's create reached server 1
+  // server 2 is empty, so a fresh placement would choose it
+  assert.match(await h.text("create", { meetingID: "half-made", name: "Room" }), /SUCCESS/);
+  assert.equal(h.fakes[1].meetings.has("half-made"), false, "not created on a second server");
+  const m = (await getMeeting(h.kv, "", "half-made")).value!;
+  assert.equal(m.status, "running");
+  assert.equal(m.serverId, 1);
+  await assertLoadsExact(h.kv);
+});
+
+Deno.test("a create for a meetingID whose abandoned claim never reached BBB places it anew", async () => {
+  await using h = await setup({ servers: 1 });
+  const load = (await listServers(h.kv))[0];
+  assert.ok(
+    await claimMeeting(h.kv, {
+      tenant: "",
+      meetingID: "never-made",
+      serverId: 1,
+      loadMilli: 5000,
+      loadEntry: { value: load.loadMilli, versionstamp: load.loadVersionstamp },
+      now: Date.now() - 10 * 60_000,
+    }),
+  );
+  assert.match(await h.text("create", { meetingID: "never-made", name: "Room" }), /SUCCESS/);
+  assert.equal((await getMeeting(h.kv, "", "never-made")).value?.status, "running");
+  assert.equal((await getMeeting(h.kv, "", "never-made")).value?.loadMilli, 1000, "the new create's load");
+  await assertLoadsExact(h.kv);
+});
