@@ -21,10 +21,15 @@ export async function rawGet(url: string): Promise<RawResponse> {
   const m = url.match(/^http:\/\/([^/:]+):(\d+)(\/.*)$/);
   if (!m) throw new Error(`not an http URL with a port: ${url}`);
   const [, host, port, target] = m;
-  const conn = await Deno.connect({ hostname: host, port: Number(port) });
+  const request = `GET ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`;
+  return await rawExchange(host, Number(port), new TextEncoder().encode(request));
+}
+
+/** Send raw bytes as one HTTP/1.1 request (it should say `Connection: close`) and read the whole response. */
+export async function rawExchange(host: string, port: number, request: Uint8Array): Promise<RawResponse> {
+  const conn = await Deno.connect({ hostname: host, port });
   try {
-    const request = `GET ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`;
-    await conn.write(new TextEncoder().encode(request));
+    await conn.write(request);
     const bytes = new Uint8Array(await new Response(conn.readable).arrayBuffer());
     return parse(new TextDecoder().decode(bytes));
   } catch (e) {
@@ -37,9 +42,9 @@ export async function rawGet(url: string): Promise<RawResponse> {
 
 function parse(text: string): RawResponse {
   const split = text.indexOf("\r\n\r\n");
-  const head = text.slice(0, split).split("\r\n");
-  let body = text.slice(split + 4);
-  const status = Number(head[0].split(" ")[1]);
+  const head = text.slice(0, split < 0 ? text.length : split).split("\r\n");
+  let body = split < 0 ? "" : text.slice(split + 4);
+  const status = Number(head[0].split(" ")[1] ?? 0);
   const headers = new Map<string, string>();
   for (const line of head.slice(1)) {
     const i = line.indexOf(":");
