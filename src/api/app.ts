@@ -19,7 +19,7 @@ import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } fr
 import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
-import { failed, success } from "./responses.ts";
+import { failed, outcomeOf, success } from "./responses.ts";
 import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { statusPage } from "./status.ts";
@@ -132,17 +132,6 @@ const API = "/bigbluebutton/api/";
 /** Call names as metric labels: the known calls, `index`, or `other` (so a scanner cannot grow the labels). */
 function callLabel(call: string): string {
   return call === "index" || call === "rejoin" || Object.hasOwn(CALLS, call) ? call : "other";
-}
-
-/** returncode and messageKey of an XML answer, read from its head (they come first in BBB's answers). */
-async function outcomeOf(res: Response): Promise<{ returncode?: string; messageKey?: string }> {
-  if (!res.headers.get("content-type")?.startsWith("text/xml")) return {};
-  const head = (await res.clone().text()).slice(0, 2000);
-  return {
-    returncode: head.match(/<returncode>([^<]*)<\/returncode>/)?.[1],
-    messageKey: head.match(/<messageKey>([^<]*)<\/messageKey>/)?.[1] ??
-      head.match(/<key>([^<]*)<\/key>/)?.[1],
-  };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
 } from "../store/tenants.ts";
 import { replaceParam } from "./meetings.ts";
 import type { ApiRequest, Keyring } from "./request.ts";
+import { xml } from "./responses.ts";
 
 /** The tenants as one request sees them. */
 export interface TenantSnapshot {
@@ -204,8 +205,7 @@ export async function tenantRequest(kv: Deno.Kv, snapshot: TenantSnapshot, req: 
 export async function tenantAnswer(req: ApiRequest, res: Response): Promise<Response> {
   if (req.tenant === DEFAULT_TENANT || !UNSCOPED_ANSWERS.has(req.call)) return res;
   if (!res.headers.get("content-type")?.includes("xml")) return res;
-  const text = unscopeXml(await res.text(), req.tenant);
-  return new Response(text, { status: res.status, headers: res.headers });
+  return xml(unscopeXml(await res.text(), req.tenant));
 }
 
 /**
