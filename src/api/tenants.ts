@@ -20,7 +20,6 @@ import {
   unscopeXml,
 } from "../cluster/tenancy.ts";
 import { DEFAULT_TENANT, keys } from "../store/keys.ts";
-import { listAllLive, type MeetingRecord, meetingRef } from "../store/meetings.ts";
 import {
   countTenantMeetings,
   getDefaultTenantRecord,
@@ -225,14 +224,7 @@ async function checkMeetingLimit(kv: Deno.Kv, tenant: string, meetingID: string,
 
 /** `maxParticipants`: a join is refused while the tenant's meetings hold that many participants (last poll). */
 async function checkParticipantLimit(kv: Deno.Kv, tenant: string, max: number): Promise<void> {
-  const meetings = new Map<string, string>();
-  for await (const e of kv.list<MeetingRecord>({ prefix: keys.meetings(tenant) })) {
-    meetings.set(meetingRef(tenant, e.value.meetingID), e.value.historyId);
-  }
-  let participants = 0;
-  for (const [ref, live] of await listAllLive(kv)) {
-    if (meetings.get(ref) === live.value.historyId) participants += live.value.participants;
-  }
+  const participants = (await kv.get<number>(keys.tenantParticipants(tenant))).value ?? 0;
   if (participants >= max) {
     throw limitExceeded(
       `The limit of ${max} participants in the meetings of this front-end is reached; try again later.`,

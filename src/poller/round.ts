@@ -143,6 +143,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   const healthWrites: [ServerView, ServerHealth][] = [];
   const liveWrites: [Deno.KvKey, MeetingLive][] = [];
   const liveSeen = new Set<string>();
+  const tenantParticipants = new Map<string, number>();
   const byId = new Map(meetings.map((m) => [meetingRef(m.value.tenant, m.value.meetingID), m]));
   const byServer = Map.groupBy(meetings, (m) => m.value.serverId);
   const serverIds = new Set(servers.map((s) => s.id));
@@ -172,6 +173,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
         liveSeen,
         report,
         tenantNames,
+        tenantParticipants,
       });
     } catch (e) {
       // One server's odd data must not stop the round for the others (health is written below regardless).
@@ -192,6 +194,11 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   await writeHealth(deps, healthWrites);
   await ensureHooks(deps, servers.filter((_, i) => results[i].ok), servers);
   await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
+  // Each tenant's participants, so a join checks a participant limit with one read (no scan on the request path).
+  await writeBatched(
+    deps.kv,
+    [...tenantNames].map((t) => ({ key: keys.tenantParticipants(t), value: tenantParticipants.get(t) ?? 0 })),
+  );
   // Live records of meetings that are gone (or of an older instance) are deleted.
   const orphans = [...lives.entries()]
     .filter(([ref, e]) => !liveSeen.has(ref) && byId.get(ref)?.value.historyId !== e.value.historyId)
@@ -229,6 +236,8 @@ interface ReconcileState {
   report: RoundReport;
   /** The names of the tenants: a listed `<tenant>~<id>` of one of them is that tenant's meeting `<id>`. */
   tenantNames: ReadonlySet<string>;
+  /** Participants in each tenant's meetings, summed over the servers of this round. */
+  tenantParticipants: Map<string, number>;
 }
 
 async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
@@ -266,6 +275,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
         missed: 0,
       };
       stats.extraMilli += Math.max(0, (l.participants + l.videos) * 1000 - m.loadMilli);
+      st.tenantParticipants.set(m.tenant, (st.tenantParticipants.get(m.tenant) ?? 0) + l.participants);
     } else {
       if (now - m.claimedAt < (deps.graceMs ?? 15_000)) continue;
       const missed = (before?.missed ?? 0) + 1;

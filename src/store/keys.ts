@@ -73,6 +73,8 @@ export const keys = {
   tenant: (name: string): Deno.KvKey => ["tenant", name],
   /** Prefix of all tenants. */
   tenants: (): Deno.KvKey => ["tenant"],
+  /** Participants in a tenant's meetings at the last poll round (a number, written by the poller). */
+  tenantParticipants: (name: string): Deno.KvKey => ["tenant_participants", name],
   /** The default tenant's own `TenantRecord` (rules, limits, default tag; never secrets: those are BBBLB_SECRET). */
   tenantDefault: (): Deno.KvKey => ["tenant_default"],
   /**
