@@ -182,8 +182,12 @@ export interface FakeHook {
   getRaw: boolean;
 }
 
-/** Behaviour of the fake towards every API request. */
-export type FakeBbbMode = "ok" | "hang" | "garbage" | "http500";
+/**
+ * Behaviour of the fake towards an API request: `ok` answers as BBB; `hang` never answers; `garbage` answers
+ * an HTML page with 200; `http500` answers HTTP 500; `reset` starts a 200 answer and then breaks the connection
+ * (the client sees a network error while reading the body, as after a reset).
+ */
+export type FakeBbbMode = "ok" | "hang" | "garbage" | "http500" | "reset";
 
 const DEFAULT_DIAL_NUMBER = "613-555-1234";
 const TEST_VOICE_BRIDGE = "99999";
@@ -367,6 +371,20 @@ function displayLanguage(language: string): string {
   }
 }
 
+/**
+ * A 200 answer whose body breaks off: it announces more bytes than it sends and the connection is closed, so the
+ * client fails while reading the body, as after a reset.
+ */
+function brokenResponse(): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("<response><returncode>"));
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": XML_CONTENT_TYPE, "content-length": "4096" } });
+}
+
 /** Non-negative integer create parameter, or the default. */
 function intParam(params: URLSearchParams, name: string, fallback = 0): number {
   const v = sanitize(params.get(name) ?? "");
@@ -393,6 +411,18 @@ export class FakeBbb {
    * `garbage` answers `<html>oops</html>` with 200 text/html; `http500` answers HTTP 500.
    */
   mode: FakeBbbMode = "ok";
+  /**
+   * Per-call modes that override {@linkcode FakeBbb.mode} for one call, e.g. `{ getMeetings: "http500" }`: a
+   * bbb-web whose meeting list fails while the meetings themselves keep working.
+   */
+  callModes: Partial<Record<string, FakeBbbMode>> = {};
+  /**
+   * A create that BBB performs but answers late: the meeting exists (and is listed) at once, the answer comes
+   * after this many ms. 0: at once.
+   */
+  createDelayMs = 0;
+  /** External meetingIDs that `getMeetings` leaves out although they run (a listing that misses a meeting). */
+  readonly hidden: Set<string> = new Set();
 
   #port: number;
   #keepEnded: boolean;
@@ -588,7 +618,7 @@ export class FakeBbb {
     const contentType = req.headers.get("content-type");
     let body: string | undefined;
     let bytes: Uint8Array<ArrayBuffer> | undefined;
-    if (req.body && this.mode !== "hang") {
+    if (req.body && (this.callModes[call] ?? this.mode) !== "hang") {
       bytes = new Uint8Array(await req.arrayBuffer());
       body = new TextDecoder().decode(bytes);
       if (body !== "" && mediaType(contentType) === FORM_TYPES[0]) {
@@ -607,9 +637,11 @@ export class FakeBbb {
     if (body !== undefined) record.body = body;
     this.requests.push(record);
 
-    switch (this.mode) {
+    switch (this.callModes[call] ?? this.mode) {
       case "hang":
         return await this.#hang();
+      case "reset":
+        return brokenResponse();
       case "garbage":
         return new Response("<html>oops</html>", { headers: { "content-type": "text/html" } });
       case "http500":
@@ -695,7 +727,11 @@ export class FakeBbb {
     string,
     (params: URLSearchParams, ctx: CallContext) => Response | Promise<Response>
   > = {
-    create: (params) => this.#create(params),
+    create: async (params) => {
+      const answer = this.#create(params);
+      if (this.createDelayMs > 0) await new Promise((r) => setTimeout(r, this.createDelayMs));
+      return answer;
+    },
     join: (params) => this.#join(params),
     end: (params) => this.#end(params),
     isMeetingRunning: (params) => this.#isMeetingRunning(params),
@@ -928,7 +964,7 @@ export class FakeBbb {
   }
 
   #getMeetings(): Response {
-    const meetings = [...this.meetings.values()];
+    const meetings = [...this.meetings.values()].filter((m) => !this.hidden.has(m.meetingID));
     if (meetings.length === 0) {
       return xmlResponse(responseXml([
         ["returncode", "SUCCESS"],

@@ -617,6 +617,46 @@ Deno.test("modes garbage and http500; back to ok", async () => {
   });
 });
 
+Deno.test("mode reset breaks the answer off; a per-call mode fails only that call", async () => {
+  await withFake(async (fake) => {
+    fake.addMeeting("m1");
+    fake.mode = "reset";
+    await assert.rejects(api(fake, "getMeetings"));
+    fake.mode = "ok";
+    fake.callModes.getMeetings = "http500";
+    assert.equal((await api(fake, "getMeetings")).status, 500);
+    assert.equal((await api(fake, "getMeetingInfo", "meetingID=m1")).doc.returncode, "SUCCESS");
+    fake.callModes = {};
+    assert.equal((await api(fake, "getMeetings")).doc.returncode, "SUCCESS");
+  });
+});
+
+Deno.test("createDelayMs: the meeting runs at once, the create answer comes late", async () => {
+  await withFake(async (fake) => {
+    fake.createDelayMs = 300;
+    const answer = api(fake, "create", "meetingID=late&name=Late");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await api(fake, "getMeetingInfo", "meetingID=late")).doc.returncode, "SUCCESS");
+    let answered = false;
+    answer.then(() => answered = true);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(answered, false);
+    assert.equal((await answer).doc.returncode, "SUCCESS");
+  });
+});
+
+Deno.test("hidden meetings run but getMeetings leaves them out", async () => {
+  await withFake(async (fake) => {
+    fake.addMeeting("shown");
+    fake.addMeeting("hid");
+    fake.hidden.add("hid");
+    const listed = (await api(fake, "getMeetings")).text;
+    assert.match(listed, /<meetingID>shown<\/meetingID>/);
+    assert.doesNotMatch(listed, /<meetingID>hid<\/meetingID>/);
+    assert.equal((await api(fake, "getMeetingInfo", "meetingID=hid")).doc.returncode, "SUCCESS");
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // Recordings, insertDocument, sendChatMessage and webhooks.
 
