@@ -131,6 +131,18 @@ function serveOptions(): Option[] {
       "--recover-threshold <n>",
       "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
     ),
+    new Option(
+      "--failover-delay <seconds>",
+      "silence of a server before its meetings are re-created elsewhere (env BBBLB_FAILOVER_DELAY, default 30)",
+    ),
+    new Option(
+      "--create-timeout <seconds>",
+      "wait for a BBB create before it is in doubt (env BBBLB_CREATE_TIMEOUT, default 15)",
+    ),
+    new Option(
+      "--missed-rounds <n>",
+      "getMeetings answers missing a meeting before it counts as ended (env BBBLB_MISSED_ROUNDS, default 2)",
+    ),
     new Option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)"),
     new Option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)"),
     new Option(

@@ -31,6 +31,15 @@ export interface ServeConfig {
   failThreshold: number;
   /** Consecutive good rounds after which an offline server is online again. */
   recoverThreshold: number;
+  /**
+   * How long a server must give no valid BBB answer before its meetings are re-created elsewhere, in ms (and a
+   * probe of the meeting must fail too).
+   */
+  failoverDelayMs: number;
+  /** How long a create may take on a BBB server before it is in doubt, in ms. */
+  createTimeoutMs: number;
+  /** getMeetings answers that must miss a meeting before bbblb judges it ended. */
+  missedRounds: number;
   /** Log level. */
   logLevel: "debug" | "info" | "warn" | "error";
   /** Log format. */
@@ -57,6 +66,9 @@ export interface ServeFlags {
   backendTimeout?: string;
   failThreshold?: string;
   recoverThreshold?: string;
+  failoverDelay?: string;
+  createTimeout?: string;
+  missedRounds?: string;
   logLevel?: string;
   logFormat?: string;
   adminToken?: string;
@@ -110,6 +122,9 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_BACKEND_TIMEOUT", "--backend-timeout", "backendTimeout"],
   ["BBBLB_FAIL_THRESHOLD", "--fail-threshold", "failThreshold"],
   ["BBBLB_RECOVER_THRESHOLD", "--recover-threshold", "recoverThreshold"],
+  ["BBBLB_FAILOVER_DELAY", "--failover-delay", "failoverDelay"],
+  ["BBBLB_CREATE_TIMEOUT", "--create-timeout", "createTimeout"],
+  ["BBBLB_MISSED_ROUNDS", "--missed-rounds", "missedRounds"],
   ["BBBLB_LOG_LEVEL", "--log-level", "logLevel"],
   ["BBBLB_LOG_FORMAT", "--log-format", "logFormat"],
   ["BBBLB_ADMIN_TOKEN", "--admin-token", "adminToken", true],
@@ -348,6 +363,27 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       1,
       100,
     ), 2);
+  const failoverDelayMs = 1000 * check(() =>
+    number(
+      pick(flags.failoverDelay, "BBBLB_FAILOVER_DELAY") ?? "30",
+      "--failover-delay / BBBLB_FAILOVER_DELAY (seconds)",
+      0,
+      86_400,
+    ), 30);
+  const createTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.createTimeout, "BBBLB_CREATE_TIMEOUT") ?? "15",
+      "--create-timeout / BBBLB_CREATE_TIMEOUT (seconds)",
+      0.1,
+      600,
+    ), 15);
+  const missedRounds = check(() =>
+    integer(
+      pick(flags.missedRounds, "BBBLB_MISSED_ROUNDS") ?? "2",
+      "--missed-rounds / BBBLB_MISSED_ROUNDS",
+      1,
+      100,
+    ), 2);
   const rawToken = pick(flags.adminToken, "BBBLB_ADMIN_TOKEN");
   let adminToken: string | null = null;
   if (rawToken !== undefined && rawToken !== "") {
@@ -393,6 +429,9 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     backendTimeoutMs,
     failThreshold,
     recoverThreshold,
+    failoverDelayMs,
+    createTimeoutMs,
+    missedRounds,
     logLevel,
     logFormat,
     adminToken,
@@ -431,6 +470,12 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
       return String(config.failThreshold);
     case "recoverThreshold":
       return String(config.recoverThreshold);
+    case "failoverDelay":
+      return String(config.failoverDelayMs / 1000);
+    case "createTimeout":
+      return String(config.createTimeoutMs / 1000);
+    case "missedRounds":
+      return String(config.missedRounds);
     case "logLevel":
       return config.logLevel;
     case "logFormat":

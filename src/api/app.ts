@@ -29,6 +29,8 @@ import { keyringFor, requestHost, tenantAnswer, TenantDirectory, tenantRequest }
 export type AppEnv = { Variables: { server?: number; tenant?: string } };
 import type { Directory } from "../cluster/directory.ts";
 import { Placer } from "../cluster/placer.ts";
+import { clusterContext } from "../cluster/context.ts";
+import { createDeadlineMs } from "../cluster/lifecycle.ts";
 import { get } from "../bbb/query.ts";
 import { storeProblem } from "../store/kv.ts";
 
@@ -40,10 +42,14 @@ export interface AppDeps {
   secrets: () => readonly string[];
   /** Timeout of every call to a BBB server, in ms. @default 5000 */
   backendTimeoutMs?: number;
-  /** How long a create or join waits for a concurrent create of the same meetingID, in ms. @default 2 × backendTimeoutMs */
+  /** How long a create or join waits for a concurrent create of the same meetingID, in ms. @default createTimeoutMs + 3 s */
   settleMs?: number;
   /** Consecutive failures that make a server offline. @default 2 */
   failThreshold?: number;
+  /** Silence of a server before its meetings are re-created elsewhere, in ms (`--failover-delay`). @default 30 000 */
+  failoverDelayMs?: number;
+  /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
+  createTimeoutMs?: number;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
   /**
@@ -109,6 +115,9 @@ const CALLS: Record<string, Handler> = {
   "hooks/list": listHooksCall,
   "hooks/destroy": destroyHook,
 };
+
+/** Calls that may create a meeting on a BBB server (see `createDeadlineMs`). */
+const SLOW_CALLS = new Set(["create", "join", "move"]);
 
 /** Calls BBB answers in JSON: their failures are JSON too. */
 const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
@@ -182,25 +191,34 @@ const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
  * ```
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const backendTimeoutMs = deps.backendTimeoutMs ?? 5000;
   const ctx: ApiContext = {
-    kv: deps.kv,
-    backendTimeoutMs,
-    settleMs: deps.settleMs ?? 2 * backendTimeoutMs,
-    failThreshold: deps.failThreshold ?? 2,
-    fetch: deps.fetch ?? fetch,
-    log: deps.log ?? silentLogger,
-    publicUrl: (deps.publicUrl ?? "http://127.0.0.1:8090").replace(/\/+$/, ""),
+    ...clusterContext({
+      kv: deps.kv,
+      backendTimeoutMs: deps.backendTimeoutMs,
+      settleMs: deps.settleMs,
+      failThreshold: deps.failThreshold,
+      failoverDelayMs: deps.failoverDelayMs,
+      createTimeoutMs: deps.createTimeoutMs,
+      fetch: deps.fetch,
+      log: deps.log ?? silentLogger,
+      publicUrl: deps.publicUrl ?? "http://127.0.0.1:8090",
+      linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
+      directory: deps.directory,
+      placer: new Placer(),
+    }),
     logoutUrl: deps.logoutUrl ?? null,
-    linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
     secrets: deps.secrets,
     tenants: new TenantDirectory(deps.kv, deps.tenantCacheMs ?? 1000),
-    directory: deps.directory,
-    placer: new Placer(),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
+  // A create (or a join or move that re-creates a meeting) may try several servers, each within the create
+  // timeout: its deadline is at least that long.
+  const slowCallTimeoutMs = Math.max(
+    requestTimeoutMs,
+    createDeadlineMs(ctx.createTimeoutMs!, ctx.backendTimeoutMs),
+  );
   const metrics = deps.metrics ?? createMetrics(deps.kv);
   const adminToken = deps.adminToken ?? null;
   const app = new Hono<AppEnv>();
@@ -281,7 +299,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (c.req.method !== "GET" && c.req.method !== "POST") {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
-    return await withinDeadline(requestTimeoutMs, async () => {
+    const deadline = SLOW_CALLS.has(call) ? slowCallTimeoutMs : requestTimeoutMs;
+    return await withinDeadline(deadline, async () => {
       const tenants = await ctx.tenants.snapshot();
       const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
       const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes);

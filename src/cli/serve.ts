@@ -5,7 +5,8 @@
  */
 import { createApp } from "../api/app.ts";
 import { createMetrics } from "../api/metrics.ts";
-import { staleClaimMs } from "../cluster/create.ts";
+import { clusterContext } from "../cluster/context.ts";
+import { settleClaim, staleClaimMs } from "../cluster/lifecycle.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -48,6 +49,8 @@ export async function serve(
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
+    failoverDelayMs: config.failoverDelayMs,
+    createTimeoutMs: config.createTimeoutMs,
     publicUrl: config.url,
     logoutUrl: config.logoutUrl,
     linkKey,
@@ -88,7 +91,8 @@ export async function serve(
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
-    staleClaimMs: staleClaimMs(config.backendTimeoutMs),
+    missedRounds: config.missedRounds,
+    staleClaimMs: staleClaimMs(config.createTimeoutMs),
     signal: stop.signal,
     onRound: (report) => {
       metrics.observeRound(report);
@@ -96,15 +100,26 @@ export async function serve(
     },
     links: { publicUrl: config.url, linkKey },
   });
+  // The chores settle claims by asking their servers, with the same settings as the API.
+  const cluster = clusterContext({
+    kv,
+    log,
+    publicUrl: config.url,
+    linkKey,
+    backendTimeoutMs: config.backendTimeoutMs,
+    failThreshold: config.failThreshold,
+    failoverDelayMs: config.failoverDelayMs,
+    createTimeoutMs: config.createTimeoutMs,
+  });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {
     try {
-      // The poll rounds settle abandoned claims by what their servers list; the chores release only those left
-      // after several more rounds (their server does not answer), so they never race a round that would find
-      // the meeting running.
-      const fallbackMs = staleClaimMs(config.backendTimeoutMs) +
-        Math.max(60_000, 3 * config.pollIntervalSeconds * 1000);
-      await runChores({ kv, log, staleClaimMs: fallbackMs });
+      await runChores({
+        kv,
+        log,
+        staleClaimMs: staleClaimMs(config.createTimeoutMs),
+        settle: (claim) => settleClaim(cluster, claim),
+      });
     } catch (e) {
       log.error("chores failed", { error: storeProblem(e) ?? String((e as Error)?.message ?? e) });
     }

@@ -20,6 +20,7 @@ import {
   claimMeeting,
   type CreateDetails,
   getMeeting,
+  markDoubt,
   markRunning,
   type MeetingRecord,
   newHistoryId,
@@ -27,7 +28,7 @@ import {
   voiceBridgeHolder,
 } from "../store/meetings.ts";
 import { isFull, listServers, type ServerView } from "../store/servers.ts";
-import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
+import { callServer, type ClusterContext, createTimeoutOf, serverUnavailable } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
 import { readSnapshot, type ServerSnapshot } from "./placer.ts";
 import { rejoinUrl } from "./links.ts";
@@ -40,14 +41,6 @@ export const MAX_SERVERS_PER_CREATE = 3;
  * refuse request heads over 8 KiB by default.
  */
 const MAX_CREATE_QUERY = 4096;
-
-/**
- * A claim older than this (ms) whose request never finished (a crashed process) may be taken over: longer than
- * any create can take (each server tried within the backend timeout), plus a margin.
- */
-export function staleClaimMs(backendTimeoutMs: number): number {
-  return backendTimeoutMs * (MAX_SERVERS_PER_CREATE + 1) + 10_000;
-}
 
 /** An XML body (pre-uploaded slides) forwarded as it came. */
 export interface XmlBody {
@@ -139,10 +132,25 @@ function randomVoiceBridge(): string {
   return String(10000 + crypto.getRandomValues(new Uint32Array(1))[0] % 89999);
 }
 
-/** What one placement attempt came to. */
+/**
+ * Whether a failed create may have been performed by BBB: its answer did not arrive in time, the connection
+ * broke after the request was sent, or a proxy in front of BBB gave up waiting (504). A refused connection, any
+ * other HTTP status or a body that is not BBB's is taken as not created (a copy made anyway is empty and found
+ * by the poller, which ends it).
+ */
+export function inDoubt(e: BackendError): boolean {
+  return e.kind === "timeout" || e.kind === "unreachable" ||
+    (e.kind === "http" && / 504 /.test(`${e.message} `));
+}
+
+/**
+ * What one placement attempt came to: `retry` (read the state again), BBB's `answer`, or `doubt`: the create
+ * ended without a telling answer and the claim is in doubt (the caller asks the server before anything else).
+ */
 export type Placement =
   | { kind: "retry" }
-  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null };
+  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null }
+  | { kind: "doubt"; claim: Deno.KvEntry<MeetingRecord> };
 
 /** What {@linkcode placeNewMeeting} needs. */
 export interface PlaceRequest {
@@ -162,8 +170,10 @@ export interface PlaceRequest {
 /**
  * One placement attempt for a meetingID nobody holds: pick the best server, claim the meeting there (meetingID,
  * index, load and voiceBridge in one atomic operation), and create it. `retry` means the caller reads the state
- * again: the meetingID or the server's load changed meanwhile, or the server was unreachable (then the claim
- * was released, the server excluded from placement and added to `tried`).
+ * again: the meetingID or the server's load changed meanwhile, or the server failed the create (then the claim
+ * was released, the server excluded from placement and added to `tried`). A create that BBB may have performed
+ * ({@linkcode inDoubt}: no answer within `--create-timeout`, a broken connection, a 504) keeps its claim in doubt
+ * (`doubt`), and no other server is tried before the lifecycle asked this one.
  *
  * A voiceBridge the client gives that another running meeting anywhere in the cluster holds is refused the way
  * BBB refuses a duplicate on one server; without one, bbblb allocates a cluster-wide unique one.
@@ -248,10 +258,24 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   }, req.xmlBody);
   let answer;
   try {
-    answer = await callServer(ctx, target, "create", call.query, call);
+    answer = await callServer(ctx, target, "create", call.query, {
+      ...call,
+      timeoutMs: createTimeoutOf(ctx),
+    });
   } catch (e) {
-    await removeMeeting(ctx.kv, claim, "createFailed");
     ctx.placer?.forget();
+    if (e instanceof BackendError && inDoubt(e)) {
+      // BBB may have created it and only the answer was lost: in doubt, never simply released.
+      const doubt = await markDoubt(ctx.kv, claim, params);
+      ctx.log.warn("create in doubt: no telling answer from the server", {
+        meetingID: req.meetingID,
+        tenant: req.tenant || undefined,
+        server: target.id,
+        error: e.message,
+      });
+      return doubt ? { kind: "doubt", claim: doubt } : { kind: "retry" };
+    }
+    await removeMeeting(ctx.kv, claim, "createFailed");
     if (!(e instanceof BackendError)) throw e;
     req.tried.add(target.id);
     return { kind: "retry" };

@@ -11,7 +11,7 @@ import { silentLogger } from "../log.ts";
 import { pollRound } from "./round.ts";
 import { assertLoadsExact, setup } from "../../tests/harness.ts";
 
-Deno.test("a poll round tracks an abandoned claim its server runs, releases one it does not, and leaves fresh ones", async () => {
+Deno.test("poll rounds track an abandoned claim its server runs, release one it misses twice, and leave fresh ones", async () => {
   await using h = await setup({ servers: 1 });
   const now = Date.now();
   const claim = async (meetingID: string, age: number) => {
@@ -30,15 +30,23 @@ Deno.test("a poll round tracks an abandoned claim its server runs, releases one 
   h.fakes[0].addMeeting("reached-bbb"); // the create got there before the process died
   await claim("never-sent", 60_000);
   await claim("in-flight", 1_000);
-  const report = await pollRound({
-    kv: h.kv,
-    backendTimeoutMs: 1000,
-    failThreshold: 2,
-    recoverThreshold: 2,
-    staleClaimMs: 30_000,
-    log: silentLogger,
-  });
-  assert.equal(report.claimsSettled, 2);
+  const round = () =>
+    pollRound({
+      kv: h.kv,
+      backendTimeoutMs: 1000,
+      failThreshold: 2,
+      recoverThreshold: 2,
+      staleClaimMs: 30_000,
+      log: silentLogger,
+    });
+  const report = await round();
+  assert.equal(report.claimsSettled, 1, "the listed claim is tracked at once");
+  assert.equal(
+    (await getMeeting(h.kv, "", "never-sent")).value?.status,
+    "creating",
+    "one answer is not enough",
+  );
+  assert.equal((await round()).claimsSettled, 1, "the second answer without it releases the other");
   assert.equal(report.adopted, 0, "the claim itself is tracked, not a second record");
   const reached = (await getMeeting(h.kv, "", "reached-bbb")).value!;
   assert.equal(reached.status, "running");
