@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { assertLoadsExact, holder, poll, pollDeps, setup, tag } from "../../tests/harness.ts";
-import { pollRound } from "./round.ts";
+import { newPollState, pollRound } from "./round.ts";
 import { keys } from "../store/keys.ts";
 import { loadValue } from "../store/load.ts";
-import { getMeeting, type HistoryRecord, type MeetingLive } from "../store/meetings.ts";
+import { getMeeting, type HistoryRecord, type MeetingLive, setSeen } from "../store/meetings.ts";
 import { listServers, type ServerRecord, setServerState } from "../store/servers.ts";
 
 async function server(h: { kv: Deno.Kv }, id: number) {
@@ -309,4 +309,46 @@ Deno.test("load sums stay exact across creates, ends, adoption, failover and rou
   await assertLoadsExact(h.kv);
   const state = (await h.kv.get<ServerRecord>(keys.server(1))).value!.state;
   assert.equal(state, "enabled");
+});
+
+Deno.test("a freshly started poller ends no copy before it has polled every server twice", async () => {
+  await using h = await setup({ servers: 2 });
+  await h.text("create", { meetingID: "restored", name: "Restored" });
+  const on = holder(h.fakes, "restored");
+  h.fakes[1 - on].addMeeting("restored");
+  // As left by an earlier process (or a restored backup): the copy was already seen empty many times.
+  await setSeen(h.kv, "", "restored", 2 - on, { kind: "copy", since: 0, emptyRounds: 5, participants: 0 });
+  const state = newPollState();
+  let report = await poll(h, { state });
+  assert.equal(report.staleEnded, 0);
+  assert.equal(h.fakes[1 - on].meetings.has("restored"), true);
+  report = await poll(h, { state });
+  assert.equal(report.staleEnded, 1);
+  assert.equal(h.fakes[1 - on].meetings.has("restored"), false);
+  assert.equal(h.fakes[on].meetings.has("restored"), true);
+});
+
+Deno.test("a server going offline is logged once, whether failed calls or a poll round turned it", async () => {
+  const lines: string[] = [];
+  const log = {
+    debug() {},
+    info: (m: string) => lines.push(m),
+    warn: (m: string) => lines.push(m),
+    error() {},
+  };
+  await using h = await setup({ servers: 2, log, failoverDelayMs: 60_000, backendTimeoutMs: 300 });
+  await h.text("create", { meetingID: "logged", name: "Logged" });
+  const on = holder(h.fakes, "logged");
+  await h.fakes[on].stop();
+  // Two failed calls on the request path turn it offline; later rounds find it offline already.
+  await h.text("end", { meetingID: "logged" });
+  await h.text("end", { meetingID: "logged" });
+  await pollRound({ ...pollDeps(h), log });
+  await pollRound({ ...pollDeps(h), log });
+  assert.equal(lines.filter((l) => l === "server offline").length, 1);
+  await h.fakes[on].restart();
+  await pollRound({ ...pollDeps(h), log });
+  await pollRound({ ...pollDeps(h), log });
+  await pollRound({ ...pollDeps(h), log });
+  assert.equal(lines.filter((l) => l === "server online").length, 1);
 });
