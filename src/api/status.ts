@@ -10,7 +10,7 @@ import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { listAllMeetings } from "../store/meetings.ts";
+import { listAllMeetings, listSplits } from "../store/meetings.ts";
 import { listServers } from "../store/servers.ts";
 import { bearerOf, plain, tokenMatches } from "./admin.ts";
 
@@ -84,7 +84,11 @@ function esc(s: string): string {
 }
 
 async function render(o: StatusOptions): Promise<string> {
-  const [servers, meetings] = await Promise.all([listServers(o.kv), listAllMeetings(o.kv)]);
+  const [servers, meetings, splits] = await Promise.all([
+    listServers(o.kv),
+    listAllMeetings(o.kv),
+    listSplits(o.kv),
+  ]);
   const counts = new Map<number, number>();
   for (const m of meetings) counts.set(m.value.serverId, (counts.get(m.value.serverId) ?? 0) + 1);
   const rows = servers.map((s) => {
@@ -121,6 +125,7 @@ async function render(o: StatusOptions): Promise<string> {
 <style>
 body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; background: #f6f7f9; }
 h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.1rem; margin: 1.5rem 0 .3rem; }
 p.summary { margin: 0 0 1rem; color: #4a5263; }
 table { border-collapse: collapse; background: #fff; box-shadow: 0 1px 3px #0002; min-width: 48rem; }
 th, td { padding: .45rem .8rem; border-bottom: 1px solid #e3e6eb; text-align: left; vertical-align: top; }
@@ -147,6 +152,22 @@ footer { margin-top: 1rem; font-size: .8rem; color: #6b7280; }
 ${body || '<tr><td colspan="7">No servers registered.</td></tr>'}
 </tbody>
 </table>
+${
+    splits.length === 0 ? "" : `<h2>Split meetings</h2>
+<p class="summary">Running on two servers; bbblb heals each by its rule (the copy without participants is ended).</p>
+<table class="splits">
+<thead><tr><th>Meeting</th><th>Recorded on</th><th>Copy on</th><th>Participants in the copy</th></tr></thead>
+<tbody>
+${
+      splits.map((x) =>
+        `<tr class="split"><td>${
+          esc(x.tenant ? `${x.tenant}: ${x.meetingID}` : x.meetingID)
+        }</td><td class="num">${x.serverId}</td><td class="num">${x.copyServerId}</td><td class="num">${x.copyParticipants}</td></tr>`
+      ).join("\n")
+    }
+</tbody>
+</table>`
+  }
 <footer>As of ${now}; this page reloads every ${refresh} s. Participants as of the last poll.</footer>
 </body>
 </html>

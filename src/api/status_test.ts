@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { setup } from "../../tests/harness.ts";
+import { holder, poll, setup } from "../../tests/harness.ts";
 import { setServerState } from "../store/servers.ts";
 import { keys } from "../store/keys.ts";
 
@@ -67,4 +67,23 @@ Deno.test("/status?token= sets an HttpOnly cookie without the token and redirect
   const page = await h.app.request("/status", { headers: { cookie: cookie.split(";")[0] } });
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<tr class="server"/);
+});
+
+Deno.test("a split meeting shows on /status and in bbblb_split_meetings until it is healed", async () => {
+  await using h = await setup({ servers: 2 });
+  assert.match(await h.text("create", { meetingID: "twice", name: "Twice" }), /SUCCESS/);
+  const on = holder(h.fakes, "twice");
+  h.fakes[on].addParticipant("twice");
+  h.fakes[1 - on].addMeeting("twice"); // made directly on the other server, someone inside
+  h.fakes[1 - on].addParticipant("twice");
+  await poll(h);
+  const html = await (await h.app.request("/status")).text();
+  assert.equal(html.match(/<tr class="split"/g)?.length, 1);
+  assert.match(await (await h.app.request("/metrics")).text(), /^bbblb_split_meetings 1$/m);
+  h.fakes[1 - on].meetings.get("twice")!.participants.length = 0;
+  await poll(h);
+  await poll(h);
+  assert.equal(h.fakes[1 - on].meetings.has("twice"), false, "the copy nobody is in was ended");
+  assert.doesNotMatch(await (await h.app.request("/status")).text(), /<tr class="split"/);
+  assert.match(await (await h.app.request("/metrics")).text(), /^bbblb_split_meetings 0$/m);
 });

@@ -455,6 +455,38 @@ export function seenServer(entry: Deno.KvEntry<SeenRecord>): number {
   return entry.key[3] as number;
 }
 
+/** A meetingID running on two servers: bbblb's record names `serverId`; a copy runs on `copyServerId`. */
+export interface Split {
+  tenant: string;
+  meetingID: string;
+  serverId: number;
+  copyServerId: number;
+  /** Participants in the copy at the last poll round. */
+  copyParticipants: number;
+  /** Since when the copy is known (ms since the epoch). */
+  since: number;
+}
+
+/** The splits the poller currently knows (copies of meetings bbblb records on another server). */
+export async function listSplits(kv: Deno.Kv): Promise<Split[]> {
+  const out: Split[] = [];
+  for (const mark of await listAllSeen(kv)) {
+    if (mark.value.kind !== "copy") continue;
+    const [, tenant, meetingID, copyServerId] = mark.key as [string, string, string, number];
+    const record = (await getMeeting(kv, tenant, meetingID)).value;
+    if (!record || record.serverId === copyServerId) continue;
+    out.push({
+      tenant,
+      meetingID,
+      serverId: record.serverId,
+      copyServerId,
+      copyParticipants: mark.value.participants,
+      since: mark.value.since,
+    });
+  }
+  return out;
+}
+
 /** Write (or with `null`, delete) the mark of a meetingID on a server. */
 export async function setSeen(
   kv: Deno.Kv,
