@@ -198,18 +198,7 @@ export async function settleClaim(
   const probe = s
     ? await probeMeeting(ctx, s.server, backendMeetingID(m.tenant, m.meetingID))
     : { state: "failed" as const, error: "the server was removed" };
-  if (probe.state === "running") {
-    const params = (await loadCreateParams(ctx.kv, m.historyId)) ??
-      scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
-    const details = { ...probe.details, voiceBridge: probe.details.voiceBridge ?? m.voiceBridge };
-    if (!(await markRunning(ctx.kv, claim, details, params))) return "pending";
-    ctx.log.warn("claim settled: the server runs the meeting, tracked as running", {
-      meetingID: m.meetingID,
-      tenant: m.tenant || undefined,
-      server: m.serverId,
-    });
-    return "running";
-  }
+  if (probe.state === "running") return await trackClaim(ctx, claim, probe.details) ? "running" : "pending";
   if (probe.state === "failed" && !(await goneNow(ctx, m.serverId))) return "pending";
   if (!(await removeMeeting(ctx.kv, claim, "createFailed"))) return "pending";
   ctx.log.warn("claim released: the server does not run the meeting", {
@@ -219,6 +208,39 @@ export async function settleClaim(
     why: probe.state === "absent" ? "not there" : "server gone",
   });
   return "released";
+}
+
+/**
+ * A claim whose server runs the meeting (BBB did create it): tracked as running there, with the create
+ * parameters kept at the claim (or its meetingID and name), so no later create places it on a second server.
+ * Used by {@linkcode settleClaim} and by the poll round when the server lists the meeting.
+ *
+ * @returns whether this call tracked it (`false`: the claim changed meanwhile)
+ */
+export async function trackClaim(
+  deps: Pick<ClusterContext, "kv" | "log">,
+  claim: Deno.KvEntry<MeetingRecord>,
+  details: CreateDetails,
+): Promise<boolean> {
+  const m = claim.value;
+  const params = (await loadCreateParams(deps.kv, m.historyId)) ??
+    scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
+  if (
+    !(await markRunning(
+      deps.kv,
+      claim,
+      { ...details, voiceBridge: details.voiceBridge ?? m.voiceBridge },
+      params,
+    ))
+  ) {
+    return false;
+  }
+  deps.log.warn("claim settled: the server runs the meeting, tracked as running", {
+    meetingID: m.meetingID,
+    tenant: m.tenant || undefined,
+    server: m.serverId,
+  });
+  return true;
 }
 
 /**

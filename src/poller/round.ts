@@ -21,8 +21,6 @@ import {
   listAllLive,
   listAllMeetings,
   listAllSeen,
-  loadCreateParams,
-  markRunning,
   type MeetingLive,
   type MeetingRecord,
   meetingRef,
@@ -43,8 +41,8 @@ import {
   type ServerView,
 } from "../store/servers.ts";
 import { listTenants } from "../store/tenants.ts";
-import { backendMeetingID, scopeCreateParams, tenantOfBackendID } from "../cluster/tenancy.ts";
-import { splitAction, staleClaimMs } from "../cluster/lifecycle.ts";
+import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
+import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -311,7 +309,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
       // A create in flight is its request's business, unless it is in doubt or its process died.
       if (!isUnsettled(m, staleMs, now)) continue;
       if (l) {
-        if (await settleListedClaim(deps, entry, l)) report.claimsSettled++;
+        if (await trackClaim(deps, entry, detailsOf(l))) report.claimsSettled++;
         continue;
       }
       // Only answers to requests sent after the create ended can tell that BBB did not create it.
@@ -383,34 +381,6 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
 
   await writeStats(deps.kv, server.id, stats);
   if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) await drain(deps, server);
-}
-
-/**
- * A claim in doubt (or abandoned) that its server lists: BBB created it, so bbblb tracks it as running there,
- * and no later create places the meetingID on a second server.
- */
-async function settleListedClaim(
-  deps: PollDeps,
-  entry: Deno.KvEntry<MeetingRecord>,
-  listed: Listed,
-): Promise<boolean> {
-  const m = entry.value;
-  const details = {
-    internalMeetingID: listed.internalMeetingID,
-    createTime: listed.createTime,
-    attendeePW: listed.attendeePW,
-    moderatorPW: listed.moderatorPW,
-    voiceBridge: listed.voiceBridge ?? m.voiceBridge,
-  };
-  const params = (await loadCreateParams(deps.kv, m.historyId)) ??
-    scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
-  if (!(await markRunning(deps.kv, entry, details, params))) return false;
-  deps.log.warn("claim settled: the server runs the meeting, tracked as running", {
-    meetingID: m.meetingID,
-    tenant: m.tenant || undefined,
-    server: m.serverId,
-  });
-  return true;
 }
 
 /** What the split pass needs from the round. */
