@@ -7,14 +7,8 @@
 import { BackendError } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import type { BbbResponse } from "../bbb/xml.ts";
-import { rankServers } from "../balancer/placement.ts";
-import {
-  filterByTags,
-  parseTagRequest,
-  tagParamOf,
-  type TagRequest,
-  withServerTags,
-} from "../balancer/tags.ts";
+import { type Candidate, decidePlacement, type PlacementRequest } from "../balancer/placement.ts";
+import { parseTagRequest, tagParamOf, withServerTags } from "../balancer/tags.ts";
 import { BbbError } from "../bbb/errors.ts";
 import {
   claimMeeting,
@@ -27,14 +21,11 @@ import {
   removeMeeting,
   voiceBridgeHolder,
 } from "../store/meetings.ts";
-import { isFull, listServers, type ServerView } from "../store/servers.ts";
-import { callServer, type ClusterContext, createTimeoutOf, serverUnavailable } from "./context.ts";
+import { isFull, type ServerView } from "../store/servers.ts";
+import { callServer, type ClusterContext, createTimeoutOf } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
 import { readSnapshot, type ServerSnapshot } from "./placer.ts";
 import { rejoinUrl } from "./links.ts";
-
-/** At most this many servers are tried for one new meeting before the answer is `serverUnavailable`. */
-export const MAX_SERVERS_PER_CREATE = 3;
 
 /**
  * Create parameters longer than this (bytes, encoded) go to BBB in a form body: nginx and Tomcat in front of BBB
@@ -95,31 +86,23 @@ export function createDetails(r: BbbResponse): CreateDetails {
   };
 }
 
-/** The servers that may take a meeting, best first (see `rankServers`). */
-export async function rankedServers(
-  ctx: ClusterContext,
-  exclude: ReadonlySet<number>,
-  tags: TagRequest = { tags: [], required: false },
-): Promise<ServerView[]> {
-  const { servers, unavailable } = filterByTags(
-    rankServers(candidates(await listServers(ctx.kv)), exclude),
-    tags,
-  );
-  if (unavailable) throw tagUnavailable(tags);
-  return servers;
-}
-
-/** FAILED `serverTagUnavailable` for a required tag no eligible server carries (Scalelite's key and words). */
-function tagUnavailable(tags: TagRequest): BbbError {
-  return new BbbError(
-    "serverTagUnavailable",
-    `There is no available server with the required tag=${tags.tags.join(";")}.`,
-  );
-}
-
 /** Servers as placement candidates: with the poller's extra load, and whether their meeting cap is reached. */
-function candidates(servers: readonly ServerView[]) {
+export function candidates(servers: readonly ServerView[]): (ServerView & Candidate)[] {
   return servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli, full: isFull(s) }));
+}
+
+/**
+ * Where a new meeting goes, on a snapshot of the servers (`decidePlacement` of `balancer/placement.ts` decides).
+ *
+ * @throws {BbbError} `serverTagUnavailable`, `limitExceeded` or `serverUnavailable` when no server may take it
+ */
+export function chooseServer(
+  servers: readonly ServerView[],
+  request: PlacementRequest,
+): ServerView & Candidate {
+  const decision = decidePlacement(candidates(servers), request);
+  if (decision.refusal) throw new BbbError(decision.refusal.messageKey, decision.refusal.message);
+  return decision.server;
 }
 
 /** BBB's answer when a voiceBridge is taken (bbb-web's `<errors>` envelope, without a messageKey). */
@@ -189,33 +172,16 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   const historyId = newHistoryId();
   const tags = parseTagRequest(tagParamOf(req.params));
   const choose = async ({ servers, versionstamp, fresh }: ServerSnapshot) => {
-    const { servers: ranked, unavailable } = filterByTags(rankServers(candidates(servers), req.tried), tags);
-    if ((ranked.length === 0 || unavailable) && !fresh) {
-      // Nothing to claim on a kept snapshot (a meeting may have ended since, a server come back): no claim would
-      // fail to tell, so read the store again before refusing.
+    let target;
+    try {
+      target = chooseServer(servers, { tags, exclude: req.tried, failures: req.tried.size });
+    } catch (e) {
+      // Refused on a kept snapshot (a meeting may have ended since, a server come back): no claim would fail
+      // to tell, so read the store again before refusing.
+      if (fresh) throw e;
       ctx.placer?.forget();
       return { target: null, claim: null };
     }
-    if (unavailable) throw tagUnavailable(tags);
-    if (ranked.length === 0 && req.tried.size === 0) {
-      const capped =
-        filterByTags(rankServers(candidates(servers).map((s) => ({ ...s, full: false }))), tags).servers;
-      if (capped.length > 0) {
-        throw new BbbError(
-          "limitExceeded",
-          `All ${capped.length} BBB server(s) that could take the meeting have reached their meeting cap; ` +
-            "try again when a meeting has ended.",
-        );
-      }
-    }
-    if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
-      throw serverUnavailable(
-        req.tried.size > 0
-          ? "No BBB server could create the meeting; the servers tried did not answer."
-          : "No BBB server can take a new meeting right now (none is enabled and online).",
-      );
-    }
-    const target = ranked[0];
     const claim = await claimMeeting(ctx.kv, {
       tenant: req.tenant,
       meetingID: req.meetingID,

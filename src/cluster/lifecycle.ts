@@ -50,13 +50,8 @@ import {
   failoverDelayOf,
   serverUnavailable,
 } from "./context.ts";
-import {
-  createCall,
-  createDetails,
-  MAX_SERVERS_PER_CREATE,
-  placeNewMeeting,
-  type XmlBody,
-} from "./create.ts";
+import { MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
+import { createCall, createDetails, placeNewMeeting, type XmlBody } from "./create.ts";
 import { endOn, moveMeeting } from "./move.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 

@@ -18,9 +18,10 @@ import {
   saveCreateParams,
   switchServer,
 } from "../store/meetings.ts";
-import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
-import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
-import { createCall, createDetails, MAX_SERVERS_PER_CREATE, rankedServers } from "./create.ts";
+import { getServerWithHealth, listServers, type ServerRecord } from "../store/servers.ts";
+import { callServer, type ClusterContext, createTimeoutOf, serverUnavailable } from "./context.ts";
+import { candidates, createCall, createDetails } from "./create.ts";
+import { decidePlacement, MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 
 /** Options of {@linkcode moveMeeting}. */
@@ -82,15 +83,28 @@ export async function moveMeeting(
 ): Promise<MoveResult> {
   const m = entry.value;
   const params = await recreateParams(ctx, m, options.fallbackParams);
+  const tags = parseTagRequest(tagParamOf(params));
   const tried = new Set<number>([m.serverId]);
   for (let attempt = 0; attempt < MAX_SERVERS_PER_CREATE; attempt++) {
-    const target = options.serverId !== undefined
-      ? await explicitTarget(ctx, options.serverId)
-      : (await rankedServers(ctx, tried, parseTagRequest(tagParamOf(params))))[0];
+    let target;
+    if (options.serverId !== undefined) {
+      target = await explicitTarget(ctx, options.serverId);
+    } else {
+      // Decided like a create's placement; the meeting's own server and the targets that failed are excluded.
+      const decision = decidePlacement(candidates(await listServers(ctx.kv)), {
+        tags,
+        exclude: tried,
+        failures: attempt,
+      });
+      if (decision.refusal && decision.refusal.messageKey !== "serverUnavailable") {
+        throw new BbbError(decision.refusal.messageKey, decision.refusal.message);
+      }
+      target = decision.server;
+    }
     if (!target || (options.serverId !== undefined && attempt > 0)) break;
     if (
       options.serverId !== undefined &&
-      filterByTags([target], parseTagRequest(tagParamOf(params))).servers.length === 0
+      filterByTags([target], tags).servers.length === 0
     ) {
       throw new BbbError(
         "serverNotEligible",
@@ -108,7 +122,10 @@ export async function moveMeeting(
     });
     let answer;
     try {
-      answer = await callServer(ctx, target, "create", call.query, call);
+      answer = await callServer(ctx, target, "create", call.query, {
+        ...call,
+        timeoutMs: createTimeoutOf(ctx),
+      });
     } catch (e) {
       if (!(e instanceof BackendError)) throw e;
       continue;
