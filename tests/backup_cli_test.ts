@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
-import { runBbblb } from "./bbblb_process.ts";
+import { createStore, runBbblb } from "./bbblb_process.ts";
 
 const SECRET = "backup-fake-secret-0123456789";
 
@@ -20,6 +20,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 async function addServers(kv: string): Promise<void> {
+  await createStore(kv);
   for (const [id, port] of [["1", "1"], ["2", "2"]]) {
     const res = await runBbblb([
       "add-server",
