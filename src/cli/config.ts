@@ -80,6 +80,7 @@ export async function configCommand(
 /** Which config file was read, and why. */
 function fileLine(file: ConfigFile | null, env: Env): string {
   if (file === null) {
+    if (env("BBBLB_CONFIG") === "") return "none (BBBLB_CONFIG is set and empty)";
     const fallback = env(DEFAULT_CONFIG_VARIABLE) ?? DEFAULT_CONFIG_FILE;
     return fallback === "" ? "none" : `none (BBBLB_CONFIG is not set and there is no ${fallback})`;
   }
