@@ -97,6 +97,15 @@ function checksumOption(): Option {
   return new Option("--checksum <algo>", "what bbblb signs its calls with").choices([...CHECKSUM_ALGORITHMS]);
 }
 
+/** `--hooks-checksum`: what bbblb signs calls to a server's webhooks module with (bbb-webhooks 2.6: SHA-1 only). */
+function hooksChecksumOption(): Option {
+  return new Option(
+    "--hooks-checksum <algo>",
+    "what calls to its webhooks module are signed with (default sha1)",
+  )
+    .choices([...CHECKSUM_ALGORITHMS]);
+}
+
 /** Commander's way to repeat an option: collect its values. */
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -228,6 +237,7 @@ export function program(): Command {
     .option("--disabled", "add it disabled (no new meetings)")
     .option("--max-meetings <n>", "place at most this many meetings there (default: no cap)")
     .addOption(checksumOption().default("sha256"))
+    .addOption(hooksChecksumOption())
     .option("--no-check", "skip the call that checks URL and secret")
     .action(async (id: string, url: string, secret: string, o) => {
       await withStore(o.kv, (kv) =>
@@ -239,6 +249,7 @@ export function program(): Command {
           tags: o.tag,
           disabled: o.disabled,
           checksum: o.checksum,
+          hooksChecksum: o.hooksChecksum,
           maxMeetings: o.maxMeetings,
           check: o.check,
           timeoutMs: 10_000,
@@ -259,6 +270,7 @@ export function program(): Command {
     .option("--no-tags", "remove every placement tag")
     .option("--max-meetings <n>", "place at most this many meetings there, or none to lift the cap")
     .addOption(checksumOption())
+    .addOption(hooksChecksumOption())
     .option("--no-check", "skip the call that checks a new URL or secret")
     .action(async (id: string, o) => {
       await withStore(o.kv, (kv) =>
@@ -268,6 +280,7 @@ export function program(): Command {
           secret: o.secret,
           weight: o.weight,
           checksum: o.checksum,
+          hooksChecksum: o.hooksChecksum,
           tags: o.tag,
           clearTags: o.tags === false,
           maxMeetings: o.maxMeetings,

@@ -486,3 +486,31 @@ Deno.test("add-server --tag and set-server --tag / --no-tags set a server's plac
     assert.equal(bad.code, 2);
   });
 });
+
+Deno.test("add-server and set-server --hooks-checksum choose what webhook calls are signed with (SHA-1 unless set)", async () => {
+  await withKv(async (kv) => {
+    const url = "http://127.0.0.1:9/bigbluebutton/";
+    assertOk(await runBbblb(["add-server", "1", url, SECRET, "--no-check", "--kv", kv]));
+    assertOk(
+      await runBbblb([
+        "add-server",
+        "2",
+        url.replace(":9", ":10"),
+        SECRET,
+        "--no-check",
+        "--hooks-checksum",
+        "sha256",
+        "--kv",
+        kv,
+      ]),
+    );
+    const hooks = async () =>
+      (await rows(kv)).map((r) => (r as Row & { hooksChecksum: string }).hooksChecksum);
+    assert.deepEqual(await hooks(), ["sha1", "sha256"]);
+    const changed = await runBbblb(["set-server", "1", "--hooks-checksum", "sha512", "--kv", kv]);
+    assertOk(changed);
+    assert.match(changed.stdout, /server 1: changed hooks-checksum/);
+    assert.deepEqual(await hooks(), ["sha512", "sha256"]);
+    assertOneLineError(await runBbblb(["set-server", "1", "--hooks-checksum", "md5", "--kv", kv]), /md5/);
+  });
+});
