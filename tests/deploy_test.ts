@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ROOT } from "./bbblb_process.ts";
+import { freePort, ROOT } from "./bbblb_process.ts";
 import { needing, SYSTEMD_ANALYZE, type Tool, which } from "./requirements.ts";
 
 const UNIT = new URL("deploy/bbblb.service", ROOT);
@@ -133,15 +133,21 @@ Deno.test(
           ],
         );
         assert.equal(cert.code, 0, cert.stderr);
+        const [http, https] = [freePort(), freePort()];
         const site = text
           .replace("/etc/letsencrypt/live/lb.example.org/fullchain.pem", `${dir}/cert.pem`)
           .replace("/etc/letsencrypt/live/lb.example.org/privkey.pem", `${dir}/key.pem`)
-          .replace("/var/log/nginx/bbblb.access.log", `${dir}/access.log`);
+          .replace("/var/log/nginx/bbblb.access.log", `${dir}/access.log`)
+          // nginx -t binds the ports: free high ones, so the check needs no root and no idle port 80.
+          .replace(/listen (\[::\]:)?80;/g, `listen $1${http};`)
+          .replace(/listen (\[::\]:)?443 /g, `listen $1${https} `);
         await Deno.writeTextFile(`${dir}/site.conf`, site);
         // As Debian's nginx.conf includes sites-enabled: inside the http block.
         await Deno.writeTextFile(
           `${dir}/nginx.conf`,
-          `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  include ${dir}/site.conf;\n}\n`,
+          // The http-level log too, so nginx -t passes without root (it opens /var/log/nginx/access.log otherwise).
+          `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\n` +
+            `http {\n  access_log ${dir}/http-access.log;\n  include ${dir}/site.conf;\n}\n`,
         );
         const res = await tool("nginx", ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`]);
         assert.equal(res.code, 0, res.stderr);
