@@ -42,6 +42,16 @@ export function minimalEnv(extra: Record<string, string> = {}): Record<string, s
   return { ...env, ...extra };
 }
 
+/** Run `fn` with a fresh temporary directory (named with `prefix`), removed afterwards. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /**
  * Create an empty store at `path`, as `serve` does on its first start (admin commands such as `add-server` refuse
  * a store that does not exist).

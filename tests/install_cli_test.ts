@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createStore, ROOT, runBbblb } from "./bbblb_process.ts";
+import { createStore, ROOT, runBbblb, withTempDir } from "./bbblb_process.ts";
 import { needing, SYSTEMD_ANALYZE } from "./requirements.ts";
 import { openStore } from "../src/store/kv.ts";
 import { resolveSecrets } from "../src/store/settings.ts";
@@ -15,13 +15,9 @@ import { resolveSecrets } from "../src/store/settings.ts";
 const UNIT = "/etc/systemd/system/bbblb.service";
 const ENV = "/etc/bbblb/bbblb.env";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-install-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** A fresh temporary directory for `fn`, removed afterwards. */
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("bbblb-install-", fn);
 }
 
 async function mode(path: string): Promise<number> {
