@@ -14,6 +14,7 @@ import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
+import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
 
 /** The API secret of the app under test. */
 export const SECRET = "bbblb-test-secret-0123456789";
@@ -67,6 +68,8 @@ export interface SetupOptions {
   createTimeoutMs?: number;
   /** Passed to createApp and the cluster context. @default 2 */
   failThreshold?: number;
+  /** Passed to createApp. @default all four */
+  checksumAlgorithms?: readonly ChecksumAlgorithm[];
 }
 
 /** bbblb's public URL in harness apps. */
@@ -111,6 +114,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     statusRefreshSeconds: options.statusRefreshSeconds,
     log: options.log,
     trustProxy: options.trustProxy,
+    checksumAlgorithms: options.checksumAlgorithms,
     tenantCacheMs: 0, // tests change tenants between requests
   });
   const ctx = clusterContext({

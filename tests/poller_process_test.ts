@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runBbblb, type ServeProcess, signedPath, startServe } from "./bbblb_process.ts";
+import { createStore, runBbblb, type ServeProcess, signedPath, startServe } from "./bbblb_process.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 
 const SECRET = "poller-process-secret";
@@ -52,6 +52,7 @@ Deno.test("two serve instances on one KV: one polls, and the other takes over wh
   const fake = await FakeBbb.start();
   const serves: ServeProcess[] = [];
   try {
+    await createStore(kv);
     assert.equal((await runBbblb(["add-server", "1", fake.url, fake.secret, "--kv", kv])).code, 0);
     const args = ["--poll-interval", "1", "--backend-timeout", "1"];
     serves.push(
@@ -88,6 +89,7 @@ Deno.test("a server killed during the test goes offline, gets no new meetings, a
   const fakes = [await FakeBbb.start(), await FakeBbb.start()];
   let serve: ServeProcess | undefined;
   try {
+    await createStore(kv);
     for (const [i, f] of fakes.entries()) {
       assert.equal((await runBbblb(["add-server", String(i + 1), f.url, f.secret, "--kv", kv])).code, 0);
     }

@@ -33,6 +33,7 @@ import { clusterContext } from "../cluster/context.ts";
 import { createDeadlineMs } from "../cluster/lifecycle.ts";
 import { get } from "../bbb/query.ts";
 import { storeProblem } from "../store/kv.ts";
+import type { ChecksumAlgorithm } from "../bbb/checksum.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -89,6 +90,11 @@ export interface AppDeps {
    * naming that meeting. @default none: every join reads the store
    */
   directory?: Directory;
+  /**
+   * The checksum algorithms front-ends may sign with (`--checksum-algorithms`, BBB's
+   * `supportedChecksumAlgorithms`). @default all four
+   */
+  checksumAlgorithms?: readonly ChecksumAlgorithm[];
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -137,6 +143,28 @@ const REFUSED: Record<string, string> = {
 };
 
 const API = "/bigbluebutton/api/";
+
+/**
+ * The path of a request with repeated slashes merged, as nginx (`merge_slashes on`) and Tomcat in front of BBB
+ * accept it: a front-end configured with `https://host/bigbluebutton/` whose client appends `/api/create`
+ * requests `/bigbluebutton//api/create`. The query string is not touched (checksums cover it byte for byte).
+ */
+export function pathOf(req: Request): string {
+  const url = req.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  const path = url.slice(start, q < 0 ? undefined : q);
+  return path.includes("//") ? path.replace(/\/{2,}/g, "/") : path;
+}
+
+/** What an unknown path is likely meant to be, for the debug log line. */
+function unknownPathHint(path: string): string {
+  if (path.includes("/api/") || path.endsWith("/api")) {
+    return "the BBB API is at /bigbluebutton/api/; configure front-ends with https://HOST/bigbluebutton/";
+  }
+  return "bbblb answers /bigbluebutton/api/, its callbacks, /healthz, /metrics and /status";
+}
 
 /** Call names as metric labels: the known calls, `index`, or `other` (so a scanner cannot grow the labels). */
 function callLabel(call: string): string {
@@ -221,7 +249,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   const metrics = deps.metrics ?? createMetrics(deps.kv);
   const adminToken = deps.adminToken ?? null;
-  const app = new Hono<AppEnv>();
+  const checksumAlgorithms = deps.checksumAlgorithms;
+  const app = new Hono<AppEnv>({ getPath: pathOf });
 
   // Deno builds the request URL from the Host header: one holding `/`, `?`, `#` or `@` would shift the path
   // and query bbblb reads. Such a request is malformed HTTP.
@@ -303,7 +332,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return await withinDeadline(deadline, async () => {
       const tenants = await ctx.tenants.snapshot();
       const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
-      const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes);
+      const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes, checksumAlgorithms);
       try {
         await tenantRequest(ctx.kv, tenants, req);
         return await tenantAnswer(req, await handler(ctx, req));
@@ -315,6 +344,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         if (call !== "join" && meetingID !== undefined) ctx.directory?.forgetMeeting(req.tenant, meetingID);
       }
     });
+  });
+
+  app.notFound((c) => {
+    // The path only: a query string may carry checksums and passwords.
+    ctx.log.debug("unknown path", {
+      method: c.req.method,
+      path: c.req.path,
+      hint: unknownPathHint(c.req.path),
+    });
+    return plain(404, "not found");
   });
 
   app.onError((err, c) => {

@@ -108,7 +108,9 @@ async function render(o: StatusOptions): Promise<string> {
 <td>${s.id}</td><td class="url">${esc(url)}</td>
 <td class="state state-${s.state}">${s.state}</td>
 <td class="${s.online ? "online" : "offline"}">${s.online ? "online" : "offline"}${
-      s.health.lastError ? `<div class="err">${esc(s.health.lastError)}</div>` : ""
+      s.health.lastError
+        ? `<div class="err" title="${esc(s.health.lastError)}">${esc(shortError(s.health.lastError))}</div>`
+        : ""
     }</td>
 <td class="num meetings">${counts.get(s.id) ?? 0}</td>
 <td class="num participants">${s.stats.participants}</td>
@@ -172,4 +174,39 @@ ${
 </body>
 </html>
 `;
+}
+
+/** What a server's last failure says, in a few words, for the status page (the full text is its tooltip). */
+const SHORT_ERRORS: [RegExp, (m: RegExpMatchArray) => string][] = [
+  [/refused bbblb's checksum/, () => "wrong secret (the server refused bbblb's checksum)"],
+  [/dns error|failed to lookup address|Name or service not known/i, () => "host name not found (DNS)"],
+  [/connection refused/i, () => "connection refused"],
+  [/no answer from .* within (\d+) ms/, (m) => `no answer within ${Number(m[1]) / 1000} s`],
+  [/timed? ?out/i, () => "timed out"],
+  [/certificate|tls|ssl/i, () => "TLS error (certificate?)"],
+  [/HTTP (\d{3}) from/, (m) => `HTTP ${m[1]} instead of a BBB answer`],
+  [/did not answer BBB/, () => "not a BBB answer (wrong URL?)"],
+  [/answered (\w+)/, (m) => `answered ${m[1]}`],
+  [/blocked|network is unreachable|no route to host/i, () => "network unreachable"],
+];
+
+/**
+ * A server's last error in a few words: the known causes by name, anything else cut to 80 characters.
+ *
+ * @example
+ * ```ts
+ * import { shortError } from "./status.ts";
+ * const raw = "getMeetings: cannot reach bbb1.example.org: fetch failed (error sending request for url " +
+ *   "(https://bbb1.example.org/bigbluebutton/api/getMeetings): client error (Connect): dns error: failed to " +
+ *   "lookup address information: Name or service not known)";
+ * if (shortError(raw) !== "host name not found (DNS)") throw new Error(shortError(raw));
+ * ```
+ */
+export function shortError(message: string): string {
+  for (const [pattern, say] of SHORT_ERRORS) {
+    const m = message.match(pattern);
+    if (m) return say(m);
+  }
+  const text = message.replace(/^\w+: /, "");
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }

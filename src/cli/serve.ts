@@ -25,7 +25,7 @@ export async function serve(
   config: ServeConfig,
   log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<void> {
-  const kv = await openStore(config.kv);
+  const kv = await openStore(config.kv, true, (path) => log.info("created a new store", { path }));
   try {
     const schema = await storeAnswers(ensureSchema(kv));
     for (const step of schema.migrated) log.info("migrated the store", { step });
@@ -61,6 +61,7 @@ export async function serve(
     trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    checksumAlgorithms: config.checksumAlgorithms,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;

@@ -44,6 +44,11 @@ export interface ServerRecord {
    * version 3 was set; absent in older records, which means no cap (see `schema.ts`).
    */
   maxMeetings?: number | null;
+  /**
+   * What bbblb signs its calls to the server's webhooks module (`hooks/create`, `hooks/destroy`) with
+   * (`--hooks-checksum`); absent: SHA-1, the only one bbb-webhooks 2.6 accepts (3.0 accepts all four).
+   */
+  hooksChecksum?: ChecksumAlgorithm;
 }
 
 /**
@@ -206,7 +211,9 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
 export async function updateServer(
   kv: Deno.Kv,
   id: number,
-  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags" | "maxMeetings">>,
+  change: Partial<
+    Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags" | "maxMeetings" | "hooksChecksum">
+  >,
 ): Promise<ServerRecord> {
   for (;;) {
     const entry = await kv.get<ServerRecord>(keys.server(id));
