@@ -64,14 +64,13 @@ Deno.test(
         assert.equal(await page.locator('tr.server[data-server="3"] td.state').innerText(), "cordoned");
         assert.match(await page.locator("p.summary").innerText(), /3 server\(s\), 3 online · 3 meeting\(s\)/);
         // One bar is full (the busiest server); each bar's width follows its load.
-        const width = async (selector: string) =>
-          await Promise.all(
-            (await page.locator(selector).all()).map(async (l) =>
-              Math.round((await l.boundingBox())?.width ?? -1)
-            ),
-          );
-        const widths = await width("tr.server .fill");
-        const [full] = await width("tr.server .bar");
+        // Measured in one script turn: the page reloads itself every second, and a reload between two reads
+        // would mix two documents.
+        const [widths, full] = await page.evaluate(`(() => {
+          const w = (sel) =>
+            [...document.querySelectorAll(sel)].map((e) => Math.round(e.getBoundingClientRect().width));
+          return [w("tr.server .fill"), w("tr.server .bar")[0]];
+        })()`) as [number[], number];
         assert.ok(widths.includes(full), `no full bar: ${widths} of ${full}`);
         assert.ok(widths.some((w) => w > 0 && w < full), `no partial bar: ${widths} of ${full}`);
 

@@ -28,7 +28,9 @@ import { keyringFor, requestHost, tenantAnswer, TenantDirectory, tenantRequest }
 /** The app's per-request variables: the server an API call went to and its tenant, for its log line. */
 export type AppEnv = { Variables: { server?: number; tenant?: string } };
 import type { Directory } from "../cluster/directory.ts";
-import { Placer } from "../cluster/placer.ts";
+import { BackendError } from "../bbb/client.ts";
+import { serverUnavailable } from "../cluster/context.ts";
+import { Placer } from "../cluster/placement_turns.ts";
 import { clusterContext } from "../cluster/context.ts";
 import { createDeadlineMs } from "../cluster/lifecycle.ts";
 import { get } from "../bbb/query.ts";
@@ -358,6 +360,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.onError((err, c) => {
     const call = c.req.path.slice(API.length);
+    // A BBB server that failed a call bbblb passed on (already logged and counted against its health).
+    if (err instanceof BackendError) err = serverUnavailable();
     if (err instanceof BbbError) {
       return JSON_CALLS.has(call)
         ? jsonFailed(err.messageKey, err.message)

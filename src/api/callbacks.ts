@@ -12,7 +12,7 @@
  */
 import type { Context } from "hono";
 import { jwtVerify, SignJWT } from "jose";
-import { get } from "../bbb/query.ts";
+import { get, replaceParam } from "../bbb/query.ts";
 import { type CallbackKind, verifyRelay } from "../cluster/callbacks.ts";
 import { httpUrlOrNull } from "../cluster/links.ts";
 import { keys } from "../store/keys.ts";
@@ -20,7 +20,6 @@ import { type HistoryRecord, loadCreateParams, rememberRecordingServers } from "
 import { getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
-import { replaceParam } from "./meetings.ts";
 
 /** The secret that signs what is relayed to a tenant's front-end, or `null` when the tenant is gone. */
 async function relaySecret(ctx: ApiContext, tenant: string): Promise<string | null> {

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { BackendError, backendUrl } from "../bbb/client.ts";
+import { backendUrl } from "../bbb/client.ts";
 import { BbbError, missingMeetingID } from "../bbb/errors.ts";
-import { get, type Params } from "../bbb/query.ts";
-import { callServer, serverUnavailable } from "../cluster/context.ts";
+import { get, type Params, replaceParam } from "../bbb/query.ts";
+import { callServer } from "../cluster/context.ts";
 import { createMeeting, type Holder, meetingHolder, settledMeeting } from "../cluster/lifecycle.ts";
 import { scopeCreateParams } from "../cluster/tenancy.ts";
 import { type MeetingRecord, removeMeeting } from "../store/meetings.ts";
@@ -89,19 +89,6 @@ export async function runningMeeting(
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
   const entry = await settledMeeting(ctx, tenant, meetingID);
   return entry.value?.status === "running" ? entry as Deno.KvEntry<MeetingRecord> : null;
-}
-
-/** Replace the value of `name` in a raw query string, keeping every other byte (encoding included). */
-export function replaceParam(query: string, name: string, value: string): string {
-  return query.split("&").map((pair) => {
-    const eq = pair.indexOf("=");
-    const raw = eq < 0 ? pair : pair.slice(0, eq);
-    let decoded = raw;
-    try {
-      decoded = decodeURIComponent(raw.replaceAll("+", " "));
-    } catch { /* not this one */ }
-    return decoded === name ? `${raw}=${encodeURIComponent(value)}` : pair;
-  }).join("&");
 }
 
 /**
@@ -194,13 +181,9 @@ async function joinTarget(
   }
 }
 
-async function passThrough(ctx: ApiContext, server: ServerRecord, call: string, query: string) {
-  try {
-    return await callServer(ctx, server, call, query);
-  } catch (e) {
-    if (e instanceof BackendError) throw serverUnavailable();
-    throw e;
-  }
+/** A call passed to the meeting's server; a failure of the server is `serverUnavailable` (see `app.ts`). */
+function passThrough(ctx: ApiContext, server: ServerRecord, call: string, query: string) {
+  return callServer(ctx, server, call, query);
 }
 
 /**
@@ -264,15 +247,10 @@ export function inMeetingCall(call: "insertDocument" | "sendChatMessage") {
   return async (ctx: ApiContext, req: ApiRequest): Promise<Response> => {
     const { server } = await meetingHolder(ctx, req.tenant, meetingIdOf(req.params), { failover: false });
     req.server = server.id;
-    try {
-      const answer = await callServer(ctx, server, call, req.query, {
-        body: req.body?.bytes,
-        contentType: req.body?.contentType,
-      });
-      return xml(answer.text);
-    } catch (e) {
-      if (e instanceof BackendError) throw serverUnavailable();
-      throw e;
-    }
+    const answer = await callServer(ctx, server, call, req.query, {
+      body: req.body?.bytes,
+      contentType: req.body?.contentType,
+    });
+    return xml(answer.text);
   };
 }

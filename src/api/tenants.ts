@@ -7,7 +7,7 @@
  * @module
  */
 import { BbbError } from "../bbb/errors.ts";
-import { get, parseQuery } from "../bbb/query.ts";
+import { get, parseQuery, replaceParam } from "../bbb/query.ts";
 import { childText, type OrderedNode } from "../bbb/xml.ts";
 import { tagParamOf } from "../balancer/tags.ts";
 import {
@@ -27,7 +27,6 @@ import {
   listTenants,
   type TenantRecord,
 } from "../store/tenants.ts";
-import { replaceParam } from "./meetings.ts";
 import type { ApiRequest, Keyring } from "./request.ts";
 import { xml } from "./responses.ts";
 

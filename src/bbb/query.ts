@@ -76,3 +76,24 @@ export function urlSafeQuery(query: string): string {
     }
   });
 }
+
+/**
+ * Replace the value of `name` in a raw query string, keeping every other byte (encoding included).
+ *
+ * @example
+ * ```ts
+ * import { replaceParam } from "./query.ts";
+ * if (replaceParam("a=%27x%27&meetingID=m1", "meetingID", "t~m1") !== "a=%27x%27&meetingID=t~m1") throw new Error();
+ * ```
+ */
+export function replaceParam(query: string, name: string, value: string): string {
+  return query.split("&").map((pair) => {
+    const eq = pair.indexOf("=");
+    const raw = eq < 0 ? pair : pair.slice(0, eq);
+    let decoded = raw;
+    try {
+      decoded = decodeURIComponent(raw.replaceAll("+", " "));
+    } catch { /* not this one */ }
+    return decoded === name ? `${raw}=${encodeURIComponent(value)}` : pair;
+  }).join("&");
+}

@@ -9,7 +9,7 @@ import { BbbError } from "../bbb/errors.ts";
 import type { Logger } from "../log.ts";
 import { markFailure, type ServerRecord } from "../store/servers.ts";
 import type { Directory } from "./directory.ts";
-import type { Placer } from "./placer.ts";
+import type { Placer } from "./placement_turns.ts";
 
 /** Dependencies of the cluster operations. */
 export interface ClusterContext {
@@ -39,7 +39,7 @@ export interface ClusterContext {
    */
   directory?: Directory;
   /**
-   * This process's placement turns and server snapshot (see `placer.ts`); absent: every placement reads the
+   * This process's placement turns and server snapshot (see `placement_turns.ts`); absent: every placement reads the
    * store and concurrent creates race for the least loaded server (the claim's check keeps that correct).
    */
   placer?: Placer;

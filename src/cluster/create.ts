@@ -24,7 +24,7 @@ import {
 import { isFull, type ServerView } from "../store/servers.ts";
 import { callServer, type ClusterContext, createTimeoutOf } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
-import { readSnapshot, type ServerSnapshot } from "./placer.ts";
+import { readSnapshot, type ServerSnapshot } from "./placement_turns.ts";
 import { rejoinUrl } from "./links.ts";
 
 /**

@@ -474,16 +474,11 @@ async function createAgain(
   const server = await serverOf(ctx, entry.value);
   const links = { publicUrl: ctx.publicUrl, linkKey: ctx.linkKey, historyId: entry.value.historyId };
   const call = createCall(withServerTags(req.params, server.tags), links, req.xmlBody);
-  let answer;
-  try {
-    answer = await callServer(ctx, server, "create", call.query, {
-      ...call,
-      timeoutMs: createTimeoutOf(ctx),
-    });
-  } catch (e) {
-    if (e instanceof BackendError) throw serverUnavailable();
-    throw e;
-  }
+  // A failure is a BackendError, which the API answers as serverUnavailable.
+  const answer = await callServer(ctx, server, "create", call.query, {
+    ...call,
+    timeoutMs: createTimeoutOf(ctx),
+  });
   if (answer.response.returncode === "SUCCESS") {
     await keepTrack(ctx, entry, server, req.params, answer.response);
   }

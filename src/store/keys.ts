@@ -93,7 +93,7 @@ export const keys = {
   /**
    * A counter (`Deno.KvU64`) bumped by every change that placement must see at once: a server added, removed or
    * changed by the admin, its health turning, its live numbers changing. A claim checks its versionstamp, so a
-   * placement made on an older picture of the servers fails and is made again (see `cluster/placer.ts`).
+   * placement made on an older picture of the servers fails and is made again (see `cluster/placement_turns.ts`).
    */
   serversVersion: (): Deno.KvKey => ["servers_version"],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
