@@ -149,6 +149,22 @@ function serveOptions(): Option[] {
       "--request-timeout <seconds>",
       "longest time one API request may take (env BBBLB_REQUEST_TIMEOUT, default 30)",
     ),
+    new Option(
+      "--recordings-dir <dir>",
+      "keep recordings centrally in this directory, shared by every instance (env BBBLB_RECORDINGS_DIR)",
+    ),
+    new Option(
+      "--recordings-upload-grace-days <days>",
+      "a removed server may still upload recordings this long (env BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS, default 7)",
+    ),
+    new Option(
+      "--max-recording-upload <bytes>",
+      "largest recording upload (env BBBLB_MAX_RECORDING_UPLOAD, default 10737418240 = 10 GiB)",
+    ),
+    new Option(
+      "--recordings-routed-fallback <on|off>",
+      "look up recordIDs not in the central index on the servers (env BBBLB_RECORDINGS_ROUTED_FALLBACK, default on)",
+    ),
   ];
 }
 
