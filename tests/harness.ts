@@ -14,6 +14,8 @@ import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
+import { Custody } from "../src/recordings/custody.ts";
+import { notifyRecordingReady } from "../src/recordings/ready.ts";
 
 /** The API secret of the app under test. */
 export const SECRET = "bbblb-test-secret-0123456789";
@@ -37,6 +39,8 @@ export interface Harness extends AsyncDisposable {
   call(call: string, params?: Record<string, string>): Promise<Response>;
   /** Call and return the body text. */
   text(call: string, params?: Record<string, string>): Promise<string>;
+  /** Central custody, when `recordingsDir` was given. */
+  custody: Custody | null;
 }
 
 /** Options of {@linkcode setup}. */
@@ -61,6 +65,14 @@ export interface SetupOptions {
   directory?: boolean;
   /** Passed to createApp. @default 30 000 */
   requestTimeoutMs?: number;
+  /** Central custody of recordings in this directory (a temp dir the caller removes). @default routed */
+  recordingsDir?: string;
+  /** With `recordingsDir`: look up unknown recordIDs on the servers. @default true */
+  routedFallback?: boolean;
+  /** With `recordingsDir`: `--max-recording-upload`. @default 10 GiB */
+  maxRecordingUploadBytes?: number;
+  /** With `recordingsDir`: the fetch that sends recording-ready callbacks. @default fetch */
+  fetch?: typeof fetch;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -85,8 +97,28 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   }
   const linkKey = crypto.getRandomValues(new Uint8Array(32));
   const backendTimeoutMs = options.backendTimeoutMs ?? 1000;
-  const metrics = createMetrics(kv);
+  const metrics = createMetrics(kv, { recordingsDir: options.recordingsDir });
   const directory = options.directory ? new Directory(kv) : undefined;
+  let custody: Custody | null = null;
+  if (options.recordingsDir) {
+    custody = new Custody({
+      kv,
+      dir: options.recordingsDir,
+      log: options.log ?? silentLogger,
+      maxUploadBytes: options.maxRecordingUploadBytes ?? 10 * 1024 ** 3,
+      uploadGraceMs: 7 * 24 * 3600_000,
+      onOutcome: (ok) => metrics.observeImport(ok),
+      onImported: (record) =>
+        notifyRecordingReady({
+          kv,
+          secrets: () => [SECRET],
+          fetch: options.fetch ?? fetch,
+          timeoutMs: backendTimeoutMs,
+          log: options.log ?? silentLogger,
+        }, record),
+    });
+    await custody.start();
+  }
   const app = createApp({
     directory,
     kv,
@@ -103,6 +135,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     log: options.log,
     trustProxy: options.trustProxy,
     tenantCacheMs: 0, // tests change tenants between requests
+    recordings: custody ? { custody, routedFallback: options.routedFallback ?? true } : undefined,
+    fetch: options.fetch,
   });
   const ctx: ClusterContext = {
     kv,
@@ -125,7 +159,9 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     fakes,
     call,
     text: async (name, params) => await (await call(name, params)).text(),
+    custody,
     async [Symbol.asyncDispose]() {
+      await custody?.idle();
       await Promise.all(fakes.map((f) => f.close()));
       kv.close();
     },

@@ -125,7 +125,11 @@ export function createMetrics(kv: Deno.Kv, options: { recordingsDir?: string | n
   });
   const recordingsDir = options.recordingsDir ?? null;
   const recordings = recordingsDir === null ? null : {
-    count: new Gauge({ name: "bbblb_recordings", help: "Recordings in central custody", registers: [registry] }),
+    count: new Gauge({
+      name: "bbblb_recordings",
+      help: "Recordings in central custody",
+      registers: [registry],
+    }),
     bytes: new Gauge({
       name: "bbblb_recordings_bytes",
       help: "Bytes of the files of the recordings in central custody",

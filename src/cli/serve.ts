@@ -53,13 +53,18 @@ export async function serve(
       uploadGraceMs: config.recordingsUploadGraceDays * 24 * 3600_000,
       onOutcome: (ok) => metrics.observeImport(ok),
       onImported: (record) =>
-        notifyRecordingReady({ kv, secrets: () => secrets, fetch, timeoutMs: config.backendTimeoutMs, log }, record),
+        notifyRecordingReady(
+          { kv, secrets: () => secrets, fetch, timeoutMs: config.backendTimeoutMs, log },
+          record,
+        ),
     });
     try {
       await custody.start();
     } catch (e) {
       kv.close();
-      throw new CliError(`cannot use the recordings directory ${config.recordingsDir}: ${(e as Error).message}`);
+      throw new CliError(
+        `cannot use the recordings directory ${config.recordingsDir}: ${(e as Error).message}`,
+      );
     }
     custody.kick();
   }

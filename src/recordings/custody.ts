@@ -154,7 +154,9 @@ export class Custody {
   async chores(now: number = Date.now()): Promise<void> {
     this.kick();
     const known = await listUploadIds(this.kv);
-    for (const [root, maxAge] of [[stagingRoot(this.dir), ORPHAN_MS], [trashRoot(this.dir), TRASH_MS]] as const) {
+    for (
+      const [root, maxAge] of [[stagingRoot(this.dir), ORPHAN_MS], [trashRoot(this.dir), TRASH_MS]] as const
+    ) {
       for await (const e of Deno.readDir(root)) {
         if (known.has(e.name)) continue;
         const born = /^[0-9a-f]{12}/.test(e.name) ? parseInt(e.name.slice(0, 12), 16) : 0;
