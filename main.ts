@@ -32,6 +32,7 @@ import { StoreError } from "./src/store/servers.ts";
 import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { addTenantCommands } from "./src/cli/tenant_commands.ts";
+import { addRecordingCommands } from "./src/cli/recording_commands.ts";
 import { openStore, storeAnswers, storeProblem, StoreUnavailableError } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
 import { flushLog } from "./src/log.ts";
@@ -339,6 +340,7 @@ export function program(): Command {
     });
 
   addTenantCommands(cli.command("tenant"), withStore, kvOption, settingsEnv, readStdin);
+  addRecordingCommands(cli.command("recording"), withStore, kvOption, settingsEnv);
 
   cli.command("export")
     .description("write servers (with secrets), settings, running meetings and history as JSON (a backup)")

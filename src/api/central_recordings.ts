@@ -15,6 +15,7 @@ import {
   indexedRecordIds,
   listRecordings,
   type RecordingRecord,
+  setRecordingState,
   type TextTrackRecord,
   updateRecording,
 } from "../store/recordings.ts";
@@ -146,13 +147,17 @@ export function centralRecordingCall(call: "publishRecordings" | "updateRecordin
     const now = Date.now();
     if (call === "publishRecordings") {
       const target = groovyTrue(publish) ? "published" : "unpublished";
-      for (const r of live) await setState(ctx, r.recordID, ["published", "unpublished"], target, now);
+      for (const r of live) {
+        await setRecordingState(ctx.kv, r.recordID, ["published", "unpublished"], target, now);
+      }
       return xml(
         `<response><returncode>SUCCESS</returncode><published>${escapeXml(publish)}</published></response>`,
       );
     }
     if (call === "deleteRecordings") {
-      for (const r of live) await setState(ctx, r.recordID, ["published", "unpublished"], "deleted", now);
+      for (const r of live) {
+        await setRecordingState(ctx.kv, r.recordID, ["published", "unpublished"], "deleted", now);
+      }
       return xml("<response><returncode>SUCCESS</returncode><deleted>true</deleted></response>");
     }
     const changes = metaChangesOf(req.params);
@@ -167,20 +172,6 @@ export function centralRecordingCall(call: "publishRecordings" | "updateRecordin
     }
     return xml("<response><returncode>SUCCESS</returncode><updated>true</updated></response>");
   };
-}
-
-/** Move a recording to `to` if it is in one of `from` (a change through bbblb, kept by re-imports). */
-async function setState(
-  ctx: ApiContext,
-  recordID: string,
-  from: RecordingRecord["state"][],
-  to: RecordingRecord["state"],
-  now: number,
-): Promise<void> {
-  await updateRecording(ctx.kv, recordID, (cur) => {
-    if (!cur || !from.includes(cur.state)) return null;
-    return { ...cur, state: to, stateSetByBbblb: true, updatedAt: now };
-  });
 }
 
 function escapeXml(s: string): string {

@@ -36,6 +36,8 @@ export interface ImportContext {
   owner: string;
   /** @default Date.now */
   now?: () => number;
+  /** Give the folders it creates to this owner (a root import into a directory the service owns). */
+  fileOwner?: { uid: number; gid: number } | null;
 }
 
 /** Options of {@linkcode importStaged}. */
@@ -224,7 +226,7 @@ async function importOne(
   const target = formatDir(ctx.dir, item.format, item.recordID);
   let old: string | null = null;
   try {
-    old = await swapIn(ctx.dir, staged, target);
+    old = await swapIn(ctx.dir, staged, target, ctx.fileOwner ?? null);
     const format: FormatRecord = {
       format: item.format,
       linkPath: pathOf(md.playback.link),
@@ -269,8 +271,13 @@ async function importOne(
  *
  * @returns where the replaced folder went, or `null` when there was none
  */
-async function swapIn(dir: string, staged: string, target: string): Promise<string | null> {
-  await makeDir(dirname(target), null);
+async function swapIn(
+  dir: string,
+  staged: string,
+  target: string,
+  owner: { uid: number; gid: number } | null,
+): Promise<string | null> {
+  await makeDir(dirname(target), owner);
   let old: string | null = join(trashRoot(dir), newFolderId());
   try {
     await Deno.rename(target, old);

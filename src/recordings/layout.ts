@@ -75,9 +75,11 @@ export async function ownerToKeep(dir: string): Promise<{ uid: number; gid: numb
 }
 
 /**
- * Create a folder (and its parents under `root`) with mode 0755 whatever the umask, owned by `owner` when given.
+ * Create a folder (and its parents) with mode 0755 whatever the umask, owned by `owner` when given. A folder
+ * that exists already is left as it is.
  */
 export async function makeDir(path: string, owner: { uid: number; gid: number } | null): Promise<void> {
+  if (await Deno.stat(path).then((s) => s.isDirectory, () => false)) return;
   await Deno.mkdir(path, { recursive: true });
   await Deno.chmod(path, 0o755);
   if (owner) await Deno.chown(path, owner.uid, owner.gid);

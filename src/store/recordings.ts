@@ -367,3 +367,23 @@ export async function indexedRecordIds(kv: Deno.Kv, recordIDs: readonly string[]
   }
   return out;
 }
+
+/**
+ * Move a recording to state `to` if it is in one of `from` (a change through bbblb: re-imports keep it).
+ *
+ * @returns whether it changed
+ */
+export async function setRecordingState(
+  kv: Deno.Kv,
+  recordID: string,
+  from: readonly RecordingState[],
+  to: RecordingState,
+  now: number = Date.now(),
+): Promise<boolean> {
+  let changed = false;
+  await updateRecording(kv, recordID, (cur) => {
+    changed = cur !== null && from.includes(cur.state) && cur.state !== to;
+    return changed ? { ...cur!, state: to, stateSetByBbblb: true, updatedAt: now } : null;
+  });
+  return changed;
+}
