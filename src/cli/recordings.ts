@@ -24,7 +24,7 @@ import {
   type RecordingState,
   setRecordingState,
 } from "../store/recordings.ts";
-import { DEFAULT_TENANT_NAME, getTenant, listTenants, tenantSlot } from "../store/tenants.ts";
+import { DEFAULT_TENANT_NAME, getTenant, listTenants } from "../store/tenants.ts";
 import { CliError } from "./errors.ts";
 import { join } from "node:path";
 
@@ -47,6 +47,11 @@ async function tenantOf(kv: Deno.Kv, name: string): Promise<string> {
     throw new CliError(`there is no tenant "${name}" (see bbblb tenant list)`, 2);
   }
   return name;
+}
+
+/** A tenant slot as the operator names it (`default` for the default tenant). */
+function tenantName(slot: string): string {
+  return slot === DEFAULT_TENANT ? DEFAULT_TENANT_NAME : slot;
 }
 
 /** Options of {@linkcode importRecordingsCommand}. */
@@ -110,7 +115,7 @@ export async function importRecordingsCommand(
   for (const r of results) {
     print(
       r.state === "imported"
-        ? `imported ${r.recordID} ${r.format} (tenant ${tenantSlot(r.tenant ?? "")})`
+        ? `imported ${r.recordID} ${r.format} (tenant ${tenantName(r.tenant ?? "")})`
         : `failed ${r.recordID} ${r.format}: ${r.error}`,
     );
   }
@@ -131,7 +136,7 @@ export async function listRecordingsCommand(
     .sort((a, b) => a.startTime - b.startTime || (a.recordID < b.recordID ? -1 : 1));
   const rows = all.map((r: RecordingRecord) => ({
     recordID: r.recordID,
-    tenant: tenantSlot(r.tenant),
+    tenant: tenantName(r.tenant),
     meetingID: r.meetingID,
     name: r.name,
     state: r.state,
