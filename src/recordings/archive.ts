@@ -46,6 +46,46 @@ export interface StageOptions {
   owner?: { uid: number; gid: number } | null;
 }
 
+/** Bytes gathered before one write to a file. */
+const WRITE_BYTES = 1024 * 1024;
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * The same bytes in chunks of at least {@linkcode WRITE_BYTES} (the last may be shorter). A request body from
+ * another process arrives in small pieces, and the tar parser buffers pieces while its reader is busy writing:
+ * fed small pieces, a 200 MiB upload cost 20 s of CPU and 190 MiB of memory (measured); fed large ones, it runs
+ * at disk speed in constant memory.
+ */
+function rechunk(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let size = 0;
+  return stream.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        pending.push(chunk);
+        size += chunk.length;
+        if (size >= WRITE_BYTES) {
+          controller.enqueue(concat(pending, size));
+          pending = [];
+          size = 0;
+        }
+      },
+      flush(controller) {
+        if (size > 0) controller.enqueue(concat(pending, size));
+      },
+    }),
+  );
+}
+
 /** Where an entry path lands, or why it cannot be accepted. */
 function checkedPath(
   raw: string,
@@ -206,7 +246,7 @@ export async function extractArchive(
   const extract = tar.extract();
   let input: Readable | null = null;
   try {
-    input = Readable.fromWeb(await maybeGunzip(body) as import("node:stream/web").ReadableStream);
+    input = Readable.fromWeb(rechunk(await maybeGunzip(body)) as import("node:stream/web").ReadableStream);
     input.on("error", (e) => extract.destroy(e));
     input.pipe(extract);
     for await (const entry of extract) {
@@ -234,12 +274,25 @@ export async function extractArchive(
       const item = stager.item(where.format, where.recordID!);
       const { file, path } = await stager.open([where.format, where.recordID!, ...where.rest]);
       try {
+        // Chunks are gathered into writes of about 1 MiB: one awaited write per network chunk (32 KiB) made a
+        // request body arrive at a few tens of MiB/s (measured), one per MiB at disk speed.
+        let pending: Uint8Array[] = [];
+        let size = 0;
+        const flush = async () => {
+          const bytes = pending.length === 1 ? pending[0] : concat(pending, size);
+          pending = [];
+          size = 0;
+          let written = 0;
+          while (written < bytes.length) written += await file.write(bytes.subarray(written));
+        };
         for await (const chunk of entry) {
           const bytes = chunk as Uint8Array;
           stager.bytes(bytes.length, item);
-          let written = 0;
-          while (written < bytes.length) written += await file.write(bytes.subarray(written));
+          pending.push(bytes);
+          size += bytes.length;
+          if (size >= WRITE_BYTES) await flush();
         }
+        if (size > 0) await flush();
       } finally {
         await stager.close(file, path).catch((e) => {
           if (isNoSpace(e)) throw e;
