@@ -15,6 +15,7 @@ Deno.test("bbblb recording import migrates a published folder and a tar.gz; list
   try {
     const env = { BBBLB_KV: `${dir}/bbblb.kv`, BBBLB_RECORDINGS_DIR: `${dir}/recordings` };
     const run = (...args: string[]) => runBbblb(args, { env });
+    assert.equal((await run("add-server", "1", fake.url, fake.secret, "--no-check")).code, 0);
     assert.equal((await run("tenant", "add", "law", "--secret", "law-secret-0123456789")).code, 0);
     const a = fake.addRecording("old-room");
     const b = fake.addRecording("law~moot-court", { metadata: { "bbblb-tenant": "law" } });
