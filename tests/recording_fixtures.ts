@@ -161,3 +161,13 @@ export async function uploadPublished(
     await Deno.remove(tree, { recursive: true });
   }
 }
+
+/** Run `f` with a fresh temporary directory (a recordings directory), removed afterwards. */
+export async function withTempDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "bbblb-recdir-" });
+  try {
+    return await f(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { PUBLIC_URL, SECRET, setup, sign, tag } from "../../tests/harness.ts";
-import { recordThroughBbblb, uploadPublished } from "../../tests/recording_fixtures.ts";
+import { recordThroughBbblb, uploadPublished, withTempDir } from "../../tests/recording_fixtures.ts";
 import { encodeQuery } from "../bbb/query.ts";
 import { addTenant, emptyTenant } from "../store/tenants.ts";
 import { getRecording } from "../store/recordings.ts";
@@ -10,17 +10,8 @@ import { removeServer } from "../store/servers.ts";
 const recordIDs = (xml: string) => [...xml.matchAll(/<recordID>([^<]*)<\/recordID>/g)].map((m) => m[1]);
 const urls = (xml: string) => [...xml.matchAll(/<url>([^<]*)<\/url>/g)].map((m) => m[1]);
 
-async function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-recdir-" });
-  try {
-    return await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("getRecordings lists an imported recording with every link on bbblb, and it survives its server's removal", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir, routedFallback: false });
     const made = await recordThroughBbblb(h, "lecture-7", { "meta_gl-listed": "true" });
     await uploadPublished(h, made, { formats: ["presentation", "video"] });
@@ -50,7 +41,7 @@ Deno.test("getRecordings lists an imported recording with every link on bbblb, a
 });
 
 Deno.test("publish, unpublish, update and delete act on the central copy, and a re-import keeps those changes", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
     const made = await recordThroughBbblb(h, "room-pud");
     await uploadPublished(h, made);
@@ -104,7 +95,7 @@ Deno.test("publish, unpublish, update and delete act on the central copy, and a 
 });
 
 Deno.test("filters and paging over the index behave as BBB's: meetingID lists, recordID prefixes, states, limit", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir, routedFallback: false });
     const ids: string[] = [];
     for (const m of ["a-1", "a-2", "b-1", "a-1"]) {
@@ -133,7 +124,7 @@ Deno.test("filters and paging over the index behave as BBB's: meetingID lists, r
 });
 
 Deno.test("tenants see only their own recordings, with links on their own host", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir, routedFallback: false });
     await addTenant(h.kv, {
       ...emptyTenant("law"),
@@ -168,7 +159,7 @@ Deno.test("tenants see only their own recordings, with links on their own host",
 });
 
 Deno.test("a recording whose metadata names a tenant but that bbblb has no history of is not imported", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
     await addTenant(h.kv, { ...emptyTenant("law"), secrets: ["law-secret-123456"] });
     // created directly on the node, claiming tenant law
@@ -185,7 +176,7 @@ Deno.test("a recording whose metadata names a tenant but that bbblb has no histo
 });
 
 Deno.test("a format with broken metadata.xml fails alone; the other format of the upload is imported", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
     const made = await recordThroughBbblb(h, "half-broken");
     const id = made.recording.recordID;
@@ -201,7 +192,7 @@ Deno.test("a format with broken metadata.xml fails alone; the other format of th
 });
 
 Deno.test("the recording-ready callback goes out once, after the import, and the server's own is dropped", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const calls: { url: string; body: string }[] = [];
     const fakeFetch: typeof fetch = async (input, init) => {
       const url = String(input instanceof Request ? input.url : input);
@@ -240,7 +231,7 @@ Deno.test("the recording-ready callback goes out once, after the import, and the
 });
 
 Deno.test("with the routed fallback, recordings still on the servers are listed and routed; off, they are not", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir });
     const central = await recordThroughBbblb(h, "mixed");
     await uploadPublished(h, central);
@@ -261,7 +252,7 @@ Deno.test("with the routed fallback, recordings still on the servers are listed 
 });
 
 Deno.test("text tracks are stored as BBB's caption pipeline does and listed with links on bbblb", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
     const made = await recordThroughBbblb(h, "captioned");
     await uploadPublished(h, made);

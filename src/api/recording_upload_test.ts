@@ -6,24 +6,16 @@ import {
   tarOf,
   uploadPublished,
   uploadToken,
+  withTempDir,
 } from "../../tests/recording_fixtures.ts";
 import { authenticateUpload } from "../recordings/upload.ts";
 import { removeServer } from "../store/servers.ts";
 import { getRecording } from "../store/recordings.ts";
 
-async function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-recdir-" });
-  try {
-    return await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 const ID = "1b6a4d2b4a0b8e2d2f9d1c3a5e7f9b1d3c5e7a9b-1715262000456";
 
 Deno.test("an upload signed by the server that made the recording is answered 202 and imported under DIR", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir });
     const made = await recordThroughBbblb(h, "lecture-1");
     const { status, json } = await uploadPublished(h, made, { formats: ["presentation", "video"] });
@@ -62,7 +54,7 @@ Deno.test("an upload signed by the server that made the recording is answered 20
 });
 
 Deno.test("an upload with a missing, forged, expired, long-lived or misaddressed token is 401 and writes nothing", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir });
     const fake = h.fakes[0];
     const iss = `127.0.0.1:${fake.port}`;
@@ -96,7 +88,7 @@ Deno.test("an upload with a missing, forged, expired, long-lived or misaddressed
 });
 
 Deno.test("an upload over --max-recording-upload is 413, by its Content-Length or while it streams", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir, maxRecordingUploadBytes: 1024 * 1024 });
     const big = await tarOf([{ name: `video/${ID}/video-0.m4v`, content: new Uint8Array(2 * 1024 * 1024) }]);
     const declared = await postUpload(h, 0, big);
@@ -116,7 +108,7 @@ Deno.test("an upload over --max-recording-upload is 413, by its Content-Length o
 });
 
 Deno.test("an archive bbblb cannot read, or one holding a link or a path out of DIR, is 400 and leaves nothing", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir });
     for (
       const body of [
@@ -135,7 +127,7 @@ Deno.test("an archive bbblb cannot read, or one holding a link or a path out of 
 });
 
 Deno.test("only the server that made a recording may upload it; another server's upload fails its import", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir });
     const made = await recordThroughBbblb(h, "room-owner");
     const other = 1 - made.fakeIndex;
@@ -153,7 +145,7 @@ Deno.test("only the server that made a recording may upload it; another server's
 });
 
 Deno.test("a removed server is accepted within the grace period and refused after it", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using h = await setup({ servers: 2, recordingsDir: dir });
     const fake = h.fakes[1];
     const token = await uploadToken(fake.secret, { iss: `127.0.0.1:${fake.port}`, aud: PUBLIC_URL });
