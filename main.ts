@@ -34,6 +34,7 @@ import { StoreError } from "./src/store/servers.ts";
 import { adminContext } from "./src/cli/context.ts";
 import { listMeetingsCommand, panicCommand } from "./src/cli/meetings.ts";
 import { addTenantCommands } from "./src/cli/tenant_commands.ts";
+import { addRecordingCommands } from "./src/cli/recording_commands.ts";
 import { openStore, storeAnswers, storeProblem, StoreUnavailableError } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
 import { flushLog } from "./src/log.ts";
@@ -180,6 +181,22 @@ function serveOptions(): Option[] {
     new Option(
       "--checksum-algorithms <list>",
       "what front-ends may sign with, e.g. sha256,sha512 (env BBBLB_CHECKSUM_ALGORITHMS, default all four)",
+    ),
+    new Option(
+      "--recordings-dir <dir>",
+      "keep recordings centrally in this directory, shared by every instance (env BBBLB_RECORDINGS_DIR)",
+    ),
+    new Option(
+      "--recordings-upload-grace-days <days>",
+      "a removed server may still upload recordings this long (env BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS, default 7)",
+    ),
+    new Option(
+      "--max-recording-upload <bytes>",
+      "largest recording upload (env BBBLB_MAX_RECORDING_UPLOAD, default 10737418240 = 10 GiB)",
+    ),
+    new Option(
+      "--recordings-routed-fallback <on|off>",
+      "look up recordIDs not in the central index on the servers (env BBBLB_RECORDINGS_ROUTED_FALLBACK, default on)",
     ),
   ];
 }
@@ -401,6 +418,7 @@ export function program(): Command {
     });
 
   addTenantCommands(cli.command("tenant"), withStore, kvOption, settingsEnv, readStdin);
+  addRecordingCommands(cli.command("recording"), withStore, kvOption, settingsEnv);
 
   cli.command("export")
     .description("write servers (with secrets), settings, running meetings and history as JSON (a backup)")

@@ -59,6 +59,14 @@ export interface ServeConfig {
    * another one is `checksumError`.
    */
   checksumAlgorithms: ChecksumAlgorithm[];
+  /** Central custody of recordings: the directory that holds them, or `null` (recordings stay on the servers). */
+  recordingsDir: string | null;
+  /** How long after its removal a server may still upload recordings, in days. */
+  recordingsUploadGraceDays: number;
+  /** Largest accepted recording upload, in bytes. */
+  maxRecordingUploadBytes: number;
+  /** Whether recordIDs not in the central index are still looked up on the servers. */
+  recordingsRoutedFallback: boolean;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -84,6 +92,10 @@ export interface ServeFlags {
   maxBody?: string;
   requestTimeout?: string;
   checksumAlgorithms?: string;
+  recordingsDir?: string;
+  recordingsUploadGraceDays?: string;
+  maxRecordingUpload?: string;
+  recordingsRoutedFallback?: string;
 }
 
 /**
@@ -140,6 +152,10 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_MAX_BODY", "--max-body", "maxBody"],
   ["BBBLB_REQUEST_TIMEOUT", "--request-timeout", "requestTimeout"],
   ["BBBLB_CHECKSUM_ALGORITHMS", "--checksum-algorithms", "checksumAlgorithms"],
+  ["BBBLB_RECORDINGS_DIR", "--recordings-dir", "recordingsDir"],
+  ["BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS", "--recordings-upload-grace-days", "recordingsUploadGraceDays"],
+  ["BBBLB_MAX_RECORDING_UPLOAD", "--max-recording-upload", "maxRecordingUpload"],
+  ["BBBLB_RECORDINGS_ROUTED_FALLBACK", "--recordings-routed-fallback", "recordingsRoutedFallback"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -473,6 +489,26 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
   const checksumAlgorithms = check(
     () => algorithmList(pick(flags.checksumAlgorithms, "BBBLB_CHECKSUM_ALGORITHMS")),
     [...CHECKSUM_ALGORITHMS],
+  const rawDir = pick(flags.recordingsDir, "BBBLB_RECORDINGS_DIR");
+  const recordingsDir = rawDir === undefined || rawDir.trim() === "" ? null : rawDir.trim();
+  const recordingsUploadGraceDays = check(() =>
+    number(
+      pick(flags.recordingsUploadGraceDays, "BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS") ?? "7",
+      "--recordings-upload-grace-days / BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS",
+      0,
+      90,
+    ), 7);
+  const maxRecordingUploadBytes = check(() =>
+    integer(
+      pick(flags.maxRecordingUpload, "BBBLB_MAX_RECORDING_UPLOAD") ?? String(DEFAULT_MAX_RECORDING_UPLOAD),
+      "--max-recording-upload / BBBLB_MAX_RECORDING_UPLOAD (bytes)",
+      1024 * 1024,
+      1024 ** 4,
+    ), DEFAULT_MAX_RECORDING_UPLOAD);
+  const rawFallback = pick(flags.recordingsRoutedFallback, "BBBLB_RECORDINGS_ROUTED_FALLBACK") ?? "on";
+  const recordingsRoutedFallback = check(
+    () => onOff(rawFallback, "--recordings-routed-fallback / BBBLB_RECORDINGS_ROUTED_FALLBACK"),
+    true,
   );
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -511,6 +547,22 @@ function algorithmList(raw: string | undefined): ChecksumAlgorithm[] {
     );
   }
   return CHECKSUM_ALGORITHMS.filter((a) => list.includes(a));
+    recordingsDir,
+    recordingsUploadGraceDays,
+    maxRecordingUploadBytes,
+    recordingsRoutedFallback,
+  };
+}
+
+/** The default of `--max-recording-upload`: 10 GiB. */
+export const DEFAULT_MAX_RECORDING_UPLOAD = 10 * 1024 ** 3;
+
+/** `on`/`off` (also true/false, yes/no, 1/0). @throws {ConfigError} otherwise */
+function onOff(raw: string, what: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (["on", "true", "yes", "1"].includes(v)) return true;
+  if (["off", "false", "no", "0"].includes(v)) return false;
+  throw new ConfigError(`${what}: "${raw}" is not on or off`);
 }
 
 /** The default of `--max-body`: 32 MiB, as nginx in front of BBB allows for slides. */
@@ -565,6 +617,14 @@ export function displayValue(setting: SettingInfo, config: ServeConfig, showSecr
       return String(config.requestTimeoutMs / 1000);
     case "checksumAlgorithms":
       return config.checksumAlgorithms.join(",");
+    case "recordingsDir":
+      return config.recordingsDir ?? "";
+    case "recordingsUploadGraceDays":
+      return String(config.recordingsUploadGraceDays);
+    case "maxRecordingUpload":
+      return String(config.maxRecordingUploadBytes);
+    case "recordingsRoutedFallback":
+      return config.recordingsRoutedFallback ? "on" : "off";
   }
 }
 

@@ -114,6 +114,8 @@ export interface ServeOptions {
   args?: string[];
   /** How long to wait until the API answers, in ms. @default 30 000 (the first start may compile) */
   readyTimeoutMs?: number;
+  /** The port to listen on. @default a free one */
+  port?: number;
 }
 
 /** A running `./bbblb serve`. */
@@ -225,7 +227,7 @@ export class ServeProcess {
 
 /** Start `./bbblb serve` on a free port and wait until its API answers. */
 export async function startServe(options: ServeOptions): Promise<ServeProcess> {
-  const port = freePort();
+  const port = options.port ?? freePort();
   const args = ["serve", "--kv", options.kv, "--port", String(port)];
   if (options.secret !== undefined) args.push("--secret", options.secret);
   args.push(...(options.args ?? []));

@@ -157,3 +157,38 @@ Deno.test(
     },
   ),
 );
+
+Deno.test(needing(
+  { tools: [SYSTEMD_ANALYZE] },
+  "the unit with the recordings drop-in verifies, may write the recordings directory and stays rated OK",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "bbblb-unit-" });
+    try {
+      const unit = await unitCopy(dir);
+      await Deno.mkdir(`${dir}/bbblb.service.d`);
+      const dropIn = await Deno.readTextFile(new URL("deploy/bbblb-recordings.conf", ROOT));
+      for (const expected of ["DynamicUser=no", "User=bbblb", "ReadWritePaths=/var/lib/bbblb-recordings"]) {
+        assert.ok(dropIn.split("\n").includes(expected), `the drop-in lacks ${expected}`);
+      }
+      await Deno.writeTextFile(`${dir}/bbblb.service.d/recordings.conf`, dropIn);
+      const verify = await tool("systemd-analyze", ["verify", unit]);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.equal(verify.stderr.trim(), "", `systemd-analyze verify warned:\n${verify.stderr}`);
+      const res = await tool("systemd-analyze", ["security", "--offline=yes", "--no-pager", unit]);
+      const m = res.stdout.match(/Overall exposure level for bbblb\.service: ([\d.]+) (\w+)/);
+      assert.ok(m, `no exposure level in:\n${res.stdout}\n${res.stderr}`);
+      assert.ok(Number(m[1]) < 2, `exposure ${m[1]} ${m[2]}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+));
+
+Deno.test("the nginx example streams recording uploads to bbblb without buffering and allows 10 GiB", async () => {
+  const text = await Deno.readTextFile(NGINX);
+  const block = text.slice(text.indexOf("location = /bbblb/v1/recordings"));
+  const body = block.slice(0, block.indexOf("}"));
+  assert.match(body, /client_max_body_size 10g;/);
+  assert.match(body, /proxy_request_buffering off;/);
+  assert.match(body, /proxy_pass http:\/\/127\.0\.0\.1:8090;/);
+});

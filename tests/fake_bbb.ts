@@ -527,6 +527,67 @@ export class FakeBbb {
     return recording;
   }
 
+  /**
+   * Writes a recording as BBB's publish step leaves it under `/var/bigbluebutton/published`: for each format,
+   * `<dir>/<format>/<recordID>/metadata.xml` (the shape bbb-web's `RecMeta.toMetadataXml` writes: id, state,
+   * published, times, participants, `<meeting>`, `<meta>` with BBB's own `isBreakout`, `meetingId`,
+   * `meetingName` and the create's metadata, `<playback>` with link, processing time, duration and, for
+   * presentation, preview images, then `<raw_size>`) and a few media files, `filler` bytes each.
+   */
+  async writePublished(
+    recordID: string,
+    dir: string,
+    opts: { formats?: string[]; filler?: number } = {},
+  ): Promise<void> {
+    const r = this.recordings.get(recordID);
+    if (!r) throw new Error(`no recording ${recordID}`);
+    const base = `http://127.0.0.1:${this.#port}`;
+    for (const format of opts.formats ?? ["presentation"]) {
+      const folder = `${dir}/${format}/${recordID}`;
+      await Deno.mkdir(folder, { recursive: true });
+      const link = format === "presentation"
+        ? `${base}/playback/presentation/2.3/${recordID}`
+        : `${base}/playback/${format}/${recordID}/`;
+      const meta: Record<string, string> = {
+        isBreakout: String(r.isBreakout),
+        meetingId: r.meetingID,
+        meetingName: r.name,
+        ...r.metadata,
+      };
+      const images = format === "presentation"
+        ? `<extensions><preview><images>${
+          [1, 2].map((i) =>
+            `<image width="176" height="136" alt="Slide ${i}">${base}/presentation/${recordID}/presentation/d2d9a672040fbde2a47a10bf6c37b6a4b5ae187f-${
+              1700000000000 + i
+            }/thumbnails/thumb-${i}.png</image>`
+          ).join("")
+        }</images></preview></extensions>`
+        : "";
+      const xml =
+        `<?xml version="1.0" encoding="UTF-8"?>\n<recording><id>${recordID}</id><state>${
+          r.state === "unpublished" ? "unpublished" : "published"
+        }</state><published>${r.state !== "unpublished"}</published><start_time>${r.startTime}</start_time>` +
+        `<end_time>${r.endTime}</end_time><participants>${r.participants}</participants>` +
+        `<meeting id="${r.internalMeetingID}" externalId="${escapeXml(r.meetingID)}" name="${
+          escapeXml(r.name)
+        }" breakout="${r.isBreakout}"/><meta>${
+          Object.entries(meta).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join("")
+        }</meta><playback><format>${format}</format><link>${link}</link><processing_time>4321</processing_time>` +
+        `<duration>${
+          r.endTime - r.startTime
+        }</duration>${images}</playback><raw_size>123456</raw_size></recording>\n`;
+      await Deno.writeTextFile(`${folder}/metadata.xml`, xml);
+      const filler = new Uint8Array(opts.filler ?? 1000).fill(format.length);
+      if (format === "presentation") {
+        await Deno.mkdir(`${folder}/video`, { recursive: true });
+        await Deno.writeFile(`${folder}/video/webcams.webm`, filler);
+        await Deno.writeTextFile(`${folder}/shapes.svg`, "<svg xmlns='http://www.w3.org/2000/svg'/>");
+      } else {
+        await Deno.writeFile(`${folder}/video-0.m4v`, filler);
+      }
+    }
+  }
+
   /** Adds a participant to a meeting (as if a user joined directly). Throws for an unknown meeting. */
   addParticipant(
     meetingID: string,

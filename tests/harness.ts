@@ -15,6 +15,8 @@ import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
 import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
+import { Custody } from "../src/recordings/custody.ts";
+import { notifyRecordingReady } from "../src/recordings/ready.ts";
 
 /** The API secret of the app under test. */
 export const SECRET = "bbblb-test-secret-0123456789";
@@ -38,6 +40,8 @@ export interface Harness extends AsyncDisposable {
   call(call: string, params?: Record<string, string>): Promise<Response>;
   /** Call and return the body text. */
   text(call: string, params?: Record<string, string>): Promise<string>;
+  /** Central custody, when `recordingsDir` was given. */
+  custody: Custody | null;
 }
 
 /** Options of {@linkcode setup}. */
@@ -70,6 +74,14 @@ export interface SetupOptions {
   failThreshold?: number;
   /** Passed to createApp. @default all four */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
+  /** Central custody of recordings in this directory (a temp dir the caller removes). @default routed */
+  recordingsDir?: string;
+  /** With `recordingsDir`: look up unknown recordIDs on the servers. @default true */
+  routedFallback?: boolean;
+  /** With `recordingsDir`: `--max-recording-upload`. @default 10 GiB */
+  maxRecordingUploadBytes?: number;
+  /** With `recordingsDir`: the fetch that sends recording-ready callbacks. @default fetch */
+  fetch?: typeof fetch;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -94,8 +106,28 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   }
   const linkKey = crypto.getRandomValues(new Uint8Array(32));
   const backendTimeoutMs = options.backendTimeoutMs ?? 1000;
-  const metrics = createMetrics(kv);
+  const metrics = createMetrics(kv, { recordingsDir: options.recordingsDir });
   const directory = options.directory ? new Directory(kv) : undefined;
+  let custody: Custody | null = null;
+  if (options.recordingsDir) {
+    custody = new Custody({
+      kv,
+      dir: options.recordingsDir,
+      log: options.log ?? silentLogger,
+      maxUploadBytes: options.maxRecordingUploadBytes ?? 10 * 1024 ** 3,
+      uploadGraceMs: 7 * 24 * 3600_000,
+      onOutcome: (ok) => metrics.observeImport(ok),
+      onImported: (record) =>
+        notifyRecordingReady({
+          kv,
+          secrets: () => [SECRET],
+          fetch: options.fetch ?? fetch,
+          timeoutMs: backendTimeoutMs,
+          log: options.log ?? silentLogger,
+        }, record),
+    });
+    await custody.start();
+  }
   const app = createApp({
     directory,
     kv,
@@ -116,6 +148,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     trustProxy: options.trustProxy,
     checksumAlgorithms: options.checksumAlgorithms,
     tenantCacheMs: 0, // tests change tenants between requests
+    recordings: custody ? { custody, routedFallback: options.routedFallback ?? true } : undefined,
+    fetch: options.fetch,
   });
   const ctx = clusterContext({
     kv,
@@ -138,7 +172,9 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     fakes,
     call,
     text: async (name, params) => await (await call(name, params)).text(),
+    custody,
     async [Symbol.asyncDispose]() {
+      await custody?.idle();
       await Promise.all(fakes.map((f) => f.close()));
       kv.close();
     },

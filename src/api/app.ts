@@ -18,6 +18,9 @@ import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
 import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
+import { centralRecordingCall, centralTextTrackCall, getRecordingsCentral } from "./central_recordings.ts";
+import { UPLOAD_PATH, uploadRecording, uploadStatus } from "./recording_upload.ts";
+import type { CentralRecordings } from "./context.ts";
 import { type ApiRequest, readApiRequest } from "./request.ts";
 import { failed, outcomeOf, success } from "./responses.ts";
 import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
@@ -97,6 +100,10 @@ export interface AppDeps {
    * `supportedChecksumAlgorithms`). @default all four
    */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
+   * Central custody of recordings (`serve --recordings-dir`): the recording calls answer from bbblb's index and
+   * BBB servers upload to `POST /bbblb/v1/recordings`. @default none: recordings stay on the servers (routed)
+   */
+  recordings?: CentralRecordings;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -126,6 +133,15 @@ const CALLS: Record<string, Handler> = {
 
 /** Calls that may create a meeting on a BBB server (see `createDeadlineMs`). */
 const SLOW_CALLS = new Set(["create", "join", "move"]);
+/** The recording calls in central custody, in place of the routed ones. */
+const CENTRAL_CALLS: Record<string, Handler> = {
+  getRecordings: getRecordingsCentral,
+  publishRecordings: centralRecordingCall("publishRecordings"),
+  updateRecordings: centralRecordingCall("updateRecordings"),
+  deleteRecordings: centralRecordingCall("deleteRecordings"),
+  getRecordingTextTracks: centralTextTrackCall("getRecordingTextTracks"),
+  putRecordingTextTrack: centralTextTrackCall("putRecordingTextTrack"),
+};
 
 /** Calls BBB answers in JSON: their failures are JSON too. */
 const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
@@ -240,7 +256,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
     secrets: deps.secrets,
     tenants: new TenantDirectory(deps.kv, deps.tenantCacheMs ?? 1000),
+    recordings: deps.recordings,
   };
+  const calls = deps.recordings ? { ...CALLS, ...CENTRAL_CALLS } : CALLS;
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   // A create (or a join or move that re-creates a meeting) may try several servers, each within the create
@@ -320,12 +338,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     "/bigbluebutton/callback/:kind/:historyId/:name/:sig",
     (c) => relayCallback(ctx, c),
   );
+  // Recording uploads from BBB servers (central custody): outside the BBB API, so without its body limit and
+  // request deadline; the body streams to disk.
+  if (deps.recordings) {
+    app.post(UPLOAD_PATH, (c) => uploadRecording(ctx, c));
+    app.get(`${UPLOAD_PATH}/uploads/:id`, (c) => uploadStatus(ctx, c));
+  }
   // rejoin is signed with bbblb's own link key, not with the API secret: it is not a BBB call.
   app.get("/bigbluebutton/api/rejoin", (c) => rejoin(ctx, c));
   app.all("/bigbluebutton/api/:call{.+}", async (c) => {
     const call = c.req.param("call");
     if (Object.hasOwn(REFUSED, call)) throw new BbbError("unsupportedRequest", REFUSED[call]);
-    const handler = Object.hasOwn(CALLS, call) ? CALLS[call] : undefined;
+    const handler = Object.hasOwn(calls, call) ? calls[call] : undefined;
     if (!handler) throw new BbbError("unsupportedRequest", "This request is not supported.");
     if (c.req.method !== "GET" && c.req.method !== "POST") {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);

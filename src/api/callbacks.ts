@@ -20,6 +20,7 @@ import { type HistoryRecord, loadCreateParams, rememberRecordingServers } from "
 import { getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
+import { postRecordingReady } from "../recordings/ready.ts";
 
 /** The secret that signs what is relayed to a tenant's front-end, or `null` when the tenant is gone. */
 async function relaySecret(ctx: ApiContext, tenant: string): Promise<string | null> {
@@ -75,19 +76,25 @@ export async function relayCallback(ctx: ApiContext, c: Context): Promise<Respon
         return plain(403, "signed_parameters do not verify");
       }
       const recordID = typeof payload.record_id === "string" ? payload.record_id : null;
+      if (ctx.recordings) {
+        // Central custody: the server's callback (one per published format) is dropped; bbblb sends its own,
+        // once, after it imported the recording (recordings/ready.ts).
+        ctx.log.info("recording-ready callback of the server dropped: sent after the import", {
+          meetingID: history.meetingID,
+          server: history.serverId,
+        });
+        return plain(200, "");
+      }
       if (recordID) await rememberRecordingServers(ctx.kv, new Map([[recordID, history.serverId]]));
-      const resigned = await new SignJWT({ meeting_id: history.meetingID, record_id: payload.record_id })
-        .setProtectedHeader({ alg: "HS256" })
-        .sign(key(apiSecret));
-      const res = await ctx.fetch(target, {
-        method: "POST",
-        body: new URLSearchParams({ signed_parameters: resigned }),
-        signal,
-        redirect: "manual",
-      });
-      await res.body?.cancel();
-      ctx.log.info("recording-ready callback relayed", { meetingID: history.meetingID, status: res.status });
-      return plain(res.status, "");
+      const status = await postRecordingReady(
+        ctx.fetch,
+        target,
+        { meetingID: history.meetingID, recordID: payload.record_id },
+        apiSecret,
+        ctx.backendTimeoutMs,
+      );
+      ctx.log.info("recording-ready callback relayed", { meetingID: history.meetingID, status });
+      return plain(status, "");
     }
     if (kind === "analytics") {
       const bearer = (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "");

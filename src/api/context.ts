@@ -5,7 +5,16 @@
  * @module
  */
 import type { ClusterContext } from "../cluster/context.ts";
+import type { Custody } from "../recordings/custody.ts";
 import type { TenantDirectory } from "./tenants.ts";
+
+/** Central custody of recordings (`serve --recordings-dir`), as the API uses it. */
+export interface CentralRecordings {
+  /** Receives uploads and imports them; its `dir` is the recordings directory. */
+  custody: Custody;
+  /** Whether recordIDs not in the index are still looked up on the servers (`--recordings-routed-fallback`). */
+  routedFallback: boolean;
+}
 
 /** Dependencies of the API handlers. */
 export interface ApiContext extends ClusterContext {
@@ -17,4 +26,6 @@ export interface ApiContext extends ClusterContext {
   secrets: () => readonly string[];
   /** Where `rejoin` sends users of an ended meeting whose creator gave no logoutURL (`BBBLB_LOGOUT_URL`). */
   logoutUrl: string | null;
+  /** Central custody of recordings; absent: recordings stay on the servers (routed). */
+  recordings?: CentralRecordings;
 }

@@ -9,6 +9,8 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RoundReport } from "../poller/round.ts";
 import { listAllMeetings, listSplits } from "../store/meetings.ts";
 import { listServers, SERVER_STATES } from "../store/servers.ts";
+import { recordingStats } from "../store/recordings.ts";
+import { statfs } from "node:fs/promises";
 
 /** The metrics of one instance. */
 export interface Metrics {
@@ -24,6 +26,8 @@ export interface Metrics {
   observeApiCall(call: string, returncode: string, seconds: number): void;
   /** Count one poll round this instance ran (the poller's `onRound` hook). */
   observeRound(report: RoundReport): void;
+  /** Count one format of an uploaded recording imported (`true`) or failed (`false`) by this instance. */
+  observeImport(ok: boolean): void;
   /** Refresh the per-server gauges from the store and render everything in the Prometheus text format. */
   render(): Promise<string>;
 }
@@ -48,7 +52,7 @@ const ROUND_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
  * kv.close();
  * ```
  */
-export function createMetrics(kv: Deno.Kv): Metrics {
+export function createMetrics(kv: Deno.Kv, options: { recordingsDir?: string | null } = {}): Metrics {
   const registry = new Registry();
   const server = (name: string, help: string, labels: string[] = ["server"]) =>
     new Gauge({ name, help, labelNames: labels, registers: [registry] });
@@ -118,6 +122,31 @@ export function createMetrics(kv: Deno.Kv): Metrics {
     registers: [registry],
   });
 
+  const imports = new Counter({
+    name: "bbblb_recording_imports_total",
+    help: "Formats of uploaded recordings this instance imported, by result (imported, failed)",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const recordingsDir = options.recordingsDir ?? null;
+  const recordings = recordingsDir === null ? null : {
+    count: new Gauge({
+      name: "bbblb_recordings",
+      help: "Recordings in central custody",
+      registers: [registry],
+    }),
+    bytes: new Gauge({
+      name: "bbblb_recordings_bytes",
+      help: "Bytes of the files of the recordings in central custody",
+      registers: [registry],
+    }),
+    free: new Gauge({
+      name: "bbblb_recordings_free_bytes",
+      help: "Free bytes on the filesystem of the recordings directory (for unprivileged users)",
+      registers: [registry],
+    }),
+  };
+
   const perServer = [
     online,
     state,
@@ -154,9 +183,23 @@ export function createMetrics(kv: Deno.Kv): Metrics {
         serverPoll.set({ server: id }, ms / 1000);
       }
     },
+    observeImport(ok) {
+      imports.inc({ result: ok ? "imported" : "failed" });
+    },
     async render() {
       const [list, all, split] = await Promise.all([listServers(kv), listAllMeetings(kv), listSplits(kv)]);
       splits.set(new Set(split.map((x) => `${x.tenant}\u0000${x.meetingID}`)).size);
+      if (recordings && recordingsDir !== null) {
+        const stats = await recordingStats(kv);
+        recordings.count.set(stats.count);
+        recordings.bytes.set(stats.bytes);
+        try {
+          const fs = await statfs(recordingsDir);
+          recordings.free.set(Number(fs.bavail) * Number(fs.bsize));
+        } catch {
+          recordings.free.reset();
+        }
+      }
       const counts = new Map<number, number>();
       for (const m of all) counts.set(m.value.serverId, (counts.get(m.value.serverId) ?? 0) + 1);
       // Reset first, so a removed server disappears instead of reporting its last values for ever.

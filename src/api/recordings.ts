@@ -60,6 +60,28 @@ export function pageOf(offset: string | undefined, limit: string | undefined): P
  * those of no tenant.
  */
 export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<Response> {
+  const listed = await routedRecordingNodes(ctx, req);
+  if (listed.servers > 0 && listed.answered === 0) {
+    throw serverUnavailable("No BBB server answered getRecordings.");
+  }
+  return recordingsAnswer(listed.entries, req);
+}
+
+/** A `<recording>` listed for getRecordings, with what it is ordered by. */
+export interface ListedRecording {
+  recordID: string;
+  startTime: number;
+  node: OrderedNode;
+}
+
+/**
+ * The recordings the servers list for a tenant's getRecordings (its filters as sent, without paging), each
+ * once; `servers` were asked and `answered` answered.
+ */
+export async function routedRecordingNodes(
+  ctx: ApiContext,
+  req: ApiRequest,
+): Promise<{ entries: ListedRecording[]; servers: number; answered: number }> {
   const names = (await ctx.tenants.snapshot()).names;
   const filters = tenantFilters(req.tenant, req.params.filter(([n]) => n !== "offset" && n !== "limit"));
   const servers = await reachableServers(ctx);
@@ -71,7 +93,7 @@ export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<R
       throw e;
     }
   });
-  const byId = new Map<string, { node: OrderedNode; start: number }>();
+  const byId = new Map<string, ListedRecording>();
   let answered = 0;
   for (const answer of results) {
     if (!answer || answer.response.returncode !== "SUCCESS") continue;
@@ -79,13 +101,22 @@ export async function getRecordings(ctx: ApiContext, req: ApiRequest): Promise<R
     for (const node of ownNodes(listNodes(answer.text, "recordings", "recording"), req.tenant, names)) {
       const id = childText(node, "recordID");
       if (id === undefined || byId.has(id)) continue;
-      byId.set(id, { node, start: Number(childText(node, "startTime") ?? 0) || 0 });
+      byId.set(id, { recordID: id, node, startTime: Number(childText(node, "startTime") ?? 0) || 0 });
     }
   }
-  if (servers.length > 0 && answered === 0) throw serverUnavailable("No BBB server answered getRecordings.");
-  const sorted = [...byId.entries()]
-    .sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, r]) => r.node);
+  return { entries: [...byId.values()], servers: servers.length, answered };
+}
+
+/**
+ * The getRecordings answer for these recordings: ordered by start time then recordID, paged with
+ * `offset`/`limit` as BBB 2.6+ pages (with its `<pagination>`), `noRecordings` when there are none.
+ */
+export function recordingsAnswer(entries: ListedRecording[], req: ApiRequest): Response {
+  const sorted = [...entries]
+    .sort((x, y) =>
+      x.startTime - y.startTime || (x.recordID < y.recordID ? -1 : x.recordID > y.recordID ? 1 : 0)
+    )
+    .map((r) => r.node);
   const paging = pageOf(get(req.params, "offset"), get(req.params, "limit"));
   if (!paging) return xml(sorted.length === 0 ? NO_RECORDINGS : renderList("recordings", sorted));
   const shown = sorted.slice(paging.offset, paging.offset + paging.limit);
@@ -168,7 +199,7 @@ function renderRecordingsPage(nodes: OrderedNode[], paging: Page, total: number)
 }
 
 /** The comma list of `recordID`, trimmed, without empties. */
-function recordIdsOf(params: Params): string[] {
+export function recordIdsOf(params: Params): string[] {
   const raw = get(params, "recordID");
   const ids = (raw ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   if (ids.length === 0) throw new BbbError("missingParamRecordID", "You must specify a recordID.");
@@ -246,7 +277,7 @@ export function routedRecordingCall(call: "publishRecordings" | "updateRecording
 }
 
 /** A JSON answer, as BBB gives for the text-track calls. */
-function json(body: unknown): Response {
+export function json(body: unknown): Response {
   return new Response(JSON.stringify(body), {
     status: 200,
     headers: { "content-type": "application/json;charset=utf-8", "cache-control": "no-cache" },

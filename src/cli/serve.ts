@@ -15,6 +15,8 @@ import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
 import { Directory } from "../cluster/directory.ts";
+import { Custody } from "../recordings/custody.ts";
+import { notifyRecordingReady } from "../recordings/ready.ts";
 
 /**
  * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
@@ -39,7 +41,34 @@ export async function serve(
     console.error(secret);
   });
   await savePublicUrl(kv, config.url);
-  const metrics = createMetrics(kv);
+  const metrics = createMetrics(kv, { recordingsDir: config.recordingsDir });
+  // Central custody of recordings: uploads are imported in the background, and whatever a crash (or another
+  // instance) left is picked up at start and by the minute chores.
+  let custody: Custody | null = null;
+  if (config.recordingsDir !== null) {
+    custody = new Custody({
+      kv,
+      dir: config.recordingsDir,
+      log,
+      maxUploadBytes: config.maxRecordingUploadBytes,
+      uploadGraceMs: config.recordingsUploadGraceDays * 24 * 3600_000,
+      onOutcome: (ok) => metrics.observeImport(ok),
+      onImported: (record) =>
+        notifyRecordingReady(
+          { kv, secrets: () => secrets, fetch, timeoutMs: config.backendTimeoutMs, log },
+          record,
+        ),
+    });
+    try {
+      await custody.start();
+    } catch (e) {
+      kv.close();
+      throw new CliError(
+        `cannot use the recordings directory ${config.recordingsDir}: ${(e as Error).message}`,
+      );
+    }
+    custody.kick();
+  }
   const linkKey = await internalKey(kv, "link_key");
   // Joins are answered from memory; admin changes by other processes reach it within a second.
   const directory = new Directory(kv);
@@ -62,6 +91,7 @@ export async function serve(
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     checksumAlgorithms: config.checksumAlgorithms,
+    recordings: custody ? { custody, routedFallback: config.recordingsRoutedFallback } : undefined,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;
@@ -121,6 +151,7 @@ export async function serve(
         staleClaimMs: staleClaimMs(config.createTimeoutMs),
         settle: (claim) => settleClaim(cluster, claim),
       });
+      await custody?.chores();
     } catch (e) {
       log.error("chores failed", { error: storeProblem(e) ?? String((e as Error)?.message ?? e) });
     }
@@ -129,6 +160,7 @@ export async function serve(
   await server.finished;
   await poller;
   await cron.catch(() => {});
+  await custody?.idle();
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   kv.close();

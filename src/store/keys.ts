@@ -96,6 +96,33 @@ export const keys = {
    * placement made on an older picture of the servers fails and is made again (see `cluster/placement_turns.ts`).
    */
   serversVersion: (): Deno.KvKey => ["servers_version"],
+  /**
+   * `RecordingRecord` of a recording in central custody (`serve --recordings-dir`), under its tenant, so a
+   * tenant's listing is one range scan and a meetingID filter (recordIDs start with `sha1(meetingID)`) a narrower
+   * one. See `store/recordings.ts`.
+   */
+  recording: (tenant: string, recordID: string): Deno.KvKey => ["recording", tenant, recordID],
+  /** Prefix of a tenant's recordings. */
+  recordings: (tenant: string): Deno.KvKey => ["recording", tenant],
+  /** Prefix of every recording of every tenant. */
+  allRecordings: (): Deno.KvKey => ["recording"],
+  /** The tenant a recordID is kept under (a string), so it can be found by its ID alone. */
+  recordingTenant: (recordID: string): Deno.KvKey => ["recording_tenant", recordID],
+  /** Count and bytes of the recordings in custody, `{ count, bytes }` (plain numbers, changed with checks). */
+  recordingStats: (): Deno.KvKey => ["recording_stats"],
+  /** `UploadRecord` of an archive a BBB server uploaded, until it is imported (kept a while after). */
+  recordingUpload: (uploadId: string): Deno.KvKey => ["recording_upload", uploadId],
+  /** Prefix of the upload records. */
+  recordingUploads: (): Deno.KvKey => ["recording_upload"],
+  /** A short lease `{ owner, until }` held while one process swaps the files of a recordID into place. */
+  recordingLock: (recordID: string): Deno.KvKey => ["recording_lock", recordID],
+  /**
+   * A removed server's URL and secret, `{ id, apiUrl, secret, addedAt, removedAt }`, kept so that uploads it
+   * signed are accepted for `--recordings-upload-grace-days` after its removal.
+   */
+  removedServer: (id: number, addedAt: number): Deno.KvKey => ["removed_server", id, addedAt],
+  /** Prefix of the removed servers. */
+  removedServers: (): Deno.KvKey => ["removed_server"],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

@@ -721,3 +721,33 @@ export async function listUnsettledClaims(
 export function isUnsettled(m: MeetingRecord, staleMs: number, now: number): boolean {
   return m.status === "doubt" || (m.status === "creating" && now - m.claimedAt > staleMs);
 }
+
+/**
+ * The history row of the meeting instance whose BBB internalMeetingID is `internalMeetingID` (a recording's
+ * recordID is its meeting's internalMeetingID, `sha1(meetingID)-<createTime ms>`), or `null`. History ids start
+ * with their creation time, so only the rows created around that createTime are read: a claim is made just
+ * before BBB's create, an adoption within a poll round or so after it (or, for a meeting that ran while bbblb was
+ * installed, later): first a window of an hour either side, then of a week after.
+ */
+export async function findHistoryByInternalId(
+  kv: Deno.Kv,
+  internalMeetingID: string,
+): Promise<HistoryRecord | null> {
+  const m = /^[0-9a-f]{40}-(\d{10,16})$/.exec(internalMeetingID);
+  if (!m) return null;
+  const createTime = Number(m[1]);
+  const hour = 3600_000;
+  for (
+    const [from, to] of [[createTime - hour, createTime + hour], [
+      createTime + hour,
+      createTime + 7 * 24 * hour,
+    ]]
+  ) {
+    const start = keys.history(newHistoryId(Math.max(0, from)).slice(0, 12));
+    const end = keys.history(newHistoryId(Math.max(0, to)).slice(0, 12));
+    for await (const e of kv.list<HistoryRecord>({ start, end })) {
+      if (e.value.internalMeetingID === internalMeetingID) return e.value;
+    }
+  }
+  return null;
+}

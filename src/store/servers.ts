@@ -377,7 +377,8 @@ async function updateHealth(
  * @throws {StoreError} when there is no such server, or meetings run there and `force` is not set.
  */
 export async function removeServer(kv: Deno.Kv, id: number, force: boolean): Promise<{ forgotten: number }> {
-  if (!(await getServer(kv, id))) throw new StoreError(`there is no server ${id}`);
+  const removed = await getServer(kv, id);
+  if (!removed) throw new StoreError(`there is no server ${id}`);
   const index = await Array.fromAsync(kv.list<string>({ prefix: keys.meetingsByServer(id) }));
   if (index.length > 0 && !force) {
     throw new StoreError(
@@ -399,12 +400,44 @@ export async function removeServer(kv: Deno.Kv, id: number, force: boolean): Pro
     });
     if (res.ok) forgotten++;
   }
+  // Kept a while: recordings it is still processing are uploaded signed with its secret (see RemovedServer).
+  const tombstone: RemovedServer = {
+    id,
+    apiUrl: removed.apiUrl,
+    secret: removed.secret,
+    addedAt: removed.addedAt,
+    removedAt: now,
+  };
   await commitWithRetry(() =>
     bumpServersVersion(
       kv.atomic().delete(keys.server(id)).delete(keys.health(id)).delete(keys.load(id)).delete(
         keys.serverStats(id),
-      ),
+      ).set(keys.removedServer(id, removed.addedAt), tombstone, { expireIn: REMOVED_SERVER_KEPT_MS }),
     )
   );
   return { forgotten };
+}
+
+/**
+ * A removed server as bbblb keeps it after `remove-server`: its URL and secret, so that recordings it signed
+ * and uploads after its removal are still accepted (`--recordings-upload-grace-days`). Never printed or logged.
+ */
+export interface RemovedServer {
+  id: number;
+  apiUrl: string;
+  secret: string;
+  addedAt: number;
+  /** When it was removed (ms since the epoch). */
+  removedAt: number;
+}
+
+/** How long a removed server's record is kept at most: the largest `--recordings-upload-grace-days`, 90 days. */
+export const REMOVED_SERVER_KEPT_MS = 90 * 24 * 3600 * 1000;
+
+/** Servers removed at or after `since` (ms since the epoch), most recently removed first. */
+export async function listRemovedServers(kv: Deno.Kv, since: number): Promise<RemovedServer[]> {
+  const all = await Array.fromAsync(kv.list<RemovedServer>({ prefix: keys.removedServers() }));
+  return all.map((e) => e.value).filter((s) => s.removedAt >= since).sort((a, b) =>
+    b.removedAt - a.removedAt
+  );
 }
