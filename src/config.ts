@@ -489,6 +489,7 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
   const checksumAlgorithms = check(
     () => algorithmList(pick(flags.checksumAlgorithms, "BBBLB_CHECKSUM_ALGORITHMS")),
     [...CHECKSUM_ALGORITHMS],
+  );
   const rawDir = pick(flags.recordingsDir, "BBBLB_RECORDINGS_DIR");
   const recordingsDir = rawDir === undefined || rawDir.trim() === "" ? null : rawDir.trim();
   const recordingsUploadGraceDays = check(() =>
@@ -532,6 +533,10 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     maxBodyBytes,
     requestTimeoutMs,
     checksumAlgorithms,
+    recordingsDir,
+    recordingsUploadGraceDays,
+    maxRecordingUploadBytes,
+    recordingsRoutedFallback,
   };
 }
 
@@ -547,11 +552,6 @@ function algorithmList(raw: string | undefined): ChecksumAlgorithm[] {
     );
   }
   return CHECKSUM_ALGORITHMS.filter((a) => list.includes(a));
-    recordingsDir,
-    recordingsUploadGraceDays,
-    maxRecordingUploadBytes,
-    recordingsRoutedFallback,
-  };
 }
 
 /** The default of `--max-recording-upload`: 10 GiB. */

@@ -100,6 +100,7 @@ export interface AppDeps {
    * `supportedChecksumAlgorithms`). @default all four
    */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
+  /**
    * Central custody of recordings (`serve --recordings-dir`): the recording calls answer from bbblb's index and
    * BBB servers upload to `POST /bbblb/v1/recordings`. @default none: recordings stay on the servers (routed)
    */
