@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import bbb from "bigbluebutton-js";
 import { FakeBbb } from "./fake_bbb.ts";
-import { freePort, ROOT, runBbblb, type ServeProcess, startServe } from "./bbblb_process.ts";
+import { createStore, freePort, ROOT, runBbblb, type ServeProcess, startServe } from "./bbblb_process.ts";
 
 const SCRIPT = new URL("deploy/bbb/bbblb_post_publish.rb", ROOT).pathname;
 const API_SECRET = "post-publish-api-secret-0123456789";
@@ -97,6 +97,7 @@ async function site(): Promise<Site> {
       "bbb_properties: []",
     ].join("\n") + "\n",
   );
+  await createStore(s.kv);
   const added = await runBbblb(["add-server", "1", fake.url, fake.secret], { env: { BBBLB_KV: s.kv } });
   assert.equal(added.code, 0, added.stderr);
   return s;

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeBbb } from "./fake_bbb.ts";
-import { runBbblb } from "./bbblb_process.ts";
+import { createStore, runBbblb } from "./bbblb_process.ts";
 import { tarFolder } from "./recording_fixtures.ts";
 
 Deno.test("bbblb recording import migrates a published folder and a tar.gz; list, unpublish and delete manage them", async () => {
@@ -15,6 +15,7 @@ Deno.test("bbblb recording import migrates a published folder and a tar.gz; list
   try {
     const env = { BBBLB_KV: `${dir}/bbblb.kv`, BBBLB_RECORDINGS_DIR: `${dir}/recordings` };
     const run = (...args: string[]) => runBbblb(args, { env });
+    await createStore(env.BBBLB_KV);
     assert.equal((await run("add-server", "1", fake.url, fake.secret, "--no-check")).code, 0);
     assert.equal((await run("tenant", "add", "law", "--secret", "law-secret-0123456789")).code, 0);
     const a = fake.addRecording("old-room");
