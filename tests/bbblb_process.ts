@@ -85,6 +85,8 @@ export interface ServeOptions {
   args?: string[];
   /** How long to wait until the API answers, in ms. @default 30 000 (the first start may compile) */
   readyTimeoutMs?: number;
+  /** Extra environment variables (on top of PATH, HOME and DENO_DIR), e.g. `BBBLB_*` settings. */
+  env?: Record<string, string>;
 }
 
 /** A running `./bbblb serve`. */
@@ -204,7 +206,7 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
     args,
     cwd: ROOT,
     clearEnv: true,
-    env: minimalEnv(),
+    env: minimalEnv(options.env),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
