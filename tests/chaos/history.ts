@@ -6,8 +6,8 @@
  * @module
  */
 
-/** What an entry is. */
-export type EntryKind = "op" | "fault" | "serve" | "check" | "violation";
+/** What an entry is: a client operation, a fault, a serve start or stop, a check, a violation, a serve log line. */
+export type EntryKind = "op" | "fault" | "serve" | "check" | "violation" | "log";
 
 /** One entry. */
 export interface Entry {
@@ -64,16 +64,54 @@ export class History {
   }
 
   /**
-   * The entries that concern any of `refs` or `servers`, plus every serve event and violation, up to the last
-   * `limit` of them before time `until` (ms since the start; default: all).
+   * The entries that led to a violation about `refs` and `servers`: the operations, checks and log lines about
+   * those meetings, the faults about them or those servers, server log lines about those servers, and every
+   * serve start or stop and violation — the last `limit` of them up to time `until` (ms since the start).
    */
   about(refs: readonly string[], servers: readonly number[], limit = 80, until = Infinity): Entry[] {
-    const hit = this.entries.filter((e) =>
-      e.t <= until &&
-      (e.kind === "serve" || e.kind === "violation" || e.refs.some((r) => refs.includes(r)) ||
-        e.servers.some((s) => servers.includes(s)))
-    );
+    const ref = (e: Entry) => e.refs.some((r) => refs.includes(r));
+    const server = (e: Entry) => e.servers.some((s) => servers.includes(s));
+    const hit = this.entries.filter((e) => {
+      if (e.t > until) return false;
+      switch (e.kind) {
+        case "serve":
+        case "violation":
+          return true;
+        case "fault":
+          return ref(e) || server(e);
+        case "log":
+          return ref(e) || (e.refs.length === 0 && server(e));
+        default:
+          return ref(e);
+      }
+    });
     return hit.slice(-limit);
+  }
+
+  /**
+   * Add the state-change lines of a serve log (`text` format; not its one line per API call) as `log` entries,
+   * so a violation's history shows what bbblb decided (placed, moved, ended, split, offline).
+   *
+   * @param refOf the meeting ref of a meetingID as a server knows it (scoped for a tenant)
+   */
+  importLog(actor: string, text: string, refOf: (backendID: string) => string): void {
+    for (const line of text.split("\n")) {
+      const m = line.match(/^(\d{4}-\d\d-\d\dT[\d:.]+Z) (\w+) (.*)$/);
+      if (!m || m[3].startsWith("api ")) continue;
+      const id = m[3].match(/\bmeetingID=("[^"]*"|\S+)/)?.[1]?.replace(/^"|"$/g, "");
+      const tenant = m[3].match(/\btenant=(\S+)/)?.[1];
+      const refs = id === undefined ? [] : [tenant && !id.includes("~") ? `${tenant}/${id}` : refOf(id)];
+      const servers = [...m[3].matchAll(/\b(?:server|from|to|current)=(\d+)/g)].map((x) => Number(x[1]));
+      this.entries.push({
+        t: Date.parse(m[1]) - this.#start,
+        kind: "log",
+        actor,
+        text: `${m[2]} ${m[3]}`,
+        refs,
+        servers,
+      });
+    }
+    this.entries.sort((a, b) => a.t - b.t);
   }
 
   /** One line per entry. */

@@ -15,7 +15,7 @@
  */
 import { ActivityLog } from "./activity.ts";
 import { Beliefs } from "./beliefs.ts";
-import { Checker, type Violation } from "./checker.ts";
+import { Checker, refOf, type Violation } from "./checker.ts";
 import { FaultRunner } from "./faults.ts";
 import { History, label } from "./history.ts";
 import { isolationProblem, tags } from "./isolation.ts";
@@ -169,10 +169,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const summary = `chaos: ${operations} operations, ${faults} faults, ${violations.length} violations`;
   let kept: string | null = null;
   if (violations.length > 0) {
-    await Deno.writeTextFile(`${dir}/history.txt`, History.format(history.entries) + "\n");
+    const tenants = world.tenants.filter((t) => t !== "");
     for (const { label: name, serve } of world.started) {
       await Deno.writeTextFile(`${dir}/serve-${name}.log`, serve.stderr);
+      history.importLog(name, serve.stderr, (id) => refOf(id, tenants));
     }
+    await Deno.writeTextFile(`${dir}/history.txt`, History.format(history.entries) + "\n");
     for (const f of ["bbblb.kv", "bbblb.kv-shm", "bbblb.kv-wal"]) {
       await Deno.remove(`${dir}/${f}`).catch(() => {});
     }
@@ -180,14 +182,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     print(
       `chaos: seed ${seed} (replay: CHAOS_SEED=${seed} CHAOS_SECONDS=${options.seconds} deno task chaos)`,
     );
+    // The history of the first violation of each rule; the others are listed.
+    const shown = new Set<string>();
     for (const v of violations) {
-      const at = history.entries.find((e) =>
-        e.kind === "violation" && e.text.startsWith(`[${v.rule}] ${v.text}`)
-      );
-      print(`\nchaos: history of [${v.rule}] ${v.ref ? label(v.ref) : `servers ${v.servers.join(", ")}`}:`);
+      if (shown.has(v.rule)) continue;
+      shown.add(v.rule);
+      const at = history.entries.find((e) => e.kind === "violation" && e.text === `[${v.rule}] ${v.text}`);
+      print(`\nchaos: history of [${v.rule}] ${v.ref ? label(v.ref) : `server ${v.servers.join(", ")}`}:`);
       print(History.format(history.about(v.ref ? [v.ref] : [], v.servers, 40, at?.t ?? Infinity)));
     }
-    print(`\nchaos: the whole history and the serve logs are in ${dir}`);
+    print(`\nchaos: ${violations.length} violations:`);
+    for (const v of violations) print(`  [${v.rule}] ${v.text}`);
+    print(`chaos: the whole history and the serve logs are in ${dir}`);
   } else {
     await Deno.remove(dir, { recursive: true });
   }

@@ -12,7 +12,7 @@
  *   users are disconnected at its start; it comes back with its meetings empty, or restarts and wipes them. A
  *   server that bbblb cannot reach while its users stay in its meetings for longer than the failover delay is a
  *   partition that no load balancer can keep in one room, and is not injected;
- * - at most two servers have a server-wide fault at the same time.
+ * - at most two servers are down (an outage or a restart) at the same time.
  *
  * @module
  */
@@ -143,6 +143,7 @@ export function planFaults(seed: number, faultMs: number, u: Universe, t: Timing
     { at: Math.round(faultMs * 0.65), kind: "second", start: false },
   ];
   const busyUntil = new Array<number>(u.servers + 1).fill(0);
+  const downUntil: number[] = [];
   const hiddenUntil = new Map<string, number>();
   let serveDownUntil = 0;
   const weights = {
@@ -164,14 +165,16 @@ export function planFaults(seed: number, faultMs: number, u: Universe, t: Timing
     at += Math.round(rng.exponential(1500));
     if (at >= faultMs) break;
     const kind = rng.weighted(weights);
-    const server = rng.int(1, u.servers);
     const tenant = rng.pick(u.tenants);
     const meetingID = rng.pick(u.meetingIDs);
     const serverWide = ["outage", "longOutage", "listFails", "lateCreates", "restart"].includes(kind);
-    if (serverWide) {
-      const busy = busyUntil.filter((until, id) => id > 0 && until > at).length;
-      if (busyUntil[server] > at || busy >= 2) continue;
-    }
+    // A server-wide fault goes to a server that has none (and, for a server going down, while at most one
+    // other is down).
+    const down = ["outage", "longOutage", "restart"].includes(kind);
+    const free = Array.from({ length: u.servers }, (_, i) => i + 1).filter((id) => busyUntil[id] <= at);
+    if (down && downUntil.filter((until) => until > at).length >= 2) continue;
+    if (serverWide && free.length === 0) continue;
+    const server = serverWide ? rng.pick(free) : rng.int(1, u.servers);
     let durationMs = 0;
     switch (kind) {
       case "outage":
@@ -233,12 +236,14 @@ export function planFaults(seed: number, faultMs: number, u: Universe, t: Timing
         const downMs = rng.int(500, 3000);
         serveDownUntil = at + downMs + 5000;
         // The second instance runs between 15% and 65% of the run.
-        const second = at > faultMs * 0.15 && at < faultMs * 0.65 && rng.chance(0.5);
+        const coin = rng.chance(0.5); // drawn always, so a longer run replays a shorter one
+        const second = coin && at > faultMs * 0.15 && at < faultMs * 0.65;
         faults.push({ at, kind, instance: second ? 1 : 0, downMs });
         break;
       }
     }
     if (serverWide) busyUntil[server] = at + durationMs + SERVER_GAP_MS;
+    if (down) downUntil.push(at + durationMs);
   }
   return faults.sort((a, b) => a.at - b.at);
 }
