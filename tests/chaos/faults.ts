@@ -175,16 +175,17 @@ export class FaultRunner {
         return true;
       }
       case "restart": {
+        // A restarting server disconnects its users and loses its meetings at once; it listens again later.
         const fake = world.fakes[f.server - 1];
         await fake.stop();
-        this.#log(`server ${f.server} restarts (down ${f.downMs} ms)`, { servers: [f.server] });
+        const wiped = this.#wipe(f.server);
+        this.#log(`server ${f.server} restarts (down ${f.downMs} ms): ${wiped.length} meetings wiped`, {
+          servers: [f.server],
+          refs: wiped,
+        });
         this.#lasting(f.server, f.downMs, async () => {
-          const wiped = this.#wipe(f.server);
           await fake.restart();
-          this.#log(`server ${f.server} is up again, ${wiped.length} meetings wiped`, {
-            servers: [f.server],
-            refs: wiped,
-          });
+          this.#log(`server ${f.server} is up again`, { servers: [f.server] });
         });
         return true;
       }

@@ -20,7 +20,7 @@ import { FaultRunner } from "./faults.ts";
 import { History, label } from "./history.ts";
 import { isolationProblem, tags } from "./isolation.ts";
 import { RoundClock } from "./rounds.ts";
-import { clientOps, planFaults, type Universe } from "./schedule.ts";
+import { clientOps, planFaults, type Timing, type Universe } from "./schedule.ts";
 import { Client } from "./workload.ts";
 import { type ServeSettings, World } from "./world.ts";
 
@@ -33,11 +33,11 @@ export const UNIVERSE: Universe = {
 };
 
 /** The settings serve runs with: a short poll interval and issue 12's settings scaled down to it. */
-export const SETTINGS: ServeSettings = {
+export const SETTINGS: ServeSettings & Timing & { missedRounds: number } = {
   pollMs: 1000,
   backendTimeoutMs: 2000,
   failThreshold: 2,
-  failoverDelayMs: 8000,
+  failoverDelayMs: 10_000,
   createTimeoutMs: 4000,
   missedRounds: 2,
 };

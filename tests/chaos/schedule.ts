@@ -76,7 +76,7 @@ export type Fault =
     | { kind: "listFails"; server: number; durationMs: number }
     /** Creates are performed at once and answered `delayMs` later: issue 12's second reproducer. */
     | { kind: "lateCreates"; server: number; delayMs: number; durationMs: number }
-    /** The server restarts: refused for `downMs`, then up with no meetings. */
+    /** The server restarts: its meetings are gone at once, connections are refused for `downMs`. */
     | { kind: "restart"; server: number; downMs: number }
     /** getMeetings leaves the meeting out (wherever it runs) for a while, though it runs. */
     | { kind: "hide"; tenant: string; meetingID: string; durationMs: number }
@@ -97,9 +97,12 @@ export type Fault =
 /** Least time between two server-wide faults on one server, in ms (several good poll rounds). */
 export const SERVER_GAP_MS = 5000;
 
-/** The longest short outage: its failure streak stays below the failover delay (see {@linkcode planFaults}). */
+/**
+ * The longest short outage: its failure streak (the outage, then at most a poll interval and a round that waits a
+ * backend timeout until the next good answer) stays 3 s below the failover delay, a margin for a slow machine.
+ */
 export function shortOutageMaxMs(t: Timing): number {
-  return t.failoverDelayMs - t.pollMs - t.backendTimeoutMs - 1500;
+  return t.failoverDelayMs - t.pollMs - t.backendTimeoutMs - 3000;
 }
 
 /**

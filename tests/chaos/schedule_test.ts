@@ -18,7 +18,7 @@ import {
 } from "./schedule.ts";
 
 const U: Universe = { servers: 5, tenants: ["", "law", "med"], meetingIDs: ["a", "b", "c"], clients: 3 };
-const T: Timing = { pollMs: 1000, backendTimeoutMs: 2000, failoverDelayMs: 8000, createTimeoutMs: 4000 };
+const T: Timing = { pollMs: 1000, backendTimeoutMs: 2000, failoverDelayMs: 10_000, createTimeoutMs: 4000 };
 
 const take = <T>(it: Iterator<T>, n: number) => Array.from({ length: n }, () => it.next().value as T);
 
@@ -81,7 +81,7 @@ Deno.test("short outages stay below the failover delay with its margins, long on
     assert.ok(f.durationMs + T.pollMs + T.backendTimeoutMs < T.failoverDelayMs);
   }
   for (const f of long) assert.ok(f.durationMs >= T.failoverDelayMs + 3000);
-  assert.throws(() => planFaults(1, 60_000, U, { ...T, failoverDelayMs: 4000 }), /no short outages/);
+  assert.throws(() => planFaults(1, 60_000, U, { ...T, failoverDelayMs: 6000 }), /no short outages/);
 });
 
 Deno.test("the generator gives the same numbers for the same seed, within the asked ranges", () => {

@@ -16,17 +16,17 @@ import { FakeBbb } from "../fake_bbb.ts";
 import { copiesOf, type Copy, type View } from "./checker.ts";
 import type { Answer } from "./isolation.ts";
 
-/** The settings `serve` runs with in a chaos run. */
+/** The settings `serve` runs with; the issue-12 settings are left to serve's defaults when absent. */
 export interface ServeSettings {
   pollMs: number;
   backendTimeoutMs: number;
   failThreshold: number;
   /** `BBBLB_FAILOVER_DELAY` (issue 12). */
-  failoverDelayMs: number;
+  failoverDelayMs?: number;
   /** `BBBLB_CREATE_TIMEOUT` (issue 12). */
-  createTimeoutMs: number;
+  createTimeoutMs?: number;
   /** `BBBLB_MISSED_ROUNDS` (issue 12). */
-  missedRounds: number;
+  missedRounds?: number;
 }
 
 /** The default tenant's API secret in a chaos run. */
@@ -105,15 +105,14 @@ export class World {
     return world;
   }
 
-  /** The environment of serve and the admin commands: the issue-12 settings. */
+  /** The environment of serve and the admin commands: the backend timeout and the issue-12 settings given. */
   env(): Record<string, string> {
     const s = this.settings;
-    return {
-      BBBLB_BACKEND_TIMEOUT: String(s.backendTimeoutMs / 1000),
-      BBBLB_FAILOVER_DELAY: String(s.failoverDelayMs / 1000),
-      BBBLB_CREATE_TIMEOUT: String(s.createTimeoutMs / 1000),
-      BBBLB_MISSED_ROUNDS: String(s.missedRounds),
-    };
+    const env: Record<string, string> = { BBBLB_BACKEND_TIMEOUT: String(s.backendTimeoutMs / 1000) };
+    if (s.failoverDelayMs !== undefined) env.BBBLB_FAILOVER_DELAY = String(s.failoverDelayMs / 1000);
+    if (s.createTimeoutMs !== undefined) env.BBBLB_CREATE_TIMEOUT = String(s.createTimeoutMs / 1000);
+    if (s.missedRounds !== undefined) env.BBBLB_MISSED_ROUNDS = String(s.missedRounds);
+    return env;
   }
 
   /** Start serve instance `i` (if it is not running or starting) and wait until it answers. */
