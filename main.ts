@@ -9,6 +9,7 @@ import { CHECKSUM_ALGORITHMS } from "./src/bbb/checksum.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import {
   ConfigError,
+  ConfigUnreadableError,
   type Env,
   kvPath,
   layeredEnv,
@@ -17,6 +18,7 @@ import {
   type ServeFlags,
 } from "./src/config.ts";
 import { configCommand } from "./src/cli/config.ts";
+import { installCommand } from "./src/cli/install.ts";
 import { exportCommand, importCommand, readExportFile } from "./src/cli/backup.ts";
 import { syncServersCommand } from "./src/cli/sync_servers.ts";
 import { CliError } from "./src/cli/errors.ts";
@@ -47,16 +49,21 @@ async function settingsEnv(configFlag?: string): Promise<Env> {
   return layeredEnv(processEnv, await readConfigFile(configFlag, processEnv));
 }
 
+/** Says on stderr that a command created a new store (only serve, import, install and sync-servers do). */
+function announceNewStore(path: string): void {
+  console.error(`bbblb: created a new store at ${path}`);
+}
+
 /**
- * Run an admin subcommand on the store named by `--kv` and print what it returns. Only `add-server` creates a
- * missing store.
+ * Run an admin subcommand on the store named by `--kv` and print what it returns. A missing store is refused
+ * unless `create` (import and sync-servers), which says so on stderr.
  */
 async function withStore(
   kvFlag: string | undefined,
   run: (kv: Deno.Kv) => Promise<string>,
   create = false,
 ): Promise<void> {
-  const kv = await openStore(kvPath(kvFlag, await settingsEnv()), create);
+  const kv = await openStore(kvPath(kvFlag, await settingsEnv()), create, announceNewStore);
   await answeredOrAbandoned(kv, ensureSchema(kv));
   try {
     console.log(await run(kv));
@@ -88,6 +95,15 @@ function kvOption(): Option {
 /** `--checksum`: the algorithm bbblb signs its calls to a server with. */
 function checksumOption(): Option {
   return new Option("--checksum <algo>", "what bbblb signs its calls with").choices([...CHECKSUM_ALGORITHMS]);
+}
+
+/** `--hooks-checksum`: what bbblb signs calls to a server's webhooks module with (bbb-webhooks 2.6: SHA-1 only). */
+function hooksChecksumOption(): Option {
+  return new Option(
+    "--hooks-checksum <algo>",
+    "what calls to its webhooks module are signed with (default sha1)",
+  )
+    .choices([...CHECKSUM_ALGORITHMS]);
 }
 
 /** Commander's way to repeat an option: collect its values. */
@@ -131,6 +147,18 @@ function serveOptions(): Option[] {
       "--recover-threshold <n>",
       "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
     ),
+    new Option(
+      "--failover-delay <seconds>",
+      "silence of a server before its meetings are re-created elsewhere (env BBBLB_FAILOVER_DELAY, default 30)",
+    ),
+    new Option(
+      "--create-timeout <seconds>",
+      "wait for a BBB create before it is in doubt (env BBBLB_CREATE_TIMEOUT, default 15)",
+    ),
+    new Option(
+      "--missed-rounds <n>",
+      "getMeetings answers missing a meeting before it counts as ended (env BBBLB_MISSED_ROUNDS, default 2)",
+    ),
     new Option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)"),
     new Option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)"),
     new Option(
@@ -148,6 +176,10 @@ function serveOptions(): Option[] {
     new Option(
       "--request-timeout <seconds>",
       "longest time one API request may take (env BBBLB_REQUEST_TIMEOUT, default 30)",
+    ),
+    new Option(
+      "--checksum-algorithms <list>",
+      "what front-ends may sign with, e.g. sha256,sha512 (env BBBLB_CHECKSUM_ALGORITHMS, default all four)",
     ),
   ];
 }
@@ -169,11 +201,40 @@ export function program(): Command {
   });
 
   const configCmd = cli.command("config")
-    .description("print the effective settings of serve (same flags, environment and file); secrets masked");
+    .description(
+      "print the effective settings of serve and the config file and store they come from; secrets masked",
+    );
   serveOptions().forEach((o) => configCmd.addOption(o));
-  configCmd.action(async (flags: ServeFlags & { config?: string }) => {
-    console.log(await configCommand(flags, processEnv, await readConfigFile(flags.config, processEnv)));
+  configCmd.option("--show-secrets", "print the secrets unmasked (as bbb-conf --secret does for BBB)");
+  configCmd.action(async (flags: ServeFlags & { config?: string; showSecrets?: boolean }) => {
+    const { showSecrets, config, ...serveFlags } = flags;
+    console.log(
+      await configCommand(serveFlags, processEnv, await readConfigFile(config, processEnv), {
+        showSecrets: Boolean(showSecrets),
+      }),
+    );
   });
+
+  cli.command("install")
+    .description("lay out the systemd service: unit, /etc/bbblb/bbblb.env with a generated secret, the store")
+    .option("--root <dir>", "prefix every path with DIR (an image being built, a test)", "")
+    .option("--url <url>", "bbblb's public URL for BBBLB_URL (default https://THIS-HOST)")
+    .option("--dry-run", "print what would be done and write nothing")
+    .option("--force", "replace a unit that differs from this bbblb's (the env file is never replaced)")
+    .action(async (o) => {
+      console.log(
+        await installCommand({
+          root: o.root,
+          url: o.url,
+          dryRun: Boolean(o.dryRun),
+          force: Boolean(o.force),
+          executable: Deno.build.standalone
+            ? Deno.execPath()
+            : decodeURIComponent(new URL("./bbblb", import.meta.url).pathname),
+          onCreate: announceNewStore,
+        }),
+      );
+    });
 
   cli.command("add-server")
     .description(
@@ -188,6 +249,7 @@ export function program(): Command {
     .option("--disabled", "add it disabled (no new meetings)")
     .option("--max-meetings <n>", "place at most this many meetings there (default: no cap)")
     .addOption(checksumOption().default("sha256"))
+    .addOption(hooksChecksumOption())
     .option("--no-check", "skip the call that checks URL and secret")
     .action(async (id: string, url: string, secret: string, o) => {
       await withStore(o.kv, (kv) =>
@@ -199,11 +261,12 @@ export function program(): Command {
           tags: o.tag,
           disabled: o.disabled,
           checksum: o.checksum,
+          hooksChecksum: o.hooksChecksum,
           maxMeetings: o.maxMeetings,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,
-        }), true);
+        }));
     });
 
   cli.command("set-server")
@@ -219,6 +282,7 @@ export function program(): Command {
     .option("--no-tags", "remove every placement tag")
     .option("--max-meetings <n>", "place at most this many meetings there, or none to lift the cap")
     .addOption(checksumOption())
+    .addOption(hooksChecksumOption())
     .option("--no-check", "skip the call that checks a new URL or secret")
     .action(async (id: string, o) => {
       await withStore(o.kv, (kv) =>
@@ -228,6 +292,7 @@ export function program(): Command {
           secret: o.secret,
           weight: o.weight,
           checksum: o.checksum,
+          hooksChecksum: o.hooksChecksum,
           tags: o.tag,
           clearTags: o.tags === false,
           maxMeetings: o.maxMeetings,
@@ -311,7 +376,7 @@ export function program(): Command {
       } catch (e) {
         throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
       }
-      await withStore(o.kv, (kv) =>
+      const sync = (kv: Deno.Kv) =>
         syncServersCommand(kv, {
           text,
           name: file === "-" ? "stdin" : file,
@@ -319,7 +384,20 @@ export function program(): Command {
           dryRun: Boolean(o.dryRun),
           check: o.check,
           timeoutMs: 10_000,
-        }), !o.dryRun);
+        });
+      const path = kvPath(o.kv, await settingsEnv());
+      if (o.dryRun && !/^https?:\/\//.test(path) && !(await Deno.stat(path).then(() => true, () => false))) {
+        // Before the first start (configuration management): plan against an empty cluster, create nothing.
+        console.error(`bbblb: there is no store at ${path} yet: the plan is against an empty one`);
+        const empty = await Deno.openKv(":memory:");
+        try {
+          console.log(await sync(empty));
+        } finally {
+          empty.close();
+        }
+        return;
+      }
+      await withStore(o.kv, sync, !o.dryRun);
     });
 
   addTenantCommands(cli.command("tenant"), withStore, kvOption, settingsEnv, readStdin);
@@ -360,6 +438,10 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof CliError) {
       console.error(`bbblb: ${e.message}`);
       return e.exitCode;
+    }
+    if (e instanceof ConfigUnreadableError) {
+      console.error(`bbblb: ${e.message}`);
+      return 1;
     }
     if (e instanceof ConfigError || e instanceof StoreError) {
       console.error(`bbblb: ${e.message}`);

@@ -221,26 +221,24 @@ export async function startFleet(
   return { proc, members: JSON.parse(await firstLine(proc)) };
 }
 
-/** Register every fleet member with `./bbblb add-server` (ids 1..n; `--no-check` when told so). */
+/**
+ * Register every fleet member (ids 1..n; `--no-check` when told so) with one `./bbblb sync-servers`, which also
+ * creates the store (add-server refuses a missing one).
+ */
 export async function registerFleet(kv: string, fleet: Fleet, check = false): Promise<void> {
-  // Several at a time: each add-server is a process start (~100 ms).
-  const queue = fleet.members.map((m, i) => ({ m, id: i + 1 }));
-  const worker = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const args = [
-        "add-server",
-        String(next.id),
-        `http://127.0.0.1:${next.m.port}/bigbluebutton/`,
-        next.m.secret,
-        "--kv",
-        kv,
-      ];
-      if (!check) args.push("--no-check");
-      const out = await new Deno.Command(`${ROOT}bbblb`, { args, stdout: "null", stderr: "piped" }).output();
-      if (!out.success) throw new Error(`add-server failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  const servers = fleet.members.map((m, i) => ({
+    id: i + 1,
+    url: `http://127.0.0.1:${m.port}/bigbluebutton/`,
+    secret: m.secret,
+  }));
+  const args = ["sync-servers", "-", "--kv", kv, ...(check ? [] : ["--no-check"])];
+  const child = new Deno.Command(`${ROOT}bbblb`, { args, stdin: "piped", stdout: "null", stderr: "piped" })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(servers)));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(`sync-servers failed: ${new TextDecoder().decode(out.stderr)}`);
 }
 
 /** A running `./bbblb serve`. */

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from "./bbb/checksum.ts";
+
 /** The validated settings of `bbblb serve`. */
 export interface ServeConfig {
   /** The KV store: a file path or a KV Connect URL. */
@@ -31,6 +33,15 @@ export interface ServeConfig {
   failThreshold: number;
   /** Consecutive good rounds after which an offline server is online again. */
   recoverThreshold: number;
+  /**
+   * How long a server must give no valid BBB answer before its meetings are re-created elsewhere, in ms (and a
+   * probe of the meeting must fail too).
+   */
+  failoverDelayMs: number;
+  /** How long a create may take on a BBB server before it is in doubt, in ms. */
+  createTimeoutMs: number;
+  /** getMeetings answers that must miss a meeting before bbblb judges it ended. */
+  missedRounds: number;
   /** Log level. */
   logLevel: "debug" | "info" | "warn" | "error";
   /** Log format. */
@@ -43,6 +54,11 @@ export interface ServeConfig {
   maxBodyBytes: number;
   /** Longest time one API request may take, in milliseconds; then it is answered FAILED `serverUnavailable`. */
   requestTimeoutMs: number;
+  /**
+   * The algorithms front-ends may sign API calls with (BBB's `supportedChecksumAlgorithms`); a checksum made with
+   * another one is `checksumError`.
+   */
+  checksumAlgorithms: ChecksumAlgorithm[];
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -57,6 +73,9 @@ export interface ServeFlags {
   backendTimeout?: string;
   failThreshold?: string;
   recoverThreshold?: string;
+  failoverDelay?: string;
+  createTimeout?: string;
+  missedRounds?: string;
   logLevel?: string;
   logFormat?: string;
   adminToken?: string;
@@ -64,6 +83,7 @@ export interface ServeFlags {
   trustProxy?: boolean | string;
   maxBody?: string;
   requestTimeout?: string;
+  checksumAlgorithms?: string;
 }
 
 /**
@@ -110,12 +130,16 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_BACKEND_TIMEOUT", "--backend-timeout", "backendTimeout"],
   ["BBBLB_FAIL_THRESHOLD", "--fail-threshold", "failThreshold"],
   ["BBBLB_RECOVER_THRESHOLD", "--recover-threshold", "recoverThreshold"],
+  ["BBBLB_FAILOVER_DELAY", "--failover-delay", "failoverDelay"],
+  ["BBBLB_CREATE_TIMEOUT", "--create-timeout", "createTimeout"],
+  ["BBBLB_MISSED_ROUNDS", "--missed-rounds", "missedRounds"],
   ["BBBLB_LOG_LEVEL", "--log-level", "logLevel"],
   ["BBBLB_LOG_FORMAT", "--log-format", "logFormat"],
   ["BBBLB_ADMIN_TOKEN", "--admin-token", "adminToken", true],
   ["BBBLB_TRUST_PROXY", "--trust-proxy", "trustProxy"],
   ["BBBLB_MAX_BODY", "--max-body", "maxBody"],
   ["BBBLB_REQUEST_TIMEOUT", "--request-timeout", "requestTimeout"],
+  ["BBBLB_CHECKSUM_ALGORITHMS", "--checksum-algorithms", "checksumAlgorithms"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -133,21 +157,30 @@ export interface FileValue {
 export interface ConfigFile {
   path: string;
   values: Map<string, FileValue>;
+  /**
+   * Keys without the `BBBLB_` prefix that name no bbblb setting (`DENO_V8_FLAGS`, …), with their lines: left to
+   * the program that reads the same file (systemd's `EnvironmentFile`), shown by `bbblb config`.
+   */
+  others: { key: string; line: number }[];
+  /** Whether bbblb read it by default ({@linkcode DEFAULT_CONFIG_FILE}), not named by `--config`/`BBBLB_CONFIG`. */
+  byDefault?: boolean;
 }
 
 /**
  * Parse an env-style config file: `KEY=VALUE` lines, the `BBBLB_` prefix optional, an optional `export `
  * before the key, values optionally in single or double quotes, blank lines and lines starting with `#`
  * ignored. A later line wins over an earlier one for the same key, as in systemd's `EnvironmentFile`, so one
- * file can serve both.
+ * file can serve both. A key without the prefix that names no setting is another program's (`DENO_V8_FLAGS`
+ * for the service) and is kept in {@linkcode ConfigFile.others}; a `BBBLB_` key that names no setting is a typo.
  *
  * @param path only for messages
- * @throws {ConfigError} with one problem per bad line: a line that is not `KEY=VALUE`, or an unknown key
- *   (naming the key and the line)
+ * @throws {ConfigError} with one problem per bad line: a line that is not `KEY=VALUE`, or an unknown `BBBLB_`
+ *   key (naming the key and the line)
  */
 export function parseConfigFile(text: string, path: string): ConfigFile {
   const known = new Set(SETTINGS.map((s) => s.env));
   const values = new Map<string, FileValue>();
+  const others: ConfigFile["others"] = [];
   const problems: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
@@ -165,13 +198,14 @@ export function parseConfigFile(text: string, path: string): ConfigFile {
       return;
     }
     if (!known.has(env)) {
-      problems.push(`${path}:${line}: unknown setting "${m[1]}"`);
+      if (name.startsWith("BBBLB_")) problems.push(`${path}:${line}: unknown setting "${m[1]}"`);
+      else others.push({ key: m[1], line });
       return;
     }
     values.set(env, { value: unquote(m[2]), line });
   });
   if (problems.length > 0) throw new ConfigError(problems);
-  return { path, values };
+  return { path, values, others };
 }
 
 function unquote(v: string): string {
@@ -182,14 +216,48 @@ function unquote(v: string): string {
   return v;
 }
 
+/** The file every subcommand reads when neither `--config` nor `BBBLB_CONFIG` names one: the service's. */
+export const DEFAULT_CONFIG_FILE = "/etc/bbblb/bbblb.env";
+
 /**
- * Read and parse the config file named by `--config`, else `BBBLB_CONFIG`; `null` when neither names one.
+ * The variable that replaces {@linkcode DEFAULT_CONFIG_FILE} (empty: no default file). Only for tests, which
+ * must not read the real `/etc`; operators use `BBBLB_CONFIG`.
+ */
+export const DEFAULT_CONFIG_VARIABLE = "BBBLB_DEFAULT_CONFIG";
+
+/** The default config file exists but this user cannot read it. */
+export class ConfigUnreadableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigUnreadableError";
+  }
+}
+
+/**
+ * Read and parse the config file named by `--config`, else `BBBLB_CONFIG`, else {@linkcode DEFAULT_CONFIG_FILE}
+ * if it exists; `null` when there is none, or when `BBBLB_CONFIG` is set but empty.
  *
- * @throws {ConfigError} when the file cannot be read, or for its bad lines (see {@linkcode parseConfigFile})
+ * @throws {ConfigError} when a named file cannot be read, or for its bad lines (see {@linkcode parseConfigFile})
+ * @throws {ConfigUnreadableError} when the default file exists but cannot be read (not root)
  */
 export async function readConfigFile(flag: string | undefined, env: Env): Promise<ConfigFile | null> {
   const path = flag ?? env("BBBLB_CONFIG");
-  if (path === undefined || path === "") return null;
+  if (path === "") return null; // set but empty: no file (the systemd unit, whose settings systemd passes)
+  if (path === undefined) {
+    const fallback = env(DEFAULT_CONFIG_VARIABLE) ?? DEFAULT_CONFIG_FILE;
+    if (fallback === "") return null;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(fallback);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw new ConfigUnreadableError(
+        `cannot read ${fallback}, the settings of the bbblb service (${(e as Error).message}): ` +
+          "run this as root, or set BBBLB_CONFIG to another file",
+      );
+    }
+    return { ...parseConfigFile(text, fallback), byDefault: true };
+  }
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -348,6 +416,27 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       1,
       100,
     ), 2);
+  const failoverDelayMs = 1000 * check(() =>
+    number(
+      pick(flags.failoverDelay, "BBBLB_FAILOVER_DELAY") ?? "30",
+      "--failover-delay / BBBLB_FAILOVER_DELAY (seconds)",
+      0,
+      86_400,
+    ), 30);
+  const createTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.createTimeout, "BBBLB_CREATE_TIMEOUT") ?? "15",
+      "--create-timeout / BBBLB_CREATE_TIMEOUT (seconds)",
+      0.1,
+      600,
+    ), 15);
+  const missedRounds = check(() =>
+    integer(
+      pick(flags.missedRounds, "BBBLB_MISSED_ROUNDS") ?? "2",
+      "--missed-rounds / BBBLB_MISSED_ROUNDS",
+      1,
+      100,
+    ), 2);
   const rawToken = pick(flags.adminToken, "BBBLB_ADMIN_TOKEN");
   let adminToken: string | null = null;
   if (rawToken !== undefined && rawToken !== "") {
@@ -381,6 +470,10 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       1,
       3600,
     ), 30);
+  const checksumAlgorithms = check(
+    () => algorithmList(pick(flags.checksumAlgorithms, "BBBLB_CHECKSUM_ALGORITHMS")),
+    [...CHECKSUM_ALGORITHMS],
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kv,
@@ -393,13 +486,31 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     backendTimeoutMs,
     failThreshold,
     recoverThreshold,
+    failoverDelayMs,
+    createTimeoutMs,
+    missedRounds,
     logLevel,
     logFormat,
     adminToken,
     trustProxy,
     maxBodyBytes,
     requestTimeoutMs,
+    checksumAlgorithms,
   };
+}
+
+/** `--checksum-algorithms`: a comma-separated list of {@linkcode CHECKSUM_ALGORITHMS}; all four when absent. */
+function algorithmList(raw: string | undefined): ChecksumAlgorithm[] {
+  if (raw === undefined || raw.trim() === "") return [...CHECKSUM_ALGORITHMS];
+  const list = raw.split(",").map((a) => a.trim().toLowerCase()).filter((a) => a !== "");
+  const bad = list.filter((a) => !(CHECKSUM_ALGORITHMS as readonly string[]).includes(a));
+  if (bad.length > 0 || list.length === 0) {
+    throw new ConfigError(
+      `--checksum-algorithms / BBBLB_CHECKSUM_ALGORITHMS: "${raw}" is not a comma-separated list of ` +
+        CHECKSUM_ALGORITHMS.join(", "),
+    );
+  }
+  return CHECKSUM_ALGORITHMS.filter((a) => list.includes(a));
 }
 
 /** The default of `--max-body`: 32 MiB, as nginx in front of BBB allows for slides. */
@@ -408,8 +519,11 @@ export const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
 /** Mask for secrets in `bbblb config`. */
 export const MASK = "********";
 
-/** The effective value of a setting as `bbblb config` shows it (secrets masked, units as in the variable). */
-export function displayValue(setting: SettingInfo, config: ServeConfig): string {
+/**
+ * The effective value of a setting as `bbblb config` shows it (units as in the variable), secrets masked unless
+ * `showSecrets` (`bbblb config --show-secrets`).
+ */
+export function displayValue(setting: SettingInfo, config: ServeConfig, showSecrets = false): string {
   switch (setting.key) {
     case "kv":
       return config.kv;
@@ -418,7 +532,7 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
     case "port":
       return String(config.port);
     case "secret":
-      return config.secrets.map(() => MASK).join(",");
+      return showSecrets ? config.secrets.join(",") : config.secrets.map(() => MASK).join(",");
     case "url":
       return config.url;
     case "logoutUrl":
@@ -431,18 +545,26 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
       return String(config.failThreshold);
     case "recoverThreshold":
       return String(config.recoverThreshold);
+    case "failoverDelay":
+      return String(config.failoverDelayMs / 1000);
+    case "createTimeout":
+      return String(config.createTimeoutMs / 1000);
+    case "missedRounds":
+      return String(config.missedRounds);
     case "logLevel":
       return config.logLevel;
     case "logFormat":
       return config.logFormat;
     case "adminToken":
-      return config.adminToken === null ? "" : MASK;
+      return config.adminToken === null ? "" : showSecrets ? config.adminToken : MASK;
     case "trustProxy":
       return String(config.trustProxy);
     case "maxBody":
       return String(config.maxBodyBytes);
     case "requestTimeout":
       return String(config.requestTimeoutMs / 1000);
+    case "checksumAlgorithms":
+      return config.checksumAlgorithms.join(",");
   }
 }
 

@@ -88,3 +88,28 @@ Deno.test("serveConfig(flags, env) without a file keeps working as before", () =
   assert.equal(config.url, "https://lb.example.org");
   assert.equal(config.adminToken, null);
 });
+
+Deno.test("keys that name no bbblb setting and lack the BBBLB_ prefix are left to other programs", () => {
+  const file = parseConfigFile(
+    "PORT=9000\nDENO_V8_FLAGS=--optimize-for-size\nexport LANG=C.UTF-8\n",
+    "f.env",
+  );
+  assert.deepEqual(file.others, [{ key: "DENO_V8_FLAGS", line: 2 }, { key: "LANG", line: 3 }]);
+  assert.equal(serveConfig({}, layeredEnv(noEnv, file)).port, 9000);
+  // A BBBLB_ key is bbblb's: a typo there is still refused.
+  assert.throws(() => parseConfigFile("BBBLB_DENO_V8_FLAGS=x\n", "f.env"), ConfigError);
+});
+
+Deno.test("--checksum-algorithms takes a comma-separated list of the four; anything else is named", () => {
+  assert.deepEqual(serveConfig({}, noEnv).checksumAlgorithms, ["sha1", "sha256", "sha384", "sha512"]);
+  assert.deepEqual(
+    serveConfig({}, envOf({ BBBLB_CHECKSUM_ALGORITHMS: "SHA512, sha256" })).checksumAlgorithms,
+    ["sha256", "sha512"],
+  );
+  assert.throws(
+    () => serveConfig({ checksumAlgorithms: "sha256,md5" }, noEnv),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /^--checksum-algorithms \/ BBBLB_CHECKSUM_ALGORITHMS: "sha256,md5"/.test(e.message),
+  );
+});

@@ -6,20 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
-import { runBbblb } from "./bbblb_process.ts";
+import { createStore, runBbblb, withTempDir } from "./bbblb_process.ts";
 
 const SECRET = "backup-fake-secret-0123456789";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-backup-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** A fresh temporary directory for `fn`, removed afterwards. */
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("bbblb-backup-", fn);
 }
 
 async function addServers(kv: string): Promise<void> {
+  await createStore(kv);
   for (const [id, port] of [["1", "1"], ["2", "2"]]) {
     const res = await runBbblb([
       "add-server",

@@ -7,6 +7,9 @@
  */
 
 import { createHash } from "node:crypto";
+import { DEFAULT_CONFIG_VARIABLE } from "../src/config.ts";
+import { openStore } from "../src/store/kv.ts";
+import { ensureSchema } from "../src/store/schema.ts";
 
 /** The repository root (where the `./bbblb` launcher lives). */
 export const ROOT: URL = new URL("../", import.meta.url);
@@ -26,14 +29,40 @@ export interface RunOptions {
   stdin?: string;
 }
 
-/** PATH, HOME and DENO_DIR (and XDG_CACHE_HOME, where Deno finds its cache) from the outer environment. */
+/**
+ * PATH, HOME and DENO_DIR (and XDG_CACHE_HOME, where Deno finds its cache) from the outer environment, and no
+ * default config file: the machine's `/etc/bbblb/bbblb.env` (a service installed on it) must not reach a test.
+ */
 export function minimalEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { [DEFAULT_CONFIG_VARIABLE]: "" };
   for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
   return { ...env, ...extra };
+}
+
+/** Run `fn` with a fresh temporary directory (named with `prefix`), removed afterwards. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Create an empty store at `path`, as `serve` does on its first start (admin commands such as `add-server` refuse
+ * a store that does not exist).
+ */
+export async function createStore(path: string): Promise<void> {
+  const kv = await openStore(path, true);
+  try {
+    await ensureSchema(kv);
+  } finally {
+    kv.close();
+  }
 }
 
 /** Run `./bbblb ARGS` to completion. */

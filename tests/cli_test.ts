@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { FakeBbb } from "./fake_bbb.ts";
 import {
   type CliResult,
+  createStore,
   freePort,
   runBbblb,
   type ServeProcess,
@@ -29,10 +30,14 @@ interface Row {
   weight: number;
 }
 
-/** Run `fn` with a fresh temp dir and KV path; the dir is removed afterwards. */
-async function withKv(fn: (kv: string) => Promise<void>): Promise<void> {
+/**
+ * Run `fn` with a fresh temp dir and an empty store in it (as `serve` leaves it on its first start), or only
+ * the path with `store: false`; the dir is removed afterwards.
+ */
+async function withKv(fn: (kv: string) => Promise<void>, options = { store: true }): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bbblb-cli-" });
   try {
+    if (options.store) await createStore(`${dir}/bbblb.kv`);
     await fn(`${dir}/bbblb.kv`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -196,13 +201,53 @@ Deno.test("enable, disable, cordon, set-server and remove-server of an unknown i
   });
 });
 
-Deno.test("admin commands other than add-server refuse a store that does not exist, and create none", async () => {
+Deno.test("admin commands refuse a store that does not exist in one line naming it, and create none", async () => {
   await withKv(async (kv) => {
-    for (const command of [["list-servers"], ["list-meetings"], ["enable", "1"], ["panic", "1"]]) {
-      assertOneLineError(await runBbblb([...command, "--kv", kv]), /there is no store/);
+    for (
+      const command of [
+        ["list-servers"],
+        ["list-meetings"],
+        ["enable", "1"],
+        ["panic", "1"],
+        ["add-server", "1", "http://127.0.0.1:9/bigbluebutton/", SECRET, "--no-check"],
+        ["set-server", "1", "--weight", "2"],
+        ["tenant", "list"],
+        ["export"],
+      ]
+    ) {
+      const res = await runBbblb([...command, "--kv", kv]);
+      assertOneLineError(res, /there is no store at .*bbblb\.kv/);
+      assert.equal(res.code, 1, command.join(" "));
     }
     await assert.rejects(() => Deno.stat(kv));
-  });
+  }, { store: false });
+});
+
+Deno.test("sync-servers and import create a missing store and say so on stderr", async () => {
+  await withKv(async (kv) => {
+    const synced = await runBbblb(["sync-servers", "-", "--no-check", "--kv", kv], {
+      stdin: JSON.stringify([{ id: 1, url: "http://127.0.0.1:9/bigbluebutton/", secret: SECRET }]),
+    });
+    assertOk(synced);
+    assert.match(synced.stderr, /created a new store at .*bbblb\.kv/);
+    assert.deepEqual((await rows(kv)).map((r) => r.id), [1]);
+    const exported = await runBbblb(["export", "--kv", kv]);
+    assertOk(exported);
+    const other = kv.replace(/bbblb\.kv$/, "other.kv");
+    const imported = await runBbblb(["import", "-", "--kv", other], { stdin: exported.stdout });
+    assertOk(imported);
+    assert.match(imported.stderr, /created a new store at .*other\.kv/);
+    assert.deepEqual((await rows(other)).map((r) => r.id), [1]);
+    // A dry run before the first start plans against an empty cluster and creates nothing.
+    const third = kv.replace(/bbblb\.kv$/, "third.kv");
+    const planned = await runBbblb(["sync-servers", "-", "--dry-run", "--no-check", "--kv", third], {
+      stdin: JSON.stringify([{ id: 2, url: "http://127.0.0.1:9/bigbluebutton/", secret: SECRET }]),
+    });
+    assertOk(planned);
+    assert.match(planned.stdout, /add server 2 .*\n.*dry run: 1 to add/);
+    assert.match(planned.stderr, /no store at .*third\.kv yet/);
+    await assert.rejects(() => Deno.stat(third));
+  }, { store: false });
 });
 
 Deno.test("set-server changes weight and secret; the same URL cannot be registered twice", async () => {
@@ -439,5 +484,33 @@ Deno.test("add-server --tag and set-server --tag / --no-tags set a server's plac
     const bad = await runBbblb(["set-server", "1", "--tag", "a;b", "--kv", kv]);
     assertOneLineError(bad, /not a tag/);
     assert.equal(bad.code, 2);
+  });
+});
+
+Deno.test("add-server and set-server --hooks-checksum choose what webhook calls are signed with (SHA-1 unless set)", async () => {
+  await withKv(async (kv) => {
+    const url = "http://127.0.0.1:9/bigbluebutton/";
+    assertOk(await runBbblb(["add-server", "1", url, SECRET, "--no-check", "--kv", kv]));
+    assertOk(
+      await runBbblb([
+        "add-server",
+        "2",
+        url.replace(":9", ":10"),
+        SECRET,
+        "--no-check",
+        "--hooks-checksum",
+        "sha256",
+        "--kv",
+        kv,
+      ]),
+    );
+    const hooks = async () =>
+      (await rows(kv)).map((r) => (r as Row & { hooksChecksum: string }).hooksChecksum);
+    assert.deepEqual(await hooks(), ["sha1", "sha256"]);
+    const changed = await runBbblb(["set-server", "1", "--hooks-checksum", "sha512", "--kv", kv]);
+    assertOk(changed);
+    assert.match(changed.stdout, /server 1: changed hooks-checksum/);
+    assert.deepEqual(await hooks(), ["sha512", "sha256"]);
+    assertOneLineError(await runBbblb(["set-server", "1", "--hooks-checksum", "md5", "--kv", kv]), /md5/);
   });
 });

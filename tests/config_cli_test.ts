@@ -6,15 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runBbblb, signedPath, startServe } from "./bbblb_process.ts";
+import { runBbblb, signedPath, startServe, withTempDir } from "./bbblb_process.ts";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-config-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** A fresh temporary directory for `fn`, removed afterwards. */
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("bbblb-config-", fn);
 }
 
 const FILE_SECRET = "file-secret-0123456789abcdef";

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { silentLogger } from "../src/log.ts";
-import { staleClaimMs } from "../src/cluster/create.ts";
+import { clusterContext } from "../src/cluster/context.ts";
+import { settleClaim, staleClaimMs } from "../src/cluster/lifecycle.ts";
 import { runChores } from "../src/poller/loop.ts";
 import { pollRound } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
@@ -21,6 +22,7 @@ import { assertLoadsExact } from "./harness.ts";
 
 const SECRET = "crash-test-secret-0123456789";
 const BACKEND_TIMEOUT_MS = 2000;
+const CREATE_TIMEOUT_MS = 2000;
 
 Deno.test("serve killed with SIGKILL during a burst of 200 creates leaves a consistent store", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bbblb-crash-" });
@@ -44,7 +46,14 @@ Deno.test("serve killed with SIGKILL during a burst of 200 creates leaves a cons
     }
     kv.close();
 
-    const args = ["--backend-timeout", String(BACKEND_TIMEOUT_MS / 1000), "--poll-interval", "3600"];
+    const args = [
+      "--backend-timeout",
+      String(BACKEND_TIMEOUT_MS / 1000),
+      "--create-timeout",
+      String(CREATE_TIMEOUT_MS / 1000),
+      "--poll-interval",
+      "3600",
+    ];
     const first = await startServe({ kv: kvPath, secret: SECRET, args });
     const create = (port: number, i: number, load: number) =>
       fetch(
@@ -93,11 +102,11 @@ Deno.test("serve killed with SIGKILL during a burst of 200 creates leaves a cons
       await second.terminate();
     }
 
-    // After serve stopped: once the claims are stale, one poll round settles them by what the servers list, and
-    // the minute-level chores (run directly, as their cron would) release whatever is left.
+    // After serve stopped: once the claims are stale, a poll round tracks those the servers run, and the
+    // minute-level chores (run directly, as their cron would) ask the servers about the rest and release them.
     const store = await openStore(kvPath, false);
     try {
-      const later = Date.now() + staleClaimMs(BACKEND_TIMEOUT_MS) + 1000;
+      const later = Date.now() + staleClaimMs(CREATE_TIMEOUT_MS) + 1000;
       const placed = await listAllMeetings(store);
       for (const m of placed.filter((m) => m.value.status === "running")) {
         assert.equal(m.value.loadMilli, loadOf(Number(m.value.meetingID.slice("burst-".length))) * 1000);
@@ -107,18 +116,25 @@ Deno.test("serve killed with SIGKILL during a burst of 200 creates leaves a cons
         backendTimeoutMs: BACKEND_TIMEOUT_MS,
         failThreshold: 2,
         recoverThreshold: 2,
-        graceMs: 0,
-        staleClaimMs: staleClaimMs(BACKEND_TIMEOUT_MS),
+        staleClaimMs: staleClaimMs(CREATE_TIMEOUT_MS),
         log: silentLogger,
         now: () => later,
       });
       assert.equal(round.failedServers, 0);
       assert.ok(round.claimsSettled >= 1, "the round settled the claims the kill left");
+      const ctx = clusterContext({
+        kv: store,
+        log: silentLogger,
+        publicUrl: "http://127.0.0.1",
+        linkKey: new Uint8Array(32),
+        backendTimeoutMs: BACKEND_TIMEOUT_MS,
+      });
       await runChores({
         kv: store,
         log: silentLogger,
-        staleClaimMs: staleClaimMs(BACKEND_TIMEOUT_MS),
+        staleClaimMs: staleClaimMs(CREATE_TIMEOUT_MS),
         now: later,
+        settle: (claim) => settleClaim(ctx, claim),
       });
       const meetings = await listAllMeetings(store);
       assert.deepEqual(

@@ -64,6 +64,9 @@ Deno.test("bbblb serves the BBB API end to end to the unchanged bigbluebutton-js
       fakes.push(await FakeBbb.start({ secret: `fake-${i}-${crypto.randomUUID()}` }));
     }
 
+    // As in the quick start: serve creates the store on its first start, then the servers are registered.
+    serve = await startServe({ kv, secret: API_SECRET });
+
     await t.step("add-server registers each fake server and exits 0", async () => {
       for (const [i, fake] of fakes.entries()) {
         const res = await runBbblb(["add-server", String(i + 1), fake.url, fake.secret], {
@@ -74,8 +77,6 @@ Deno.test("bbblb serves the BBB API end to end to the unchanged bigbluebutton-js
       }
       assert.deepEqual((await listServers(kv)).map((r) => r.url), fakes.map((f) => f.url));
     });
-
-    serve = await startServe({ kv, secret: API_SECRET });
     const api = bbb.api(serve.url, API_SECRET);
     const ids = Array.from({ length: 6 }, (_, i) => `e2e-meeting-${i + 1}`);
 

@@ -6,12 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { urlSafeQuery } from "../src/bbb/query.ts";
-import { holder, setup, sign, tag } from "./harness.ts";
+import { holder, setup, type SetupOptions, sign, tag } from "./harness.ts";
+import { createLogger } from "../src/log.ts";
 import { rawGet } from "./raw_http.ts";
 
 /** Serve a harness's app on a free port for the duration of `fn`. */
-async function served(fn: (base: string, h: Awaited<ReturnType<typeof setup>>) => Promise<void>) {
-  await using h = await setup();
+async function served(
+  fn: (base: string, h: Awaited<ReturnType<typeof setup>>) => Promise<void>,
+  options: SetupOptions = {},
+) {
+  await using h = await setup(options);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, h.app.fetch);
   try {
     await fn(`http://127.0.0.1:${server.addr.port}/bigbluebutton/api/`, h);
@@ -152,4 +156,48 @@ Deno.test("an invalid percent-escape is validationError over a real socket", asy
     assert.equal(res.status, 200);
     assert.equal(tag(res.body, "messageKey"), "validationError");
   });
+});
+
+Deno.test("API paths with repeated slashes are answered as BBB's nginx and Tomcat answer them", async () => {
+  await served(async (base) => {
+    const origin = base.replace("/bigbluebutton/api/", "");
+    // A front-end configured with .../bigbluebutton/ whose client appends /api/...
+    const query = "meetingID=slashes&name=Slashes";
+    const created = await rawGet(`${origin}/bigbluebutton//api/create?${sign("create", query)}`);
+    assert.equal(tag(created.body, "returncode"), "SUCCESS", created.body);
+    const info = await rawGet(
+      `${origin}//bigbluebutton/api//getMeetingInfo?${sign("getMeetingInfo", "meetingID=slashes")}`,
+    );
+    assert.equal(tag(info.body, "meetingID"), "slashes", info.body);
+    const index = await rawGet(`${origin}/bigbluebutton//api/`);
+    assert.equal(tag(index.body, "returncode"), "SUCCESS");
+    // The checksum still covers the query as sent: a wrong one is refused on the merged path too.
+    const wrong = await rawGet(`${origin}/bigbluebutton//api/getMeetings?checksum=${"0".repeat(64)}`);
+    assert.equal(tag(wrong.body, "messageKey"), "checksumError");
+  });
+});
+
+Deno.test("an unknown path is a 404 logged at debug level with its path and a hint, never its query", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", format: "json", write: (l) => lines.push(l) });
+  await served(async (base) => {
+    const origin = base.replace("/bigbluebutton/api/", "");
+    const res = await rawGet(`${origin}/api/create?meetingID=x&checksum=${"a".repeat(40)}`);
+    assert.equal(res.status, 404);
+  }, { log });
+  const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "unknown path");
+  assert.ok(line, `no unknown path line in:\n${lines.join("\n")}`);
+  assert.equal(line.level, "debug");
+  assert.equal(line.path, "/api/create");
+  assert.match(line.hint, /\/bigbluebutton\/api\//);
+  assert.ok(!lines.join("\n").includes("a".repeat(40)), "the checksum was logged");
+});
+
+Deno.test("--checksum-algorithms restricts what front-ends may sign with; other checksums are checksumError", async () => {
+  await served(async (base) => {
+    const sha1 = await rawGet(`${base}getMeetings?${sign("getMeetings", "", undefined, "sha1")}`);
+    assert.equal(tag(sha1.body, "messageKey"), "checksumError", sha1.body);
+    const sha512 = await rawGet(`${base}getMeetings?${sign("getMeetings", "", undefined, "sha512")}`);
+    assert.equal(tag(sha512.body, "returncode"), "SUCCESS", sha512.body);
+  }, { checksumAlgorithms: ["sha256", "sha512"] });
 });

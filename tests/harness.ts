@@ -6,14 +6,15 @@
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { createMetrics, type Metrics } from "../src/api/metrics.ts";
-import type { ClusterContext } from "../src/cluster/context.ts";
+import { type ClusterContext, clusterContext } from "../src/cluster/context.ts";
 import { encodeQuery } from "../src/bbb/query.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
-import { pollRound } from "../src/poller/round.ts";
+import { type PollDeps, pollRound, type PollState } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
+import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
 
 /** The API secret of the app under test. */
 export const SECRET = "bbblb-test-secret-0123456789";
@@ -61,6 +62,14 @@ export interface SetupOptions {
   directory?: boolean;
   /** Passed to createApp. @default 30 000 */
   requestTimeoutMs?: number;
+  /** Passed to createApp and the cluster context. @default 0: a server that fails is gone at once */
+  failoverDelayMs?: number;
+  /** Passed to createApp and the cluster context. @default 15 000 */
+  createTimeoutMs?: number;
+  /** Passed to createApp and the cluster context. @default 2 */
+  failThreshold?: number;
+  /** Passed to createApp. @default all four */
+  checksumAlgorithms?: readonly ChecksumAlgorithm[];
 }
 
 /** bbblb's public URL in harness apps. */
@@ -92,6 +101,9 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     kv,
     secrets: () => [SECRET],
     backendTimeoutMs,
+    failoverDelayMs: options.failoverDelayMs ?? 0,
+    createTimeoutMs: options.createTimeoutMs,
+    failThreshold: options.failThreshold,
     maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     publicUrl: PUBLIC_URL,
@@ -102,19 +114,20 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     statusRefreshSeconds: options.statusRefreshSeconds,
     log: options.log,
     trustProxy: options.trustProxy,
+    checksumAlgorithms: options.checksumAlgorithms,
     tenantCacheMs: 0, // tests change tenants between requests
   });
-  const ctx: ClusterContext = {
+  const ctx = clusterContext({
     kv,
     backendTimeoutMs,
-    settleMs: 2 * backendTimeoutMs,
-    failThreshold: 2,
-    fetch,
+    failThreshold: options.failThreshold,
+    failoverDelayMs: options.failoverDelayMs ?? 0,
+    createTimeoutMs: options.createTimeoutMs,
     log: silentLogger,
     publicUrl: PUBLIC_URL,
     linkKey,
     directory,
-  };
+  });
   const call = async (name: string, params: Record<string, string> = {}) =>
     await app.request(`/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`);
   return {
@@ -142,25 +155,34 @@ export function holder(fakes: FakeBbb[], meetingID: string): number {
   return fakes.findIndex((f) => f.meetings.has(meetingID));
 }
 
-/** Run one poll round on a harness's store (no grace, so tests need not wait). */
-export async function poll(
-  h: Harness,
-  options: {
-    graceMs?: number;
-    failThreshold?: number;
-    recoverThreshold?: number;
-    backendTimeoutMs?: number;
-  } = {},
-) {
-  return await pollRound({
+/** Options of {@linkcode poll} and {@linkcode pollDeps}. */
+export interface PollOptions {
+  failThreshold?: number;
+  recoverThreshold?: number;
+  backendTimeoutMs?: number;
+  missedRounds?: number;
+  staleClaimMs?: number;
+  state?: PollState;
+}
+
+/** The poller's dependencies on a harness's store. */
+export function pollDeps(h: Harness, options: PollOptions = {}): PollDeps {
+  return {
     kv: h.kv,
     backendTimeoutMs: options.backendTimeoutMs ?? 500,
     failThreshold: options.failThreshold ?? 2,
     recoverThreshold: options.recoverThreshold ?? 2,
-    graceMs: options.graceMs ?? 0,
+    missedRounds: options.missedRounds,
+    staleClaimMs: options.staleClaimMs,
+    state: options.state,
     log: silentLogger,
     links: { publicUrl: h.ctx.publicUrl, linkKey: h.ctx.linkKey },
-  });
+  };
+}
+
+/** Run one poll round on a harness's store. */
+export async function poll(h: Harness, options: PollOptions = {}) {
+  return await pollRound(pollDeps(h, options));
 }
 
 /** Assert the store's invariant: every load sum equals the declared load of the meetings on that server. */

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { updateServer } from "../src/store/servers.ts";
 import { holder, setup, sign, tag } from "./harness.ts";
-import { runBbblb } from "./bbblb_process.ts";
+import { createStore, runBbblb } from "./bbblb_process.ts";
 
 Deno.test("a body over --max-body is FAILED requestTooLarge; one under it reaches the server", async () => {
   await using h = await setup({ servers: 1, maxBodyBytes: 4096 });
@@ -110,6 +110,7 @@ Deno.test("add-server and set-server --max-meetings: shown by list-servers, bad 
   const dir = await Deno.makeTempDir({ prefix: "bbblb-limits-" });
   const kv = `${dir}/bbblb.kv`;
   try {
+    await createStore(kv);
     const add = await runBbblb([
       "add-server",
       "1",

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeBbb } from "./fake_bbb.ts";
-import { runBbblb, signedPath, startServe } from "./bbblb_process.ts";
+import { createStore, runBbblb, signedPath, startServe } from "./bbblb_process.ts";
 
 const API_SECRET = "log-api-secret-" + crypto.randomUUID();
 const TOKEN = "log-admin-token-" + crypto.randomUUID();
@@ -39,6 +39,7 @@ Deno.test("a full JSON-logged run of serve logs no secret, checksum, join passwo
     MODERATOR_PW,
     ...fakes.map((f) => f.secret),
   ]);
+  await createStore(kv);
   for (const [i, fake] of fakes.entries()) {
     const res = await runBbblb(["add-server", String(i + 1), fake.url, "-", "--kv", kv], {
       stdin: fake.secret,

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runBbblb, type ServeProcess, signedPath, startServe } from "./bbblb_process.ts";
+import { createStore, runBbblb, type ServeProcess, signedPath, startServe } from "./bbblb_process.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 
 const SECRET = "poller-process-secret";
@@ -52,6 +52,7 @@ Deno.test("two serve instances on one KV: one polls, and the other takes over wh
   const fake = await FakeBbb.start();
   const serves: ServeProcess[] = [];
   try {
+    await createStore(kv);
     assert.equal((await runBbblb(["add-server", "1", fake.url, fake.secret, "--kv", kv])).code, 0);
     const args = ["--poll-interval", "1", "--backend-timeout", "1"];
     serves.push(
@@ -82,19 +83,20 @@ Deno.test("two serve instances on one KV: one polls, and the other takes over wh
   }
 });
 
-Deno.test("a server killed during the test goes offline, gets no new meetings, and its meetings move on", async () => {
+Deno.test("a server killed during the test goes offline, gets no new meetings, and its meetings move on once gone", async () => {
   const dir = await Deno.makeTempDir();
   const kv = `${dir}/bbblb.kv`;
   const fakes = [await FakeBbb.start(), await FakeBbb.start()];
   let serve: ServeProcess | undefined;
   try {
+    await createStore(kv);
     for (const [i, f] of fakes.entries()) {
       assert.equal((await runBbblb(["add-server", String(i + 1), f.url, f.secret, "--kv", kv])).code, 0);
     }
     serve = await startServe({
       kv,
       secret: SECRET,
-      args: ["--poll-interval", "1", "--backend-timeout", "1"],
+      args: ["--poll-interval", "1", "--backend-timeout", "1", "--failover-delay", "6"],
     });
     for (let i = 0; i < 4; i++) {
       assert.match(await text(serve, "create", `meetingID=room-${i}&name=Room`), /SUCCESS/);
@@ -113,8 +115,18 @@ Deno.test("a server killed during the test goes offline, gets no new meetings, a
     }
     assert.equal([...fakes[1].meetings.keys()].filter((id) => /room-1\d/.test(id)).length, 4);
 
-    // the next create brings the first meeting back on the other server
-    assert.match(await text(serve, "create", `meetingID=${onVictim[0]}&name=Room`), /SUCCESS/);
+    // offline is not gone: within the failover delay its meetings are not opened anywhere else
+    assert.match(
+      await text(serve, "create", `meetingID=${onVictim[0]}&name=Room`),
+      /<messageKey>serverUnavailable<\/messageKey>/,
+    );
+    assert.ok(!fakes[1].meetings.has(onVictim[0]));
+    // once it has been silent for the failover delay, the next create brings the meeting back on the other server
+    await eventually(
+      "the meeting fails over",
+      15_000,
+      async () => /SUCCESS/.test(await text(serve!, "create", `meetingID=${onVictim[0]}&name=Room`)),
+    );
     assert.ok(fakes[1].meetings.has(onVictim[0]));
     // a join does it too, and a join link with the old createTime still works
     if (onVictim.length > 1) {

@@ -7,7 +7,7 @@
  * SQLite's side files are created with mode 0600.
  *
  * These tests need root (mount, chattr; CI runs as root) and Debian's sqlite3, e2fsprogs and mount, which
- * `.ci/run` installs.
+ * `.ci/run` installs; without them they are reported as ignored with the reason.
  *
  * @module
  */
@@ -17,14 +17,16 @@ import { addServer } from "../src/store/servers.ts";
 import { ensureSchema } from "../src/store/schema.ts";
 import { runBbblb, type ServeProcess, signedPath, startServe } from "./bbblb_process.ts";
 import { FakeBbb } from "./fake_bbb.ts";
+import { needing, type Needs } from "./requirements.ts";
 
 const SECRET = "store-failure-secret-0123456789";
 
-function requireRoot(): void {
-  if (Deno.uid() !== 0) {
-    throw new Error("this test mounts a small tmpfs and sets file attributes: run it as root (CI does)");
-  }
-}
+const TMPFS: Needs = { root: "it mounts a 4 MiB tmpfs", tools: [{ command: "mount", pkg: "mount" }] };
+const IMMUTABLE: Needs = {
+  root: "it sets the immutable attribute",
+  tools: [{ command: "chattr", pkg: "e2fsprogs" }],
+};
+const SQLITE: Needs = { tools: [{ command: "sqlite3", pkg: "sqlite3" }] };
 
 async function run(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -108,143 +110,154 @@ function assertNoStackTrace(serve: ServeProcess): void {
   assert.doesNotMatch(serve.stderr, /internal error/);
 }
 
-Deno.test("a full disk: serve answers FAILED and recovers, the CLI stops in one line, nothing is lost", async () => {
-  requireRoot();
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-full-" });
-  const mnt = `${dir}/mnt`;
-  await Deno.mkdir(mnt);
-  await run("mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mnt]);
-  const kv = `${mnt}/bbblb.kv`;
-  let serve: ServeProcess | undefined;
-  let fake: FakeBbb | undefined;
-  try {
-    ({ fake, serve } = await cluster(kv));
-    assert.match(await create(serve, "before-full"), /SUCCESS/);
-    const filler = await Deno.open(`${mnt}/filler`, { create: true, write: true });
-    try {
-      for (const chunk = new Uint8Array(64 * 1024);;) await filler.write(chunk);
-    } catch (e) {
-      assert.match((e as Error).message, /No space left/);
-    } finally {
-      filler.close();
-    }
+Deno.test(
+  needing(
+    TMPFS,
+    "a full disk: serve answers FAILED and recovers, the CLI stops in one line, nothing is lost",
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "bbblb-full-" });
+      const mnt = `${dir}/mnt`;
+      await Deno.mkdir(mnt);
+      await run("mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mnt]);
+      const kv = `${mnt}/bbblb.kv`;
+      let serve: ServeProcess | undefined;
+      let fake: FakeBbb | undefined;
+      try {
+        ({ fake, serve } = await cluster(kv));
+        assert.match(await create(serve, "before-full"), /SUCCESS/);
+        const filler = await Deno.open(`${mnt}/filler`, { create: true, write: true });
+        try {
+          for (const chunk = new Uint8Array(64 * 1024);;) await filler.write(chunk);
+        } catch (e) {
+          assert.match((e as Error).message, /No space left/);
+        } finally {
+          filler.close();
+        }
 
-    await assertFailedCreate(serve, "while-full", /disk holding the store is full/);
-    assert.equal(fake.meetings.has("while-full"), false, "nothing reached BBB");
-    await assertStillServing(serve, "before-full");
-    await assertCliStops(kv, /stopped: the disk holding the store is full/);
+        await assertFailedCreate(serve, "while-full", /disk holding the store is full/);
+        assert.equal(fake.meetings.has("while-full"), false, "nothing reached BBB");
+        await assertStillServing(serve, "before-full");
+        await assertCliStops(kv, /stopped: the disk holding the store is full/);
 
-    await Deno.remove(`${mnt}/filler`);
-    assert.match(await create(serve, "after-full"), /SUCCESS/);
-    assert.equal((await serve.terminate()).code, 0);
-    assertNoStackTrace(serve);
-    await assertKept(kv, ["before-full", "after-full"]);
-  } finally {
-    await serve?.kill();
-    await fake?.close();
-    await run("umount", [mnt]).catch(() => run("umount", ["-l", mnt]));
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+        await Deno.remove(`${mnt}/filler`);
+        assert.match(await create(serve, "after-full"), /SUCCESS/);
+        assert.equal((await serve.terminate()).code, 0);
+        assertNoStackTrace(serve);
+        await assertKept(kv, ["before-full", "after-full"]);
+      } finally {
+        await serve?.kill();
+        await fake?.close();
+        await run("umount", [mnt]).catch(() => run("umount", ["-l", mnt]));
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  ),
+);
 
-Deno.test("the store locked by another program: FAILED within the retry budget, CLI stops, then recovers", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-locked-" });
-  const kv = `${dir}/bbblb.kv`;
-  let serve: ServeProcess | undefined;
-  let fake: FakeBbb | undefined;
-  let holder: Deno.ChildProcess | undefined;
-  try {
-    ({ fake, serve } = await cluster(kv));
-    assert.match(await create(serve, "before-lock"), /SUCCESS/);
-    // sqlite3 (Debian's) takes the write lock and keeps it until told otherwise.
-    try {
-      holder = new Deno.Command("sqlite3", { args: [kv], stdin: "piped", stdout: "piped", stderr: "piped" })
-        .spawn();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new Error("sqlite3 is missing: apt-get install sqlite3");
-      throw e;
-    }
-    const stdin = holder.stdin.getWriter();
-    await stdin.write(new TextEncoder().encode("BEGIN EXCLUSIVE;\nSELECT 'locked';\n"));
-    const reader = holder.stdout.getReader();
-    assert.match(new TextDecoder().decode((await reader.read()).value), /locked/);
+Deno.test(
+  needing(
+    SQLITE,
+    "the store locked by another program: FAILED within the retry budget, CLI stops, then recovers",
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "bbblb-locked-" });
+      const kv = `${dir}/bbblb.kv`;
+      let serve: ServeProcess | undefined;
+      let fake: FakeBbb | undefined;
+      let holder: Deno.ChildProcess | undefined;
+      try {
+        ({ fake, serve } = await cluster(kv));
+        assert.match(await create(serve, "before-lock"), /SUCCESS/);
+        // sqlite3 (Debian's) takes the write lock and keeps it until told otherwise.
+        holder = new Deno.Command("sqlite3", { args: [kv], stdin: "piped", stdout: "piped", stderr: "piped" })
+          .spawn();
+        const stdin = holder.stdin.getWriter();
+        await stdin.write(new TextEncoder().encode("BEGIN EXCLUSIVE;\nSELECT 'locked';\n"));
+        const reader = holder.stdout.getReader();
+        assert.match(new TextDecoder().decode((await reader.read()).value), /locked/);
 
-    const started = Date.now();
-    await assertFailedCreate(serve, "while-locked", /locked by another program \(gave up after/);
-    assert.ok(
-      Date.now() - started < 15_000,
-      "answered within the retry budget, well before the request timeout",
-    );
-    assert.equal(fake.meetings.has("while-locked"), false);
-    await assertStillServing(serve, "before-lock");
-    // A new connection cannot even read a store locked this way: the CLI gives up after 10 s.
-    await assertCliStops(kv, /stopped: .*locked by another program/);
+        const started = Date.now();
+        await assertFailedCreate(serve, "while-locked", /locked by another program \(gave up after/);
+        assert.ok(
+          Date.now() - started < 15_000,
+          "answered within the retry budget, well before the request timeout",
+        );
+        assert.equal(fake.meetings.has("while-locked"), false);
+        await assertStillServing(serve, "before-lock");
+        // A new connection cannot even read a store locked this way: the CLI gives up after 10 s.
+        await assertCliStops(kv, /stopped: .*locked by another program/);
 
-    await stdin.write(new TextEncoder().encode("ROLLBACK;\n.quit\n"));
-    await stdin.close();
-    reader.releaseLock();
-    await holder.stdout.cancel();
-    await holder.status;
-    holder = undefined;
-    assert.match(await create(serve, "after-lock"), /SUCCESS/);
-    assert.equal((await serve.terminate()).code, 0);
-    assertNoStackTrace(serve);
-    await assertKept(kv, ["before-lock", "after-lock"]);
-  } finally {
-    if (holder) {
-      holder.kill("SIGKILL");
-      await holder.status;
-    }
-    await serve?.kill();
-    await fake?.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+        await stdin.write(new TextEncoder().encode("ROLLBACK;\n.quit\n"));
+        await stdin.close();
+        reader.releaseLock();
+        await holder.stdout.cancel();
+        await holder.status;
+        holder = undefined;
+        assert.match(await create(serve, "after-lock"), /SUCCESS/);
+        assert.equal((await serve.terminate()).code, 0);
+        assertNoStackTrace(serve);
+        await assertKept(kv, ["before-lock", "after-lock"]);
+      } finally {
+        if (holder) {
+          holder.kill("SIGKILL");
+          await holder.status;
+        }
+        await serve?.kill();
+        await fake?.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  ),
+);
 
-Deno.test("the store made unwritable under serve: FAILED, the CLI stops in one line, nothing is lost", async () => {
-  requireRoot();
-  const dir = await Deno.makeTempDir({ prefix: "bbblb-immutable-" });
-  const kv = `${dir}/bbblb.kv`;
-  let serve: ServeProcess | undefined;
-  let fake: FakeBbb | undefined;
-  // The immutable attribute on the database and its write-ahead log stops every writer, root included (a
-  // read-only mount cannot be had while serve holds the files open). The -shm file is left alone: SQLite maps
-  // it into memory, and a write to it would kill the process with SIGBUS — no program could answer that.
-  const files = [kv, `${kv}-wal`];
-  try {
-    ({ fake, serve } = await cluster(kv));
-    assert.match(await create(serve, "before-lock"), /SUCCESS/);
-    await run("chattr", ["+i", ...files]).catch((e) => {
-      throw new Error(`chattr +i failed (the file system must support it, as ext4 does): ${e.message}`);
-    });
-    await assertFailedCreate(serve, "while-immutable", /cannot be written/);
-    assert.equal(fake.meetings.has("while-immutable"), false);
-    await assertStillServing(serve, "before-lock");
-    const cli = await runBbblb([
-      "add-server",
-      "7",
-      "http://127.0.0.1:9/bigbluebutton/",
-      "s",
-      "--no-check",
-      "--kv",
-      kv,
-    ]);
-    assert.equal(cli.code, 1, cli.stderr);
-    assert.equal(cli.stderr.trim().split("\n").length, 1, cli.stderr);
-    assert.match(cli.stderr, /stopped: the store's file cannot be written/);
+Deno.test(
+  needing(
+    IMMUTABLE,
+    "the store made unwritable under serve: FAILED, the CLI stops in one line, nothing is lost",
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "bbblb-immutable-" });
+      const kv = `${dir}/bbblb.kv`;
+      let serve: ServeProcess | undefined;
+      let fake: FakeBbb | undefined;
+      // The immutable attribute on the database and its write-ahead log stops every writer, root included (a
+      // read-only mount cannot be had while serve holds the files open). The -shm file is left alone: SQLite maps
+      // it into memory, and a write to it would kill the process with SIGBUS — no program could answer that.
+      const files = [kv, `${kv}-wal`];
+      try {
+        ({ fake, serve } = await cluster(kv));
+        assert.match(await create(serve, "before-lock"), /SUCCESS/);
+        await run("chattr", ["+i", ...files]).catch((e) => {
+          throw new Error(`chattr +i failed (the file system must support it, as ext4 does): ${e.message}`);
+        });
+        await assertFailedCreate(serve, "while-immutable", /cannot be written/);
+        assert.equal(fake.meetings.has("while-immutable"), false);
+        await assertStillServing(serve, "before-lock");
+        const cli = await runBbblb([
+          "add-server",
+          "7",
+          "http://127.0.0.1:9/bigbluebutton/",
+          "s",
+          "--no-check",
+          "--kv",
+          kv,
+        ]);
+        assert.equal(cli.code, 1, cli.stderr);
+        assert.equal(cli.stderr.trim().split("\n").length, 1, cli.stderr);
+        assert.match(cli.stderr, /stopped: the store's file cannot be written/);
 
-    await run("chattr", ["-i", ...files]);
-    assert.match(await create(serve, "after-unlock"), /SUCCESS/);
-    assert.equal((await serve.terminate()).code, 0);
-    assertNoStackTrace(serve);
-    await assertKept(kv, ["before-lock", "after-unlock"]);
-  } finally {
-    await run("chattr", ["-i", ...files]).catch(() => {});
-    await serve?.kill();
-    await fake?.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+        await run("chattr", ["-i", ...files]);
+        assert.match(await create(serve, "after-unlock"), /SUCCESS/);
+        assert.equal((await serve.terminate()).code, 0);
+        assertNoStackTrace(serve);
+        await assertKept(kv, ["before-lock", "after-unlock"]);
+      } finally {
+        await run("chattr", ["-i", ...files]).catch(() => {});
+        await serve?.kill();
+        await fake?.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  ),
+);
 
 Deno.test("the KV file and SQLite's -wal and -shm files are created with mode 0600", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bbblb-mode-" });
@@ -258,15 +271,9 @@ Deno.test("the KV file and SQLite's -wal and -shm files are created with mode 06
     } finally {
       await serve.terminate();
     }
-    const added = await runBbblb([
-      "add-server",
-      "1",
-      "http://127.0.0.1:9/",
-      "s",
-      "--no-check",
-      "--kv",
-      `${dir}/b.kv`,
-    ]);
+    const added = await runBbblb(["sync-servers", "-", "--no-check", "--kv", `${dir}/b.kv`], {
+      stdin: JSON.stringify([{ id: 1, url: "http://127.0.0.1:9/", secret: "s" }]),
+    });
     assert.equal(added.code, 0, added.stderr);
     assert.equal((await Deno.stat(`${dir}/b.kv`)).mode! & 0o777, 0o600);
   } finally {

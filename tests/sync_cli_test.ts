@@ -17,10 +17,13 @@ Deno.test("sync-servers from a YAML file: --dry-run creates no store, then the s
     );
     const kv = `${dir}/bbblb.kv`;
     const dry = await runBbblb(["sync-servers", `${dir}/servers.yaml`, "--dry-run", "--kv", kv]);
-    assert.equal(dry.code, 1, "a dry run on a store that does not exist should say so");
-    assert.match(dry.stderr, /^bbblb: there is no store at /);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stderr, /^bbblb: there is no store at .* yet: the plan is against an empty one\n$/);
+    assert.match(dry.stdout, /^add server 7 /);
+    assert.equal(await Deno.stat(kv).then(() => true, () => false), false, "a dry run created a store");
     const run = await runBbblb(["sync-servers", `${dir}/servers.yaml`, "--kv", kv]);
     assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, `bbblb: created a new store at ${kv}\n`);
     assert.equal(
       run.stdout,
       `add server 7 (${fake.url}), enabled, weight 2\nsynced: 1 add, 0 update, 0 cordon, 0 remove, 0 unchanged\n`,

@@ -8,13 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { FakeBbb } from "./fake_bbb.ts";
-import { type CliResult, runBbblb, signedPath, startServe } from "./bbblb_process.ts";
+import { type CliResult, createStore, runBbblb, signedPath, startServe } from "./bbblb_process.ts";
 
 const GLOBAL = "global-secret-0123456789";
 
 async function withKv(fn: (kv: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bbblb-tenant-" });
   try {
+    await createStore(`${dir}/bbblb.kv`);
     await fn(`${dir}/bbblb.kv`);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -29,8 +29,11 @@ import { keyringFor, requestHost, tenantAnswer, TenantDirectory, tenantRequest }
 export type AppEnv = { Variables: { server?: number; tenant?: string } };
 import type { Directory } from "../cluster/directory.ts";
 import { Placer } from "../cluster/placer.ts";
+import { clusterContext } from "../cluster/context.ts";
+import { createDeadlineMs } from "../cluster/lifecycle.ts";
 import { get } from "../bbb/query.ts";
 import { storeProblem } from "../store/kv.ts";
+import type { ChecksumAlgorithm } from "../bbb/checksum.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -40,10 +43,14 @@ export interface AppDeps {
   secrets: () => readonly string[];
   /** Timeout of every call to a BBB server, in ms. @default 5000 */
   backendTimeoutMs?: number;
-  /** How long a create or join waits for a concurrent create of the same meetingID, in ms. @default 2 × backendTimeoutMs */
+  /** How long a create or join waits for a concurrent create of the same meetingID, in ms. @default createTimeoutMs + 3 s */
   settleMs?: number;
   /** Consecutive failures that make a server offline. @default 2 */
   failThreshold?: number;
+  /** Silence of a server before its meetings are re-created elsewhere, in ms (`--failover-delay`). @default 30 000 */
+  failoverDelayMs?: number;
+  /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
+  createTimeoutMs?: number;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
   /**
@@ -83,6 +90,11 @@ export interface AppDeps {
    * naming that meeting. @default none: every join reads the store
    */
   directory?: Directory;
+  /**
+   * The checksum algorithms front-ends may sign with (`--checksum-algorithms`, BBB's
+   * `supportedChecksumAlgorithms`). @default all four
+   */
+  checksumAlgorithms?: readonly ChecksumAlgorithm[];
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -110,6 +122,9 @@ const CALLS: Record<string, Handler> = {
   "hooks/destroy": destroyHook,
 };
 
+/** Calls that may create a meeting on a BBB server (see `createDeadlineMs`). */
+const SLOW_CALLS = new Set(["create", "join", "move"]);
+
 /** Calls BBB answers in JSON: their failures are JSON too. */
 const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
 
@@ -128,6 +143,28 @@ const REFUSED: Record<string, string> = {
 };
 
 const API = "/bigbluebutton/api/";
+
+/**
+ * The path of a request with repeated slashes merged, as nginx (`merge_slashes on`) and Tomcat in front of BBB
+ * accept it: a front-end configured with `https://host/bigbluebutton/` whose client appends `/api/create`
+ * requests `/bigbluebutton//api/create`. The query string is not touched (checksums cover it byte for byte).
+ */
+export function pathOf(req: Request): string {
+  const url = req.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  const path = url.slice(start, q < 0 ? undefined : q);
+  return path.includes("//") ? path.replace(/\/{2,}/g, "/") : path;
+}
+
+/** What an unknown path is likely meant to be, for the debug log line. */
+function unknownPathHint(path: string): string {
+  if (path.includes("/api/") || path.endsWith("/api")) {
+    return "the BBB API is at /bigbluebutton/api/; configure front-ends with https://HOST/bigbluebutton/";
+  }
+  return "bbblb answers /bigbluebutton/api/, its callbacks, /healthz, /metrics and /status";
+}
 
 /** Call names as metric labels: the known calls, `index`, or `other` (so a scanner cannot grow the labels). */
 function callLabel(call: string): string {
@@ -182,28 +219,38 @@ const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
  * ```
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const backendTimeoutMs = deps.backendTimeoutMs ?? 5000;
   const ctx: ApiContext = {
-    kv: deps.kv,
-    backendTimeoutMs,
-    settleMs: deps.settleMs ?? 2 * backendTimeoutMs,
-    failThreshold: deps.failThreshold ?? 2,
-    fetch: deps.fetch ?? fetch,
-    log: deps.log ?? silentLogger,
-    publicUrl: (deps.publicUrl ?? "http://127.0.0.1:8090").replace(/\/+$/, ""),
+    ...clusterContext({
+      kv: deps.kv,
+      backendTimeoutMs: deps.backendTimeoutMs,
+      settleMs: deps.settleMs,
+      failThreshold: deps.failThreshold,
+      failoverDelayMs: deps.failoverDelayMs,
+      createTimeoutMs: deps.createTimeoutMs,
+      fetch: deps.fetch,
+      log: deps.log ?? silentLogger,
+      publicUrl: deps.publicUrl ?? "http://127.0.0.1:8090",
+      linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
+      directory: deps.directory,
+      placer: new Placer(),
+    }),
     logoutUrl: deps.logoutUrl ?? null,
-    linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
     secrets: deps.secrets,
     tenants: new TenantDirectory(deps.kv, deps.tenantCacheMs ?? 1000),
-    directory: deps.directory,
-    placer: new Placer(),
   };
   const maxBodyBytes = deps.maxBodyBytes ?? 32 * 1024 * 1024;
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
+  // A create (or a join or move that re-creates a meeting) may try several servers, each within the create
+  // timeout: its deadline is at least that long.
+  const slowCallTimeoutMs = Math.max(
+    requestTimeoutMs,
+    createDeadlineMs(ctx.createTimeoutMs!, ctx.backendTimeoutMs),
+  );
   const metrics = deps.metrics ?? createMetrics(deps.kv);
   const adminToken = deps.adminToken ?? null;
-  const app = new Hono<AppEnv>();
+  const checksumAlgorithms = deps.checksumAlgorithms;
+  const app = new Hono<AppEnv>({ getPath: pathOf });
 
   // Deno builds the request URL from the Host header: one holding `/`, `?`, `#` or `@` would shift the path
   // and query bbblb reads. Such a request is malformed HTTP.
@@ -281,10 +328,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (c.req.method !== "GET" && c.req.method !== "POST") {
       throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
     }
-    return await withinDeadline(requestTimeoutMs, async () => {
+    const deadline = SLOW_CALLS.has(call) ? slowCallTimeoutMs : requestTimeoutMs;
+    return await withinDeadline(deadline, async () => {
       const tenants = await ctx.tenants.snapshot();
       const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
-      const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes);
+      const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes, checksumAlgorithms);
       try {
         await tenantRequest(ctx.kv, tenants, req);
         return await tenantAnswer(req, await handler(ctx, req));
@@ -296,6 +344,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         if (call !== "join" && meetingID !== undefined) ctx.directory?.forgetMeeting(req.tenant, meetingID);
       }
     });
+  });
+
+  app.notFound((c) => {
+    // The path only: a query string may carry checksums and passwords.
+    ctx.log.debug("unknown path", {
+      method: c.req.method,
+      path: c.req.path,
+      hint: unknownPathHint(c.req.path),
+    });
+    return plain(404, "not found");
   });
 
   app.onError((err, c) => {

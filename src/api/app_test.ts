@@ -154,7 +154,8 @@ Deno.test("create skips an unreachable server, takes it out of placement and use
 });
 
 Deno.test("create answers serverUnavailable when no server works, and leaves no claim behind", async () => {
-  await using h = await setup({ servers: 2, backendTimeoutMs: 300 });
+  // Failover delay 0: the hanging server is gone as soon as it is offline, so its claim in doubt is released.
+  await using h = await setup({ servers: 2, backendTimeoutMs: 300, createTimeoutMs: 300 });
   await h.fakes[0].stop();
   h.fakes[1].mode = "hang";
   const body = await h.text("create", { meetingID: "none", name: "none" });

@@ -313,3 +313,23 @@ Deno.test("panic that cannot move everything fails, and running it again finishe
   assert.equal(h.fakes[1].meetings.size, 4);
   await assertLoadsExact(h.kv);
 });
+
+Deno.test("panic of an adopted meeting keeps its name and metadata from the server and says what was not known", async () => {
+  await using h = await setup({ servers: 2 });
+  h.fakes[0].addMeeting("adopted-room", {
+    meetingName: "Physics 101",
+    metadata: { course: "phy-101", "bbb-origin": "Moodle" },
+    createParams: new URLSearchParams({ name: "Physics 101", meetingID: "adopted-room", duration: "90" }),
+  });
+  await poll(h);
+  assert.equal((await getMeeting(h.kv, "", "adopted-room")).value?.serverId, 1);
+  const lines: string[] = [];
+  await panicCommand(h.ctx, "1", (l) => lines.push(l));
+  assert.match(lines[0], /^moved adopted-room to server 2 \(adopted: .*record, welcome, lock settings/);
+  const moved = h.fakes[1].meetings.get("adopted-room")!;
+  assert.equal(moved.meetingName, "Physics 101");
+  assert.equal(moved.metadata.course, "phy-101");
+  assert.equal(moved.metadata["bbb-origin"], "Moodle");
+  assert.equal(moved.createParams.get("duration"), "90");
+  assert.equal(h.fakes[0].meetings.has("adopted-room"), false);
+});

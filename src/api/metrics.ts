@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RoundReport } from "../poller/round.ts";
-import { listAllMeetings } from "../store/meetings.ts";
+import { listAllMeetings, listSplits } from "../store/meetings.ts";
 import { listServers, SERVER_STATES } from "../store/servers.ts";
 
 /** The metrics of one instance. */
@@ -82,6 +82,11 @@ export function createMetrics(kv: Deno.Kv): Metrics {
     "When the last good poll of the server ended (Unix time; absent before the first)",
   );
   const servers = new Gauge({ name: "bbblb_servers", help: "Registered servers", registers: [registry] });
+  const splits = new Gauge({
+    name: "bbblb_split_meetings",
+    help: "Meetings found running on more than one server (as of the last poll round); bbblb heals them",
+    registers: [registry],
+  });
   const requests = new Counter({
     name: "bbblb_api_requests_total",
     help: "BBB API calls answered by this instance, by call and returncode",
@@ -150,7 +155,8 @@ export function createMetrics(kv: Deno.Kv): Metrics {
       }
     },
     async render() {
-      const [list, all] = await Promise.all([listServers(kv), listAllMeetings(kv)]);
+      const [list, all, split] = await Promise.all([listServers(kv), listAllMeetings(kv), listSplits(kv)]);
+      splits.set(new Set(split.map((x) => `${x.tenant}\u0000${x.meetingID}`)).size);
       const counts = new Map<number, number>();
       for (const m of all) counts.set(m.value.serverId, (counts.get(m.value.serverId) ?? 0) + 1);
       // Reset first, so a removed server disappears instead of reporting its last values for ever.

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { holder, poll, PUBLIC_URL, SECRET, setup, sign, tag } from "../../tests/harness.ts";
 import { FakeBbb } from "../../tests/fake_bbb.ts";
-import { addServer } from "../store/servers.ts";
+import { addServer, updateServer } from "../store/servers.ts";
 
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 const recordIDs = (xml: string) => [...xml.matchAll(/<recordID>([^<]*)<\/recordID>/g)].map((m) => m[1]);
@@ -264,6 +264,18 @@ Deno.test("hooks: created on every server, listed with bbblb's ids, idempotent, 
   assert.equal(tag(await h.text("hooks/destroy", { hookID }), "messageKey"), "destroyMissingHook");
   assert.equal(tag(await h.text("hooks/destroy", {}), "messageKey"), "missingParamHookID");
   assert.equal(tag(await h.text("hooks/create", {}), "messageKey"), "missingParamCallbackURL");
+});
+
+Deno.test("a server whose --hooks-checksum says so gets its webhook calls signed with that algorithm", async () => {
+  await using h = await setup({ servers: 2 });
+  await updateServer(h.kv, 2, { hooksChecksum: "sha512" });
+  const created = await h.text("hooks/create", { callbackURL: "https://lms.example.org/hook" });
+  assert.equal(tag(created, "returncode"), "SUCCESS");
+  const checksumLength = (f: FakeBbb) =>
+    f.requests.filter((r) => r.call === "hooks/create").at(-1)!.rawQuery.split("checksum=")[1].length;
+  assert.equal(checksumLength(h.fakes[0]), 40, "server 1 keeps SHA-1");
+  assert.equal(checksumLength(h.fakes[1]), 128, "server 2 is signed with SHA-512");
+  assert.equal(h.fakes[1].hooks.size, 1);
 });
 
 Deno.test("hook events are verified against the server's secret and passed on re-signed with the API secret", async () => {

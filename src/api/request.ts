@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { rawQueryOf, verifyChecksum } from "../bbb/checksum.ts";
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, rawQueryOf, verifyChecksum } from "../bbb/checksum.ts";
 import { BbbError } from "../bbb/errors.ts";
 import { type Params, parseQuery } from "../bbb/query.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
@@ -52,6 +52,8 @@ const BODY_TYPES: Record<string, string[]> = {
  *
  * @param secrets accepted API secrets (all the default tenant's), or a keyring naming each secret's tenant
  * @param maxBodyBytes larger bodies are refused
+ * @param algorithms the checksum algorithms front-ends may sign with (`--checksum-algorithms`, BBB's
+ *   `supportedChecksumAlgorithms`); a checksum made with another one is `checksumError`
  * @throws {BbbError} `checksumError`, `unsupportedContentType`, `requestTooLarge`, `validationError`
  */
 export async function readApiRequest(
@@ -59,6 +61,7 @@ export async function readApiRequest(
   call: string,
   secrets: readonly string[] | Keyring,
   maxBodyBytes: number,
+  algorithms: readonly ChecksumAlgorithm[] = CHECKSUM_ALGORITHMS,
 ): Promise<ApiRequest> {
   const keyring: Keyring = secrets.map((s) =>
     typeof s === "string" ? { secret: s, tenant: DEFAULT_TENANT } : s
@@ -85,7 +88,7 @@ export async function readApiRequest(
       }
     } else if (Object.hasOwn(BODY_TYPES, call) && BODY_TYPES[call].includes(type)) {
       // The checksum covers the query only: verify it before reading a large body from anyone.
-      verify(call, signed, keyring);
+      verify(call, signed, keyring, algorithms);
       const body = await readBody(req, maxBodyBytes);
       if (body.length > 0) forwarded = { bytes: body, contentType: req.headers.get("content-type")! };
     } else {
@@ -96,7 +99,7 @@ export async function readApiRequest(
       }
     }
   }
-  const { query, tenant } = verify(call, signed, keyring);
+  const { query, tenant } = verify(call, signed, keyring, algorithms);
   return { call, tenant, method: req.method, params: parseQuery(query), query, body: forwarded };
 }
 
@@ -108,13 +111,18 @@ const MAX_FORM_BYTES = 2 * 1024 * 1024;
  *
  * @throws {BbbError} `checksumError`
  */
-function verify(call: string, signed: string, keyring: Keyring): { query: string; tenant: string } {
+function verify(
+  call: string,
+  signed: string,
+  keyring: Keyring,
+  algorithms: readonly ChecksumAlgorithm[],
+): { query: string; tenant: string } {
   const secrets = keyring.map((k) => k.secret);
-  let verified = verifyChecksum(call, signed, secrets);
+  let verified = verifyChecksum(call, signed, secrets, algorithms);
   if (!verified.ok && verified.problem === "mismatch" && /%27/i.test(signed)) {
     // JavaScript clients sign a raw `'` (encodeURIComponent and querystring leave it alone), then fetch() and
     // axios send it as `%27`. Both spell the same parameters, so the raw spelling is tried too.
-    verified = verifyChecksum(call, signed.replace(/%27/gi, "'"), secrets);
+    verified = verifyChecksum(call, signed.replace(/%27/gi, "'"), secrets, algorithms);
   }
   if (!verified.ok) {
     throw new BbbError(

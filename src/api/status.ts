@@ -10,7 +10,7 @@ import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { listAllMeetings } from "../store/meetings.ts";
+import { listAllMeetings, listSplits } from "../store/meetings.ts";
 import { listServers } from "../store/servers.ts";
 import { bearerOf, plain, tokenMatches } from "./admin.ts";
 
@@ -84,7 +84,11 @@ function esc(s: string): string {
 }
 
 async function render(o: StatusOptions): Promise<string> {
-  const [servers, meetings] = await Promise.all([listServers(o.kv), listAllMeetings(o.kv)]);
+  const [servers, meetings, splits] = await Promise.all([
+    listServers(o.kv),
+    listAllMeetings(o.kv),
+    listSplits(o.kv),
+  ]);
   const counts = new Map<number, number>();
   for (const m of meetings) counts.set(m.value.serverId, (counts.get(m.value.serverId) ?? 0) + 1);
   const rows = servers.map((s) => {
@@ -104,7 +108,9 @@ async function render(o: StatusOptions): Promise<string> {
 <td>${s.id}</td><td class="url">${esc(url)}</td>
 <td class="state state-${s.state}">${s.state}</td>
 <td class="${s.online ? "online" : "offline"}">${s.online ? "online" : "offline"}${
-      s.health.lastError ? `<div class="err">${esc(s.health.lastError)}</div>` : ""
+      s.health.lastError
+        ? `<div class="err" title="${esc(s.health.lastError)}">${esc(shortError(s.health.lastError))}</div>`
+        : ""
     }</td>
 <td class="num meetings">${counts.get(s.id) ?? 0}</td>
 <td class="num participants">${s.stats.participants}</td>
@@ -121,6 +127,7 @@ async function render(o: StatusOptions): Promise<string> {
 <style>
 body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; background: #f6f7f9; }
 h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.1rem; margin: 1.5rem 0 .3rem; }
 p.summary { margin: 0 0 1rem; color: #4a5263; }
 table { border-collapse: collapse; background: #fff; box-shadow: 0 1px 3px #0002; min-width: 48rem; }
 th, td { padding: .45rem .8rem; border-bottom: 1px solid #e3e6eb; text-align: left; vertical-align: top; }
@@ -147,8 +154,59 @@ footer { margin-top: 1rem; font-size: .8rem; color: #6b7280; }
 ${body || '<tr><td colspan="7">No servers registered.</td></tr>'}
 </tbody>
 </table>
+${
+    splits.length === 0 ? "" : `<h2>Split meetings</h2>
+<p class="summary">Running on two servers; bbblb heals each by its rule (the copy without participants is ended).</p>
+<table class="splits">
+<thead><tr><th>Meeting</th><th>Recorded on</th><th>Copy on</th><th>Participants in the copy</th></tr></thead>
+<tbody>
+${
+      splits.map((x) =>
+        `<tr class="split"><td>${
+          esc(x.tenant ? `${x.tenant}: ${x.meetingID}` : x.meetingID)
+        }</td><td class="num">${x.serverId}</td><td class="num">${x.copyServerId}</td><td class="num">${x.copyParticipants}</td></tr>`
+      ).join("\n")
+    }
+</tbody>
+</table>`
+  }
 <footer>As of ${now}; this page reloads every ${refresh} s. Participants as of the last poll.</footer>
 </body>
 </html>
 `;
+}
+
+/** What a server's last failure says, in a few words, for the status page (the full text is its tooltip). */
+const SHORT_ERRORS: [RegExp, (m: RegExpMatchArray) => string][] = [
+  [/refused bbblb's checksum/, () => "wrong secret (the server refused bbblb's checksum)"],
+  [/dns error|failed to lookup address|Name or service not known/i, () => "host name not found (DNS)"],
+  [/connection refused/i, () => "connection refused"],
+  [/no answer from .* within (\d+) ms/, (m) => `no answer within ${Number(m[1]) / 1000} s`],
+  [/timed? ?out/i, () => "timed out"],
+  [/certificate|tls|ssl/i, () => "TLS error (certificate?)"],
+  [/HTTP (\d{3}) from/, (m) => `HTTP ${m[1]} instead of a BBB answer`],
+  [/did not answer BBB/, () => "not a BBB answer (wrong URL?)"],
+  [/answered (\w+)/, (m) => `answered ${m[1]}`],
+  [/blocked|network is unreachable|no route to host/i, () => "network unreachable"],
+];
+
+/**
+ * A server's last error in a few words: the known causes by name, anything else cut to 80 characters.
+ *
+ * @example
+ * ```ts
+ * import { shortError } from "./status.ts";
+ * const raw = "getMeetings: cannot reach bbb1.example.org: fetch failed (error sending request for url " +
+ *   "(https://bbb1.example.org/bigbluebutton/api/getMeetings): client error (Connect): dns error: failed to " +
+ *   "lookup address information: Name or service not known)";
+ * if (shortError(raw) !== "host name not found (DNS)") throw new Error(shortError(raw));
+ * ```
+ */
+export function shortError(message: string): string {
+  for (const [pattern, say] of SHORT_ERRORS) {
+    const m = message.match(pattern);
+    if (m) return say(m);
+  }
+  const text = message.replace(/^\w+: /, "");
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }

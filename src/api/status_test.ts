@@ -5,8 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { setup } from "../../tests/harness.ts";
-import { setServerState } from "../store/servers.ts";
+import { holder, poll, setup } from "../../tests/harness.ts";
+import { markFailure, setServerState } from "../store/servers.ts";
+import { shortError } from "./status.ts";
 import { keys } from "../store/keys.ts";
 
 const TOKEN = "status-token-0123456789";
@@ -67,4 +68,51 @@ Deno.test("/status?token= sets an HttpOnly cookie without the token and redirect
   const page = await h.app.request("/status", { headers: { cookie: cookie.split(";")[0] } });
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<tr class="server"/);
+});
+
+Deno.test("a split meeting shows on /status and in bbblb_split_meetings until it is healed", async () => {
+  await using h = await setup({ servers: 2 });
+  assert.match(await h.text("create", { meetingID: "twice", name: "Twice" }), /SUCCESS/);
+  const on = holder(h.fakes, "twice");
+  h.fakes[on].addParticipant("twice");
+  h.fakes[1 - on].addMeeting("twice"); // made directly on the other server, someone inside
+  h.fakes[1 - on].addParticipant("twice");
+  await poll(h);
+  const html = await (await h.app.request("/status")).text();
+  assert.equal(html.match(/<tr class="split"/g)?.length, 1);
+  assert.match(await (await h.app.request("/metrics")).text(), /^bbblb_split_meetings 1$/m);
+  h.fakes[1 - on].meetings.get("twice")!.participants.length = 0;
+  await poll(h);
+  await poll(h);
+  assert.equal(h.fakes[1 - on].meetings.has("twice"), false, "the copy nobody is in was ended");
+  assert.doesNotMatch(await (await h.app.request("/status")).text(), /<tr class="split"/);
+  assert.match(await (await h.app.request("/metrics")).text(), /^bbblb_split_meetings 0$/m);
+});
+
+Deno.test("/status says a server's last error in a few words, the full text in its tooltip", async () => {
+  await using h = await setup({ servers: 1 });
+  const raw = "getMeetings: cannot reach bbb1.example.org: fetch failed (error sending request for url " +
+    "(https://bbb1.example.org/bigbluebutton/api/getMeetings): client error (Connect): dns error: failed to " +
+    "lookup address information: Name or service not known)";
+  await markFailure(h.kv, 1, raw, 2);
+  const html = await (await h.app.request("/status")).text();
+  const err = html.match(/<div class="err" title="([^"]*)">([^<]*)<\/div>/);
+  assert.ok(err, "no error shown");
+  assert.equal(err[2], "host name not found (DNS)");
+  assert.match(err[1], /dns error: failed to lookup address/);
+  assert.equal(
+    shortError("getMeetings: no answer from bbb2.example.org within 5000 ms"),
+    "no answer within 5 s",
+  );
+  assert.equal(
+    shortError(
+      "getMeetings: cannot reach 10.0.0.2:443: tcp connect error: Connection refused (os error 111)",
+    ),
+    "connection refused",
+  );
+  assert.equal(
+    shortError("the server refused bbblb's checksum: is the secret right?").startsWith("wrong secret"),
+    true,
+  );
+  assert.equal(shortError("x".repeat(200)).length, 80);
 });

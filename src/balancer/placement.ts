@@ -1,8 +1,10 @@
 /**
- * Server choice for new meetings: a pure function over a snapshot of servers and their loads.
+ * Server choice for new meetings: pure functions over a snapshot of servers and their loads.
+ * {@linkcode decidePlacement} is where every placement is decided.
  *
  * @module
  */
+import { filterByTags, type TagRequest } from "./tags.ts";
 
 /** What placement needs to know about a server. */
 export interface Candidate {
@@ -50,4 +52,96 @@ export function rankServers<T extends Candidate>(
     .map((s) => ({ s, score: (s.loadMilli + (s.extraMilli ?? 0)) / s.weight, tie: random() }))
     .sort((a, b) => a.score - b.score || a.tie - b.tie)
     .map(({ s }) => s);
+}
+
+/** What {@linkcode decidePlacement} needs besides the servers. */
+export interface PlacementRequest {
+  /** The create's `meta_server-tag`, parsed. */
+  tags: TagRequest;
+  /** Servers that must not get the meeting: those that failed for this request, and a moved meeting's own. */
+  exclude: ReadonlySet<number>;
+  /** How many servers already failed this request. */
+  failures: number;
+  /** After this many failures the answer is `serverUnavailable`. @default {@linkcode MAX_SERVERS_PER_CREATE} */
+  maxFailures?: number;
+}
+
+/** At most this many servers are tried for one new meeting (or one move) before the answer is `serverUnavailable`. */
+export const MAX_SERVERS_PER_CREATE = 3;
+
+/** Why no server gets the meeting, with bbblb's messageKey (DESIGN §7) and a sentence for the front-end. */
+export interface Refusal {
+  messageKey: "limitExceeded" | "serverTagUnavailable" | "serverUnavailable";
+  message: string;
+}
+
+/** The outcome of {@linkcode decidePlacement}: the server to use, or why there is none. */
+export type PlacementDecision<T> = { server: T; refusal?: undefined } | {
+  server?: undefined;
+  refusal: Refusal;
+};
+
+/**
+ * Where a new meeting goes — the one place this is decided, for create, move, failover and panic alike:
+ * 1. the servers {@linkcode rankServers} allows (enabled, placeable, under their cap, not excluded), best first;
+ * 2. narrowed by the server tags (`filterByTags`, Scalelite's rules); a required tag no such server carries is
+ *    `serverTagUnavailable` (Scalelite's key and words);
+ * 3. none left: `limitExceeded` when caps alone keep every otherwise usable server out and nothing failed yet,
+ *    else `serverUnavailable`;
+ * 4. `serverUnavailable` too once `maxFailures` servers failed this request;
+ * 5. otherwise the best one.
+ *
+ * @param random a source of numbers in [0, 1) for ties, for tests
+ * @example
+ * ```ts
+ * import { decidePlacement } from "./placement.ts";
+ * const d = decidePlacement(
+ *   [{ id: 1, weight: 1, state: "enabled", placeable: true, loadMilli: 0, full: true }],
+ *   { tags: { tags: [], required: false }, exclude: new Set(), failures: 0 },
+ * );
+ * if (d.refusal?.messageKey !== "limitExceeded") throw new Error();
+ * ```
+ */
+export function decidePlacement<T extends Candidate & { tags?: readonly string[] }>(
+  servers: readonly T[],
+  request: PlacementRequest,
+  random: () => number = Math.random,
+): PlacementDecision<T> {
+  const { servers: ranked, unavailable } = filterByTags(
+    rankServers(servers, request.exclude, random),
+    request.tags,
+  );
+  if (unavailable) {
+    return {
+      refusal: {
+        messageKey: "serverTagUnavailable",
+        message: `There is no available server with the required tag=${request.tags.tags.join(";")}.`,
+      },
+    };
+  }
+  if (ranked.length === 0 && request.failures === 0) {
+    const uncapped = servers.map((s) => ({ ...s, full: false }));
+    const capped = filterByTags(rankServers(uncapped, request.exclude, random), request.tags).servers;
+    if (capped.length > 0) {
+      return {
+        refusal: {
+          messageKey: "limitExceeded",
+          message:
+            `All ${capped.length} BBB server(s) that could take the meeting have reached their meeting cap; ` +
+            "try again when a meeting has ended.",
+        },
+      };
+    }
+  }
+  if (ranked.length === 0 || request.failures >= (request.maxFailures ?? MAX_SERVERS_PER_CREATE)) {
+    return {
+      refusal: {
+        messageKey: "serverUnavailable",
+        message: request.failures > 0
+          ? "No BBB server could create the meeting; the servers tried did not answer."
+          : "No BBB server can take a new meeting right now (none is enabled and online).",
+      },
+    };
+  }
+  return { server: ranked[0] };
 }

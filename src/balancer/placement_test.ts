@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Candidate, rankServers } from "./placement.ts";
+import { type Candidate, decidePlacement, rankServers } from "./placement.ts";
+import { parseTagRequest } from "./tags.ts";
 
 const server = (id: number, loadMilli: number, extra: Partial<Candidate> = {}): Candidate => ({
   id,
@@ -50,5 +51,73 @@ Deno.test("rankServers() breaks ties at random, so equal servers share a burst",
       3,
       1,
     ],
+  );
+});
+
+const none = { tags: [], required: false };
+const tagged = (id: number, tags: string[], extra: Partial<Candidate> = {}) => ({
+  ...server(id, 0, extra),
+  tags,
+});
+
+Deno.test("decidePlacement() places on the best server that may take the meeting", () => {
+  const d = decidePlacement([server(1, 5000), server(2, 1000), server(3, 0, { state: "cordoned" })], {
+    tags: none,
+    exclude: new Set(),
+    failures: 0,
+  });
+  assert.equal(d.server?.id, 2);
+});
+
+Deno.test("decidePlacement() follows the server tags: wanted tag, else untagged, required tag or refusal", () => {
+  const servers = [tagged(1, []), tagged(2, ["video"]), tagged(3, ["lecture"])];
+  const place = (value: string | undefined) =>
+    decidePlacement(servers, { tags: parseTagRequest(value), exclude: new Set(), failures: 0 });
+  assert.equal(place("lecture").server?.id, 3);
+  assert.equal(place(undefined).server?.id, 1, "untagged creates never land on tagged servers");
+  assert.equal(place("missing").server?.id, 1, "an unknown optional tag falls back to untagged servers");
+  assert.deepEqual(place("missing!").refusal, {
+    messageKey: "serverTagUnavailable",
+    message: "There is no available server with the required tag=missing.",
+  });
+});
+
+Deno.test("decidePlacement() answers limitExceeded only when caps alone keep every usable server out", () => {
+  const request = { tags: none, exclude: new Set<number>(), failures: 0 };
+  assert.equal(
+    decidePlacement([server(1, 0, { full: true }), server(2, 0, { full: true })], request).refusal
+      ?.messageKey,
+    "limitExceeded",
+  );
+  assert.equal(
+    decidePlacement([server(1, 0, { full: true }), server(2, 0)], request).server?.id,
+    2,
+  );
+  assert.equal(
+    decidePlacement([server(1, 0, { state: "disabled" })], request).refusal?.messageKey,
+    "serverUnavailable",
+  );
+  // After a failure the answer is serverUnavailable: the front-end should try again, not wait for a meeting to end.
+  assert.equal(
+    decidePlacement([server(1, 0, { full: true }), server(2, 0)], {
+      ...request,
+      exclude: new Set([2]),
+      failures: 1,
+    })
+      .refusal?.messageKey,
+    "serverUnavailable",
+  );
+});
+
+Deno.test("decidePlacement() excludes failed servers and stops after maxFailures", () => {
+  const servers = [server(1, 0), server(2, 1000), server(3, 2000), server(4, 3000)];
+  assert.equal(decidePlacement(servers, { tags: none, exclude: new Set([1, 2]), failures: 2 }).server?.id, 3);
+  const refusal = decidePlacement(servers, { tags: none, exclude: new Set([1, 2, 3]), failures: 3 }).refusal;
+  assert.equal(refusal?.messageKey, "serverUnavailable");
+  assert.match(refusal!.message, /the servers tried did not answer/);
+  assert.equal(
+    decidePlacement(servers, { tags: none, exclude: new Set([1, 2, 3]), failures: 3, maxFailures: 4 }).server
+      ?.id,
+    4,
   );
 });

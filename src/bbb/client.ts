@@ -18,8 +18,12 @@ export interface Backend {
   checksum: ChecksumAlgorithm;
 }
 
-/** Why a backend call failed, for logs, health and the admin. */
-export type BackendFailure = "unreachable" | "timeout" | "http" | "invalid";
+/**
+ * Why a backend call failed, for logs, health and the admin. `refused`: the connection was refused, so the
+ * server never saw the request; every other kind may come after the server acted on it (a create that BBB
+ * performed but whose answer was lost).
+ */
+export type BackendFailure = "refused" | "unreachable" | "timeout" | "http" | "invalid";
 
 /** A call to a BBB server that did not produce a BBB answer. */
 export class BackendError extends Error {
@@ -116,9 +120,10 @@ export async function callBackend(
         `${call}: no answer from ${originOf(backend)} within ${options.timeoutMs} ms`,
       );
     }
+    const why = reason(e);
     throw new BackendError(
-      "unreachable",
-      `${call}: cannot reach ${originOf(backend)}: ${reason(e)}`,
+      /connection refused|os error 111|ECONNREFUSED/i.test(why) ? "refused" : "unreachable",
+      `${call}: cannot reach ${originOf(backend)}: ${why}`,
     );
   }
   try {

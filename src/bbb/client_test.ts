@@ -12,9 +12,32 @@ Deno.test("a failed call's message never quotes the signed URL (its checksum cou
   };
   const error = await callBackend(backend, "getMeetings", "", { timeoutMs: 2000 }).catch((e) => e);
   assert.ok(error instanceof BackendError);
-  assert.equal(error.kind, "unreachable");
+  assert.equal(error.kind, "refused"); // the server never saw the request
   assert.doesNotMatch(error.message, /checksum|\?/);
   assert.doesNotMatch(error.message, /s3cret-value/);
+});
+
+Deno.test("an answer that breaks off is `unreachable`, not `refused`: the server may have acted on it", async () => {
+  // Announces more bytes than it sends, then closes: the client fails while reading the body.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      new Response(ReadableStream.from([new TextEncoder().encode("<response>")]), {
+        headers: { "content-length": "4096" },
+      }),
+  );
+  try {
+    const backend = {
+      apiUrl: `http://127.0.0.1:${server.addr.port}/bigbluebutton/api/`,
+      secret: "s3cret-value",
+      checksum: "sha1" as const,
+    };
+    const error = await callBackend(backend, "create", "meetingID=x", { timeoutMs: 2000 }).catch((e) => e);
+    assert.ok(error instanceof BackendError);
+    assert.equal(error.kind, "unreachable");
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("withoutQueries() strips query strings and checksums from quoted URLs", () => {

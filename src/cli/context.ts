@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ClusterContext } from "../cluster/context.ts";
+import { type ClusterContext, clusterContext } from "../cluster/context.ts";
 import { createLogger } from "../log.ts";
 import { internalKey, publicUrlOf } from "../store/settings.ts";
 import { serveConfig } from "../config.ts";
@@ -16,14 +16,14 @@ export async function adminContext(
   env: (name: string) => string | undefined,
 ): Promise<ClusterContext> {
   const config = serveConfig({}, env);
-  return {
+  return clusterContext({
     kv,
     backendTimeoutMs: config.backendTimeoutMs,
-    settleMs: 2 * config.backendTimeoutMs,
     failThreshold: config.failThreshold,
-    fetch,
+    failoverDelayMs: config.failoverDelayMs,
+    createTimeoutMs: config.createTimeoutMs,
     log: createLogger({ level: "warn", format: config.logFormat }),
     publicUrl: (await publicUrlOf(kv)) ?? config.url,
     linkKey: await internalKey(kv, "link_key"),
-  };
+  });
 }

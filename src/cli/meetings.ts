@@ -49,7 +49,14 @@ export async function panicCommand(ctx: ClusterContext, rawId: string, print: (l
         endOld: true,
         reason: "panic",
       });
-      print(`moved ${label} to server ${moved.entry.value.serverId}`);
+      print(
+        `moved ${label} to server ${moved.entry.value.serverId}${
+          moved.recovered
+            ? " (adopted: name, metadata, duration and maxUsers recovered from the server; record, welcome, " +
+              "lock settings and other create parameters were not known)"
+            : ""
+        }`,
+      );
       return true;
     } catch (e) {
       print(`could not move ${label}: ${e instanceof BbbError ? e.message : String(e)}`);

@@ -5,7 +5,8 @@
  */
 import { createApp } from "../api/app.ts";
 import { createMetrics } from "../api/metrics.ts";
-import { staleClaimMs } from "../cluster/create.ts";
+import { clusterContext } from "../cluster/context.ts";
+import { settleClaim, staleClaimMs } from "../cluster/lifecycle.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
 import type { ServeConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -24,7 +25,7 @@ export async function serve(
   config: ServeConfig,
   log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<void> {
-  const kv = await openStore(config.kv);
+  const kv = await openStore(config.kv, true, (path) => log.info("created a new store", { path }));
   try {
     const schema = await storeAnswers(ensureSchema(kv));
     for (const step of schema.migrated) log.info("migrated the store", { step });
@@ -48,6 +49,8 @@ export async function serve(
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
+    failoverDelayMs: config.failoverDelayMs,
+    createTimeoutMs: config.createTimeoutMs,
     publicUrl: config.url,
     logoutUrl: config.logoutUrl,
     linkKey,
@@ -58,6 +61,7 @@ export async function serve(
     trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    checksumAlgorithms: config.checksumAlgorithms,
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;
@@ -88,7 +92,8 @@ export async function serve(
     backendTimeoutMs: config.backendTimeoutMs,
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
-    staleClaimMs: staleClaimMs(config.backendTimeoutMs),
+    missedRounds: config.missedRounds,
+    staleClaimMs: staleClaimMs(config.createTimeoutMs),
     signal: stop.signal,
     onRound: (report) => {
       metrics.observeRound(report);
@@ -96,15 +101,26 @@ export async function serve(
     },
     links: { publicUrl: config.url, linkKey },
   });
+  // The chores settle claims by asking their servers, with the same settings as the API.
+  const cluster = clusterContext({
+    kv,
+    log,
+    publicUrl: config.url,
+    linkKey,
+    backendTimeoutMs: config.backendTimeoutMs,
+    failThreshold: config.failThreshold,
+    failoverDelayMs: config.failoverDelayMs,
+    createTimeoutMs: config.createTimeoutMs,
+  });
   // Minute-level chores; Deno.cron cannot run more often, and skips a run while the previous one still goes.
   const cron = Deno.cron("bbblb chores", "* * * * *", { signal: stop.signal }, async () => {
     try {
-      // The poll rounds settle abandoned claims by what their servers list; the chores release only those left
-      // after several more rounds (their server does not answer), so they never race a round that would find
-      // the meeting running.
-      const fallbackMs = staleClaimMs(config.backendTimeoutMs) +
-        Math.max(60_000, 3 * config.pollIntervalSeconds * 1000);
-      await runChores({ kv, log, staleClaimMs: fallbackMs });
+      await runChores({
+        kv,
+        log,
+        staleClaimMs: staleClaimMs(config.createTimeoutMs),
+        settle: (claim) => settleClaim(cluster, claim),
+      });
     } catch (e) {
       log.error("chores failed", { error: storeProblem(e) ?? String((e as Error)?.message ?? e) });
     }

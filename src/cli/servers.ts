@@ -30,6 +30,8 @@ export interface AddServerOptions {
   tags?: string[];
   disabled?: boolean;
   checksum?: string;
+  /** `--hooks-checksum`: what calls to the server's webhooks module are signed with (absent: SHA-1). */
+  hooksChecksum?: string;
   /** `--max-meetings`: a whole number, or absent for no cap. */
   maxMeetings?: string;
   /** Skip the call that checks URL and secret. */
@@ -52,6 +54,9 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
   const secret = await secretOf(o.secret, o.readStdin);
   const weight = weightOf(o.weight ?? "1");
   const checksum = checksumOf(o.checksum ?? "sha256");
+  const hooksChecksum = o.hooksChecksum === undefined
+    ? undefined
+    : checksumOf(o.hooksChecksum, "--hooks-checksum");
   const tags = tagsOf(o.tags ?? []);
   const maxMeetings = o.maxMeetings === undefined ? null : maxMeetingsOf(o.maxMeetings, false);
   if (await getServer(kv, id)) {
@@ -75,6 +80,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
       addedAt: Date.now(),
       ...(tags.length > 0 ? { tags } : {}),
       ...(maxMeetings === null ? {} : { maxMeetings }),
+      ...(hooksChecksum === undefined ? {} : { hooksChecksum }),
     });
   } catch (e) {
     if (e instanceof StoreUnavailableError) throw e; // main.ts says what is wrong with the store
@@ -146,9 +152,9 @@ function weightOf(raw: string): number {
   return weight;
 }
 
-function checksumOf(raw: string): ChecksumAlgorithm {
+function checksumOf(raw: string, flag = "--checksum"): ChecksumAlgorithm {
   if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(raw)) {
-    throw new CliError(`--checksum: "${raw}" is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`, 2);
+    throw new CliError(`${flag}: "${raw}" is not one of ${CHECKSUM_ALGORITHMS.join(", ")}`, 2);
   }
   return raw as ChecksumAlgorithm;
 }
@@ -161,6 +167,8 @@ export interface SetServerOptions {
   secret?: string;
   weight?: string;
   checksum?: string;
+  /** `--hooks-checksum`: what calls to the server's webhooks module are signed with. */
+  hooksChecksum?: string;
   /** New placement tags (replacing the old ones); `[]` with `clearTags` removes them. */
   tags?: string[];
   /** Remove every tag. */
@@ -187,12 +195,14 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   if (o.secret !== undefined) change.secret = await secretOf(o.secret, o.readStdin);
   if (o.weight !== undefined) change.weight = weightOf(o.weight);
   if (o.checksum !== undefined) change.checksum = checksumOf(o.checksum);
+  if (o.hooksChecksum !== undefined) change.hooksChecksum = checksumOf(o.hooksChecksum, "--hooks-checksum");
   if (o.clearTags) change.tags = [];
   else if (o.tags !== undefined && o.tags.length > 0) change.tags = tagsOf(o.tags);
   if (o.maxMeetings !== undefined) change.maxMeetings = maxMeetingsOf(o.maxMeetings, true);
   if (Object.keys(change).length === 0) {
     throw new CliError(
-      "nothing to change: give --url, --secret, --weight, --checksum, --tag, --no-tags or --max-meetings",
+      "nothing to change: give --url, --secret, --weight, --checksum, --hooks-checksum, --tag, --no-tags or " +
+        "--max-meetings",
       2,
     );
   }
@@ -205,7 +215,14 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   await updateServer(kv, id, change);
   const what = Object.keys(change).map((
     k,
-  ) => (k === "apiUrl" ? "url" : k === "maxMeetings" ? "max-meetings" : k))
+  ) => (k === "apiUrl"
+    ? "url"
+    : k === "maxMeetings"
+    ? "max-meetings"
+    : k === "hooksChecksum"
+    ? "hooks-checksum"
+    : k)
+  )
     .join(", ");
   return `server ${id}: changed ${what}`;
 }
@@ -272,6 +289,8 @@ export interface ServerRow {
   /** The meeting cap (`--max-meetings`), or null for none. */
   maxMeetings: number | null;
   checksum: ChecksumAlgorithm;
+  /** What calls to its webhooks module are signed with (`--hooks-checksum`; SHA-1 unless set). */
+  hooksChecksum: ChecksumAlgorithm;
   /** Placement tags (empty: untagged). */
   tags: string[];
   /** The last failure, or null after a good poll. */
@@ -295,6 +314,7 @@ export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
     weight: s.weight,
     maxMeetings: s.maxMeetings ?? null,
     checksum: s.checksum,
+    hooksChecksum: s.hooksChecksum ?? "sha1",
     tags: s.tags ?? [],
     lastError: s.health.lastError,
     lastGoodPoll: s.health.lastGoodPoll === null ? null : new Date(s.health.lastGoodPoll).toISOString(),

@@ -20,6 +20,13 @@ export interface ClusterContext {
   settleMs: number;
   /** Consecutive failures that make a server offline (a request-path failure counts as a failed round). */
   failThreshold: number;
+  /**
+   * How long a server must have given no valid BBB answer before its meetings may be re-created elsewhere, in
+   * ms (`--failover-delay`); a probe of the meeting must fail too (see `lifecycle.ts`). @default 30 000
+   */
+  failoverDelayMs?: number;
+  /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
+  createTimeoutMs?: number;
   fetch: typeof fetch;
   log: Logger;
   /** Public base URL of bbblb (`BBBLB_URL`), without a trailing slash, for the rejoin links in logoutURLs. */
@@ -38,12 +45,74 @@ export interface ClusterContext {
   placer?: Placer;
 }
 
+/** Default of `--failover-delay`, in ms. */
+export const DEFAULT_FAILOVER_DELAY_MS = 30_000;
+
+/** Default of `--create-timeout`, in ms. */
+export const DEFAULT_CREATE_TIMEOUT_MS = 15_000;
+
+/** The failover delay of a context, in ms. */
+export function failoverDelayOf(ctx: Pick<ClusterContext, "failoverDelayMs">): number {
+  return ctx.failoverDelayMs ?? DEFAULT_FAILOVER_DELAY_MS;
+}
+
+/** The create timeout of a context, in ms. */
+export function createTimeoutOf(ctx: Pick<ClusterContext, "createTimeoutMs">): number {
+  return ctx.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
+}
+
+/** What {@linkcode clusterContext} needs; every setting left out takes `serve`'s default. */
+export interface ClusterOptions {
+  kv: Deno.Kv;
+  log: Logger;
+  publicUrl: string;
+  linkKey: Uint8Array;
+  /** @default 5000 */
+  backendTimeoutMs?: number;
+  /** @default 2 */
+  failThreshold?: number;
+  /** @default 30 000 */
+  failoverDelayMs?: number;
+  /** @default 15 000 */
+  createTimeoutMs?: number;
+  /** @default the create timeout plus 3 s: a concurrent create of one meetingID waits that long for the first */
+  settleMs?: number;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  directory?: Directory;
+  placer?: Placer;
+}
+
+/**
+ * The one place a {@linkcode ClusterContext} is built, for `serve`'s API and chores, the admin commands and the
+ * tests alike: defaults filled in, the public URL without a trailing slash.
+ */
+export function clusterContext(options: ClusterOptions): ClusterContext {
+  const createTimeoutMs = options.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
+  return {
+    kv: options.kv,
+    log: options.log,
+    publicUrl: options.publicUrl.replace(/\/+$/, ""),
+    linkKey: options.linkKey,
+    backendTimeoutMs: options.backendTimeoutMs ?? 5000,
+    failThreshold: options.failThreshold ?? 2,
+    failoverDelayMs: options.failoverDelayMs ?? DEFAULT_FAILOVER_DELAY_MS,
+    createTimeoutMs,
+    settleMs: options.settleMs ?? createTimeoutMs + 3000,
+    fetch: options.fetch ?? fetch,
+    directory: options.directory,
+    placer: options.placer,
+  };
+}
+
 /** Options of {@linkcode callServer}. */
 export interface ServerCallOptions {
   body?: BodyInit;
   contentType?: string;
   /** @default "xml" */
   expect?: "xml" | "json";
+  /** Timeout of this call in ms. @default the context's `backendTimeoutMs` */
+  timeoutMs?: number;
 }
 
 /**
@@ -61,7 +130,7 @@ export async function callServer(
 ): Promise<BackendAnswer> {
   try {
     const answer = await callBackend(server, call, query, {
-      timeoutMs: ctx.backendTimeoutMs,
+      timeoutMs: options.timeoutMs ?? ctx.backendTimeoutMs,
       fetch: ctx.fetch,
       body: options.body,
       contentType: options.contentType,
@@ -76,7 +145,10 @@ export async function callServer(
   } catch (e) {
     if (e instanceof BackendError) {
       ctx.log.warn("server call failed", { server: server.id, call, error: e.message });
-      await markFailure(ctx.kv, server.id, e.message, ctx.failThreshold);
+      const turned = await markFailure(ctx.kv, server.id, e.message, ctx.failThreshold);
+      if (turned?.before.online && !turned.after.online) {
+        ctx.log.warn("server offline", { server: server.id, error: e.message });
+      }
       ctx.directory?.forgetServers();
       ctx.placer?.forget();
     }

@@ -7,47 +7,31 @@
 import { BackendError } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import type { BbbResponse } from "../bbb/xml.ts";
-import { rankServers } from "../balancer/placement.ts";
-import {
-  filterByTags,
-  parseTagRequest,
-  tagParamOf,
-  type TagRequest,
-  withServerTags,
-} from "../balancer/tags.ts";
+import { type Candidate, decidePlacement, type PlacementRequest } from "../balancer/placement.ts";
+import { parseTagRequest, tagParamOf, withServerTags } from "../balancer/tags.ts";
 import { BbbError } from "../bbb/errors.ts";
 import {
   claimMeeting,
   type CreateDetails,
   getMeeting,
+  markDoubt,
   markRunning,
   type MeetingRecord,
   newHistoryId,
   removeMeeting,
   voiceBridgeHolder,
 } from "../store/meetings.ts";
-import { isFull, listServers, type ServerView } from "../store/servers.ts";
-import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
+import { isFull, type ServerView } from "../store/servers.ts";
+import { callServer, type ClusterContext, createTimeoutOf } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
 import { readSnapshot, type ServerSnapshot } from "./placer.ts";
 import { rejoinUrl } from "./links.ts";
-
-/** At most this many servers are tried for one new meeting before the answer is `serverUnavailable`. */
-export const MAX_SERVERS_PER_CREATE = 3;
 
 /**
  * Create parameters longer than this (bytes, encoded) go to BBB in a form body: nginx and Tomcat in front of BBB
  * refuse request heads over 8 KiB by default.
  */
 const MAX_CREATE_QUERY = 4096;
-
-/**
- * A claim older than this (ms) whose request never finished (a crashed process) may be taken over: longer than
- * any create can take (each server tried within the backend timeout), plus a margin.
- */
-export function staleClaimMs(backendTimeoutMs: number): number {
-  return backendTimeoutMs * (MAX_SERVERS_PER_CREATE + 1) + 10_000;
-}
 
 /** An XML body (pre-uploaded slides) forwarded as it came. */
 export interface XmlBody {
@@ -102,31 +86,23 @@ export function createDetails(r: BbbResponse): CreateDetails {
   };
 }
 
-/** The servers that may take a meeting, best first (see `rankServers`). */
-export async function rankedServers(
-  ctx: ClusterContext,
-  exclude: ReadonlySet<number>,
-  tags: TagRequest = { tags: [], required: false },
-): Promise<ServerView[]> {
-  const { servers, unavailable } = filterByTags(
-    rankServers(candidates(await listServers(ctx.kv)), exclude),
-    tags,
-  );
-  if (unavailable) throw tagUnavailable(tags);
-  return servers;
-}
-
-/** FAILED `serverTagUnavailable` for a required tag no eligible server carries (Scalelite's key and words). */
-function tagUnavailable(tags: TagRequest): BbbError {
-  return new BbbError(
-    "serverTagUnavailable",
-    `There is no available server with the required tag=${tags.tags.join(";")}.`,
-  );
-}
-
 /** Servers as placement candidates: with the poller's extra load, and whether their meeting cap is reached. */
-function candidates(servers: readonly ServerView[]) {
+export function candidates(servers: readonly ServerView[]): (ServerView & Candidate)[] {
   return servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli, full: isFull(s) }));
+}
+
+/**
+ * Where a new meeting goes, on a snapshot of the servers (`decidePlacement` of `balancer/placement.ts` decides).
+ *
+ * @throws {BbbError} `serverTagUnavailable`, `limitExceeded` or `serverUnavailable` when no server may take it
+ */
+export function chooseServer(
+  servers: readonly ServerView[],
+  request: PlacementRequest,
+): ServerView & Candidate {
+  const decision = decidePlacement(candidates(servers), request);
+  if (decision.refusal) throw new BbbError(decision.refusal.messageKey, decision.refusal.message);
+  return decision.server;
 }
 
 /** BBB's answer when a voiceBridge is taken (bbb-web's `<errors>` envelope, without a messageKey). */
@@ -139,10 +115,25 @@ function randomVoiceBridge(): string {
   return String(10000 + crypto.getRandomValues(new Uint32Array(1))[0] % 89999);
 }
 
-/** What one placement attempt came to. */
+/**
+ * Whether a failed create may have been performed by BBB: its answer did not arrive in time, the connection
+ * broke after the request was sent, or a proxy in front of BBB gave up waiting (504). A refused connection, any
+ * other HTTP status or a body that is not BBB's is taken as not created (a copy made anyway is empty and found
+ * by the poller, which ends it).
+ */
+export function inDoubt(e: BackendError): boolean {
+  return e.kind === "timeout" || e.kind === "unreachable" ||
+    (e.kind === "http" && / 504 /.test(`${e.message} `));
+}
+
+/**
+ * What one placement attempt came to: `retry` (read the state again), BBB's `answer`, or `doubt`: the create
+ * ended without a telling answer and the claim is in doubt (the caller asks the server before anything else).
+ */
 export type Placement =
   | { kind: "retry" }
-  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null };
+  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null }
+  | { kind: "doubt"; claim: Deno.KvEntry<MeetingRecord> };
 
 /** What {@linkcode placeNewMeeting} needs. */
 export interface PlaceRequest {
@@ -162,8 +153,10 @@ export interface PlaceRequest {
 /**
  * One placement attempt for a meetingID nobody holds: pick the best server, claim the meeting there (meetingID,
  * index, load and voiceBridge in one atomic operation), and create it. `retry` means the caller reads the state
- * again: the meetingID or the server's load changed meanwhile, or the server was unreachable (then the claim
- * was released, the server excluded from placement and added to `tried`).
+ * again: the meetingID or the server's load changed meanwhile, or the server failed the create (then the claim
+ * was released, the server excluded from placement and added to `tried`). A create that BBB may have performed
+ * ({@linkcode inDoubt}: no answer within `--create-timeout`, a broken connection, a 504) keeps its claim in doubt
+ * (`doubt`), and no other server is tried before the lifecycle asked this one.
  *
  * A voiceBridge the client gives that another running meeting anywhere in the cluster holds is refused the way
  * BBB refuses a duplicate on one server; without one, bbblb allocates a cluster-wide unique one.
@@ -179,33 +172,16 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   const historyId = newHistoryId();
   const tags = parseTagRequest(tagParamOf(req.params));
   const choose = async ({ servers, versionstamp, fresh }: ServerSnapshot) => {
-    const { servers: ranked, unavailable } = filterByTags(rankServers(candidates(servers), req.tried), tags);
-    if ((ranked.length === 0 || unavailable) && !fresh) {
-      // Nothing to claim on a kept snapshot (a meeting may have ended since, a server come back): no claim would
-      // fail to tell, so read the store again before refusing.
+    let target;
+    try {
+      target = chooseServer(servers, { tags, exclude: req.tried, failures: req.tried.size });
+    } catch (e) {
+      // Refused on a kept snapshot (a meeting may have ended since, a server come back): no claim would fail
+      // to tell, so read the store again before refusing.
+      if (fresh) throw e;
       ctx.placer?.forget();
       return { target: null, claim: null };
     }
-    if (unavailable) throw tagUnavailable(tags);
-    if (ranked.length === 0 && req.tried.size === 0) {
-      const capped =
-        filterByTags(rankServers(candidates(servers).map((s) => ({ ...s, full: false }))), tags).servers;
-      if (capped.length > 0) {
-        throw new BbbError(
-          "limitExceeded",
-          `All ${capped.length} BBB server(s) that could take the meeting have reached their meeting cap; ` +
-            "try again when a meeting has ended.",
-        );
-      }
-    }
-    if (ranked.length === 0 || req.tried.size >= MAX_SERVERS_PER_CREATE) {
-      throw serverUnavailable(
-        req.tried.size > 0
-          ? "No BBB server could create the meeting; the servers tried did not answer."
-          : "No BBB server can take a new meeting right now (none is enabled and online).",
-      );
-    }
-    const target = ranked[0];
     const claim = await claimMeeting(ctx.kv, {
       tenant: req.tenant,
       meetingID: req.meetingID,
@@ -248,10 +224,24 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   }, req.xmlBody);
   let answer;
   try {
-    answer = await callServer(ctx, target, "create", call.query, call);
+    answer = await callServer(ctx, target, "create", call.query, {
+      ...call,
+      timeoutMs: createTimeoutOf(ctx),
+    });
   } catch (e) {
-    await removeMeeting(ctx.kv, claim, "createFailed");
     ctx.placer?.forget();
+    if (e instanceof BackendError && inDoubt(e)) {
+      // BBB may have created it and only the answer was lost: in doubt, never simply released.
+      const doubt = await markDoubt(ctx.kv, claim, params);
+      ctx.log.warn("create in doubt: no telling answer from the server", {
+        meetingID: req.meetingID,
+        tenant: req.tenant || undefined,
+        server: target.id,
+        error: e.message,
+      });
+      return doubt ? { kind: "doubt", claim: doubt } : { kind: "retry" };
+    }
+    await removeMeeting(ctx.kv, claim, "createFailed");
     if (!(e instanceof BackendError)) throw e;
     req.tried.add(target.id);
     return { kind: "retry" };

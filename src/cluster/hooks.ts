@@ -45,6 +45,11 @@ export function hookChecksum(algorithm: string, callbackURL: string, body: strin
   return createHash(algorithm).update(callbackURL + body + secret).digest("hex");
 }
 
+/** A server's webhooks module as a backend: signed with its `hooksChecksum`, SHA-1 unless set. */
+function webhooksOf(server: ServerRecord): ServerRecord {
+  return { ...server, checksum: server.hooksChecksum ?? "sha1" };
+}
+
 /** Register a hook on one server; records the server's hook id. Returns whether it worked. */
 export async function registerHook(
   ctx: HookContext,
@@ -56,7 +61,7 @@ export async function registerHook(
   if (hook.eventID) params.push(["eventID", hook.eventID]);
   if (hook.getRaw) params.push(["getRaw", "true"]);
   try {
-    const answer = await callBackend({ ...server, checksum: "sha1" }, "hooks/create", encodeQuery(params), {
+    const answer = await callBackend(webhooksOf(server), "hooks/create", encodeQuery(params), {
       timeoutMs: ctx.backendTimeoutMs,
       fetch: ctx.fetch,
     });
@@ -81,7 +86,7 @@ export async function unregisterHook(
   remoteId: string,
 ): Promise<void> {
   try {
-    await callBackend({ ...server, checksum: "sha1" }, "hooks/destroy", encodeQuery([["hookID", remoteId]]), {
+    await callBackend(webhooksOf(server), "hooks/destroy", encodeQuery([["hookID", remoteId]]), {
       timeoutMs: ctx.backendTimeoutMs,
       fetch: ctx.fetch,
     });

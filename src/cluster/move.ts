@@ -18,9 +18,10 @@ import {
   saveCreateParams,
   switchServer,
 } from "../store/meetings.ts";
-import { getServerWithHealth, type ServerRecord } from "../store/servers.ts";
-import { callServer, type ClusterContext, serverUnavailable } from "./context.ts";
-import { createCall, createDetails, MAX_SERVERS_PER_CREATE, rankedServers } from "./create.ts";
+import { getServerWithHealth, listServers, type ServerRecord } from "../store/servers.ts";
+import { callServer, type ClusterContext, createTimeoutOf, serverUnavailable } from "./context.ts";
+import { candidates, createCall, createDetails } from "./create.ts";
+import { decidePlacement, MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 
 /** Options of {@linkcode moveMeeting}. */
@@ -40,33 +41,84 @@ export interface MoveResult {
   entry: Deno.KvEntry<MeetingRecord>;
   /** The target's answer to the create, as it came. */
   text: string;
+  /**
+   * The meeting had no stored create parameters (bbblb adopted it): what its server told (name, metadata,
+   * duration, maxUsers) was used; other create parameters (record, welcome, lock settings, …) were not known.
+   */
+  recovered: boolean;
 }
 
 /**
  * The parameters to re-create a meeting elsewhere: its stored create parameters with the passwords and
- * voiceBridge BBB answered at the first create, so join links and dial-in numbers keep working.
+ * voiceBridge BBB answered at the first create, so join links and dial-in numbers keep working. A meeting bbblb
+ * adopted has none stored: then `fallback` (a create's own parameters), else what its server tells in
+ * getMeetingInfo (see {@linkcode recoveredParams}), else its meetingID as name.
  */
 export async function recreateParams(
   ctx: ClusterContext,
   m: MeetingRecord,
   fallback: Params = [],
 ): Promise<Params> {
+  return (await paramsToRecreate(ctx, m, fallback)).params;
+}
+
+async function paramsToRecreate(
+  ctx: ClusterContext,
+  m: MeetingRecord,
+  fallback: Params,
+): Promise<{ params: Params; recovered: boolean }> {
   let stored = await loadCreateParams(ctx.kv, m.historyId);
+  let recovered = false;
+  if (!stored && fallback.length > 0) stored = fallback;
   if (!stored) {
-    stored = fallback.length > 0
-      ? fallback
-      : scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
+    stored = await recoveredParams(ctx, m);
+    recovered = stored !== null;
   }
+  stored ??= scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
   const kept: [string, string | null][] = [
     ["attendeePW", m.attendeePW],
     ["moderatorPW", m.moderatorPW],
     ["voiceBridge", m.voiceBridge],
   ];
   const replaced = new Set(kept.filter(([, v]) => v !== null).map(([n]) => n));
-  return [
+  const params: Params = [
     ...stored.filter(([n]) => !replaced.has(n)),
     ...kept.filter((p): p is [string, string] => p[1] !== null),
   ];
+  return { params, recovered };
+}
+
+/**
+ * Create parameters rebuilt from what a meeting's server tells in getMeetingInfo (BBB answers the meeting's
+ * name, metadata, duration and maxUsers there), for a meeting bbblb adopted; `null` when the server does not
+ * answer with the meeting.
+ */
+export async function recoveredParams(ctx: ClusterContext, m: MeetingRecord): Promise<Params | null> {
+  const s = await getServerWithHealth(ctx.kv, m.serverId);
+  if (!s) return null;
+  const backendID = backendMeetingID(m.tenant, m.meetingID);
+  let info;
+  try {
+    info =
+      (await callServer(ctx, s.server, "getMeetingInfo", encodeQuery([["meetingID", backendID]]))).response;
+  } catch (e) {
+    if (e instanceof BackendError) return null;
+    throw e;
+  }
+  if (info.returncode !== "SUCCESS" || info.meetingID !== backendID) return null;
+  const text = (v: unknown) => (typeof v === "string" && v !== "" && v.length <= 10_000 ? v : null);
+  const params: Params = [["meetingID", backendID], ["name", text(info.meetingName) ?? m.meetingID]];
+  for (const name of ["duration", "maxUsers"]) {
+    if (/^[1-9]\d*$/.test(text(info[name]) ?? "")) params.push([name, info[name]]);
+  }
+  if (info.metadata && typeof info.metadata === "object") {
+    for (const [key, value] of Object.entries(info.metadata as Record<string, unknown>)) {
+      if (text(value) !== null && /^[a-zA-Z][a-zA-Z0-9-]*$/.test(key)) {
+        params.push([`meta_${key}`, value as string]);
+      }
+    }
+  }
+  return params;
 }
 
 /**
@@ -81,16 +133,29 @@ export async function moveMeeting(
   options: MoveOptions,
 ): Promise<MoveResult> {
   const m = entry.value;
-  const params = await recreateParams(ctx, m, options.fallbackParams);
+  const { params, recovered } = await paramsToRecreate(ctx, m, options.fallbackParams ?? []);
+  const tags = parseTagRequest(tagParamOf(params));
   const tried = new Set<number>([m.serverId]);
   for (let attempt = 0; attempt < MAX_SERVERS_PER_CREATE; attempt++) {
-    const target = options.serverId !== undefined
-      ? await explicitTarget(ctx, options.serverId)
-      : (await rankedServers(ctx, tried, parseTagRequest(tagParamOf(params))))[0];
+    let target;
+    if (options.serverId !== undefined) {
+      target = await explicitTarget(ctx, options.serverId);
+    } else {
+      // Decided like a create's placement; the meeting's own server and the targets that failed are excluded.
+      const decision = decidePlacement(candidates(await listServers(ctx.kv)), {
+        tags,
+        exclude: tried,
+        failures: attempt,
+      });
+      if (decision.refusal && decision.refusal.messageKey !== "serverUnavailable") {
+        throw new BbbError(decision.refusal.messageKey, decision.refusal.message);
+      }
+      target = decision.server;
+    }
     if (!target || (options.serverId !== undefined && attempt > 0)) break;
     if (
       options.serverId !== undefined &&
-      filterByTags([target], parseTagRequest(tagParamOf(params))).servers.length === 0
+      filterByTags([target], tags).servers.length === 0
     ) {
       throw new BbbError(
         "serverNotEligible",
@@ -108,7 +173,10 @@ export async function moveMeeting(
     });
     let answer;
     try {
-      answer = await callServer(ctx, target, "create", call.query, call);
+      answer = await callServer(ctx, target, "create", call.query, {
+        ...call,
+        timeoutMs: createTimeoutOf(ctx),
+      });
     } catch (e) {
       if (!(e instanceof BackendError)) throw e;
       continue;
@@ -153,7 +221,15 @@ export async function moveMeeting(
       const old = await getServerWithHealth(ctx.kv, m.serverId);
       if (old) await endOn(ctx, old.server, backendMeetingID(m.tenant, m.meetingID), m.moderatorPW);
     }
-    return { entry: moved, text: answer.text };
+    if (recovered) {
+      ctx.log.info(
+        "moved meeting was adopted: name and metadata recovered from its server, not its other settings",
+        {
+          meetingID: m.meetingID,
+        },
+      );
+    }
+    return { entry: moved, text: answer.text, recovered };
   }
   throw serverUnavailable("No other BBB server could take the meeting; it stays where it was.");
 }

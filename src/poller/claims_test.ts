@@ -10,8 +10,10 @@ import { listServers } from "../store/servers.ts";
 import { silentLogger } from "../log.ts";
 import { pollRound } from "./round.ts";
 import { assertLoadsExact, setup } from "../../tests/harness.ts";
+import { addTenant, emptyTenant, tenantSlot } from "../store/tenants.ts";
+import { backendMeetingID } from "../cluster/tenancy.ts";
 
-Deno.test("a poll round tracks an abandoned claim its server runs, releases one it does not, and leaves fresh ones", async () => {
+Deno.test("poll rounds track an abandoned claim its server runs, release one it misses twice, and leave fresh ones", async () => {
   await using h = await setup({ servers: 1 });
   const now = Date.now();
   const claim = async (meetingID: string, age: number) => {
@@ -30,15 +32,23 @@ Deno.test("a poll round tracks an abandoned claim its server runs, releases one 
   h.fakes[0].addMeeting("reached-bbb"); // the create got there before the process died
   await claim("never-sent", 60_000);
   await claim("in-flight", 1_000);
-  const report = await pollRound({
-    kv: h.kv,
-    backendTimeoutMs: 1000,
-    failThreshold: 2,
-    recoverThreshold: 2,
-    staleClaimMs: 30_000,
-    log: silentLogger,
-  });
-  assert.equal(report.claimsSettled, 2);
+  const round = () =>
+    pollRound({
+      kv: h.kv,
+      backendTimeoutMs: 1000,
+      failThreshold: 2,
+      recoverThreshold: 2,
+      staleClaimMs: 30_000,
+      log: silentLogger,
+    });
+  const report = await round();
+  assert.equal(report.claimsSettled, 1, "the listed claim is tracked at once");
+  assert.equal(
+    (await getMeeting(h.kv, "", "never-sent")).value?.status,
+    "creating",
+    "one answer is not enough",
+  );
+  assert.equal((await round()).claimsSettled, 1, "the second answer without it releases the other");
   assert.equal(report.adopted, 0, "the claim itself is tracked, not a second record");
   const reached = (await getMeeting(h.kv, "", "reached-bbb")).value!;
   assert.equal(reached.status, "running");
@@ -91,5 +101,37 @@ Deno.test("a create for a meetingID whose abandoned claim never reached BBB plac
   assert.match(await h.text("create", { meetingID: "never-made", name: "Room" }), /SUCCESS/);
   assert.equal((await getMeeting(h.kv, "", "never-made")).value?.status, "running");
   assert.equal((await getMeeting(h.kv, "", "never-made")).value?.loadMilli, 1000, "the new create's load");
+  await assertLoadsExact(h.kv);
+});
+
+Deno.test("an abandoned claim of a tenant's meeting is found under the ID its server knows, and tracked", async () => {
+  await using h = await setup({ servers: 1 });
+  await addTenant(h.kv, { ...emptyTenant("law"), secrets: ["law-secret-0123456789"] });
+  const load = (await listServers(h.kv))[0];
+  const tenant = tenantSlot("law");
+  await claimMeeting(h.kv, {
+    tenant,
+    meetingID: "lecture",
+    serverId: 1,
+    loadMilli: 1000,
+    loadEntry: { value: load.loadMilli, versionstamp: load.loadVersionstamp },
+    now: Date.now() - 60_000,
+  });
+  // The create reached BBB before the process died: the server runs it under the scoped ID.
+  h.fakes[0].addMeeting(backendMeetingID(tenant, "lecture"));
+  const before = (await getMeeting(h.kv, tenant, "lecture")).value!;
+  const report = await pollRound({
+    kv: h.kv,
+    backendTimeoutMs: 1000,
+    failThreshold: 2,
+    recoverThreshold: 2,
+    staleClaimMs: 30_000,
+    log: silentLogger,
+  });
+  assert.equal(report.claimsSettled, 1);
+  assert.equal(report.adopted, 0, "not released and adopted again as a new instance");
+  const after = (await getMeeting(h.kv, tenant, "lecture")).value!;
+  assert.equal(after.status, "running");
+  assert.equal(after.historyId, before.historyId, "the same instance");
   await assertLoadsExact(h.kv);
 });

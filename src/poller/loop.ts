@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { removeStaleClaims } from "../store/meetings.ts";
+import type { MeetingRecord } from "../store/meetings.ts";
+import { listUnsettledClaims } from "../store/meetings.ts";
 import { storeProblem } from "../store/kv.ts";
 import { acquireLease, releaseLease, removeExpiredLease } from "./lease.ts";
-import { type PollDeps, pollRound, type RoundReport } from "./round.ts";
+import { newPollState, type PollDeps, pollRound, type RoundReport } from "./round.ts";
 
 /** Options of {@linkcode runPoller}. */
 export interface PollerOptions extends PollDeps {
@@ -29,13 +30,15 @@ export interface PollerOptions extends PollDeps {
 export async function runPoller(options: PollerOptions): Promise<void> {
   const ttl = Math.max(3 * options.intervalMs, 3000);
   let holding = false;
+  // Counted from this process's start: nothing is ended before every server was polled twice.
+  const state = options.state ?? newPollState();
   while (!options.signal.aborted) {
     try {
       const held = await acquireLease(options.kv, options.owner, ttl, Date.now());
       if (held !== holding) options.log.info(held ? "polling (this instance holds the lease)" : "lease lost");
       holding = held;
       if (held) {
-        const report = await pollRound(options);
+        const report = await pollRound({ ...options, state });
         const { serverDurationsMs: _, ...summary } = report;
         options.log.debug("poll round", summary);
         options.onRound?.(report);
@@ -67,20 +70,31 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Options of {@linkcode runChores}. */
 export interface ChoreOptions {
   kv: Deno.Kv;
-  /** A claim older than this (ms) was abandoned by a crashed request. */
+  /** A claim still `creating` after this long (ms) was abandoned by a crashed request. */
   staleClaimMs: number;
+  /**
+   * Settles one claim by asking its server (`settleClaim` of `cluster/lifecycle.ts`): tracked as running,
+   * released, or left pending while its server does not answer and is not gone.
+   */
+  settle: (claim: Deno.KvEntry<MeetingRecord>) => Promise<"running" | "released" | "pending">;
   log: PollDeps["log"];
   now?: number;
 }
 
 /**
- * The minute-level chores: remove claims stuck in flight (a process killed during a create) and a lease left
- * by a crashed poller. Safe to run in every instance at once: each removal is guarded.
+ * The minute-level chores: settle claims nobody else will (in doubt, or left by a process killed during a
+ * create) by asking their servers, and remove a lease left by a crashed poller. Safe to run in every instance at
+ * once: each change is guarded.
+ *
+ * @returns how many claims were settled (tracked as running or released)
  */
 export async function runChores(options: ChoreOptions): Promise<{ staleClaims: number }> {
   const now = options.now ?? Date.now();
-  const staleClaims = await removeStaleClaims(options.kv, options.staleClaimMs, now);
-  if (staleClaims > 0) options.log.warn("removed claims stuck in flight", { count: staleClaims });
+  let staleClaims = 0;
+  for (const claim of await listUnsettledClaims(options.kv, options.staleClaimMs, now)) {
+    if (await options.settle(claim) !== "pending") staleClaims++;
+  }
+  if (staleClaims > 0) options.log.warn("settled claims left in flight", { count: staleClaims });
   await removeExpiredLease(options.kv, now, 60_000);
   return { staleClaims };
 }

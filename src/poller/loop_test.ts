@@ -3,6 +3,9 @@ import { silentLogger } from "../log.ts";
 import { claimMeeting, getMeeting } from "../store/meetings.ts";
 import { addServer, listServers } from "../store/servers.ts";
 import { runChores, runPoller } from "./loop.ts";
+import { clusterContext } from "../cluster/context.ts";
+import { settleClaim } from "../cluster/lifecycle.ts";
+import { FakeBbb } from "../../tests/fake_bbb.ts";
 import type { RoundReport } from "./round.ts";
 
 Deno.test("runPoller() runs rounds until aborted, and only the lease holder polls", async () => {
@@ -33,32 +36,50 @@ Deno.test("runPoller() runs rounds until aborted, and only the lease holder poll
   );
 });
 
-Deno.test("runChores() removes claims stuck in flight and frees their load", async () => {
+Deno.test("runChores() settles claims left in flight by asking their server; a silent server keeps them", async () => {
   using kv = await Deno.openKv(":memory:");
-  await addServer(kv, {
-    id: 1,
-    apiUrl: "http://127.0.0.1:1/bigbluebutton/api/",
-    secret: "s",
-    weight: 1,
-    state: "enabled",
-    checksum: "sha1",
-    addedAt: 0,
-  });
-  const [s] = await listServers(kv);
-  await claimMeeting(kv, {
-    tenant: "",
-    meetingID: "stuck",
-    serverId: 1,
-    loadMilli: 1000,
-    loadEntry: { value: s.loadMilli, versionstamp: s.loadVersionstamp },
-    now: 0,
-  });
-  assert.deepEqual(await runChores({ kv, log: silentLogger, staleClaimMs: 30_000, now: 10_000 }), {
-    staleClaims: 0,
-  });
-  assert.deepEqual(await runChores({ kv, log: silentLogger, staleClaimMs: 30_000, now: 40_000 }), {
-    staleClaims: 1,
-  });
-  assert.equal((await getMeeting(kv, "", "stuck")).value, null);
-  assert.equal((await listServers(kv))[0].loadMilli, 0);
+  const fake = await FakeBbb.start();
+  try {
+    await addServer(kv, {
+      id: 1,
+      apiUrl: fake.apiUrl,
+      secret: fake.secret,
+      weight: 1,
+      state: "enabled",
+      checksum: "sha1",
+      addedAt: 0,
+    });
+    const [s] = await listServers(kv);
+    await claimMeeting(kv, {
+      tenant: "",
+      meetingID: "stuck",
+      serverId: 1,
+      loadMilli: 1000,
+      loadEntry: { value: s.loadMilli, versionstamp: s.loadVersionstamp },
+      now: 0,
+    });
+    const ctx = clusterContext({
+      kv,
+      log: silentLogger,
+      publicUrl: "http://lb.test",
+      linkKey: new Uint8Array(32),
+      backendTimeoutMs: 500,
+    });
+    const chores = (now: number) =>
+      runChores({ kv, log: silentLogger, staleClaimMs: 30_000, now, settle: (c) => settleClaim(ctx, c) });
+    assert.deepEqual(await chores(10_000), { staleClaims: 0 }, "a fresh claim is its request's business");
+    fake.mode = "hang";
+    assert.deepEqual(
+      await chores(40_000),
+      { staleClaims: 0 },
+      "a server that does not answer keeps the claim",
+    );
+    assert.equal((await getMeeting(kv, "", "stuck")).value?.status, "creating");
+    fake.mode = "ok";
+    assert.deepEqual(await chores(40_000), { staleClaims: 1 });
+    assert.equal((await getMeeting(kv, "", "stuck")).value, null);
+    assert.equal((await listServers(kv))[0].loadMilli, 0);
+  } finally {
+    await fake.close();
+  }
 });

@@ -17,13 +17,18 @@ import { loadValue } from "../store/load.ts";
 import { commitWithRetry } from "../store/kv.ts";
 import {
   adoptMeeting,
+  isUnsettled,
   listAllLive,
   listAllMeetings,
-  markRunning,
+  listAllSeen,
   type MeetingLive,
   type MeetingRecord,
   meetingRef,
+  newHistoryId,
   removeMeeting,
+  type SeenRecord,
+  setSeen,
+  switchServer,
 } from "../store/meetings.ts";
 import {
   bumpServersVersion,
@@ -37,6 +42,7 @@ import {
 } from "../store/servers.ts";
 import { listTenants } from "../store/tenants.ts";
 import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
+import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -49,16 +55,24 @@ export interface PollDeps {
   recoverThreshold: number;
   /** How many servers are asked at the same time. @default 50 */
   concurrency?: number;
-  /** A meeting younger than this (ms since its claim) is never declared ended. @default 15000 */
-  graceMs?: number;
-  /** Rounds a meeting must be missing before it is declared ended. @default 2 */
+  /**
+   * getMeetings answers (of requests started after the meeting's create answer arrived) that must miss a meeting
+   * before it is judged ended (`--missed-rounds`). @default 2
+   */
   missedRounds?: number;
   /**
-   * A claim older than this (ms) was abandoned by a process that died during the create: the round settles it
-   * by what its server lists — running there: tracked as running; not listed: released. Without it, claims are
-   * left to the request that made them. `serve` passes `staleClaimMs` of `cluster/create.ts`.
+   * A claim still `creating` after this long (ms) was abandoned by a process that died during the create; such
+   * claims and claims in doubt are settled by what their server lists — running there: tracked as running; not
+   * listed by `missedRounds` answers started after the create ended: released. `serve` passes `staleClaimMs` of
+   * `cluster/lifecycle.ts`. @default staleClaimMs(15 000)
    */
   staleClaimMs?: number;
+  /**
+   * What this process remembers across rounds (`serve` keeps one per poller). Without it every round may end
+   * copies; with it, nothing is ended until every server has been polled twice since the process started (a
+   * restored old backup must not end live meetings).
+   */
+  state?: PollState;
   fetch?: typeof fetch;
   log: Logger;
   /** @default Date.now */
@@ -66,6 +80,16 @@ export interface PollDeps {
   /** bbblb's public URL and link key, for the hook relay links registered on servers; without them the poller
    * registers no hooks. */
   links?: { publicUrl: string; linkKey: Uint8Array };
+}
+
+/** What a poller process remembers across rounds: how often it asked each server since it started. */
+export interface PollState {
+  polls: Map<number, number>;
+}
+
+/** A fresh {@linkcode PollState}. */
+export function newPollState(): PollState {
+  return { polls: new Map() };
 }
 
 /** What a round did, for logs, metrics and tests. */
@@ -79,8 +103,12 @@ export interface RoundReport {
   adopted: number;
   /** Load sums found wrong and repaired. */
   repaired: number;
-  /** Stale copies of moved meetings ended on the server they moved away from. */
+  /** Copies of split meetings ended (empty for two rounds, never with participants). */
   staleEnded: number;
+  /** Split meetings switched to the copy that had the participants. */
+  switched: number;
+  /** Meetings running on more than one server at the end of the round. */
+  splits: number;
   /** How long each server took to answer (or fail) its getMeetings call this round, in ms, by server id. */
   serverDurationsMs: Record<number, number>;
   /** Abandoned claims settled: tracked as running (the server has the meeting) or released. */
@@ -104,7 +132,8 @@ interface Listed {
   moderators: number;
 }
 
-type PollResult = { ok: true; listed: Listed[] } | { ok: false; error: string };
+/** A server's answer to this round's getMeetings; `startedAt` is when the request was sent (ms). */
+type PollResult = { ok: true; listed: Listed[]; startedAt: number } | { ok: false; error: string };
 
 /**
  * Run one round. Never throws for a server's failure; a store failure propagates (the loop logs it and goes
@@ -121,19 +150,25 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     adopted: 0,
     repaired: 0,
     staleEnded: 0,
+    switched: 0,
+    splits: 0,
     serverDurationsMs: {},
     claimsSettled: 0,
   };
   // Order matters for the load repair below: loads are read before meetings (see repairLoads).
   const servers = await listServers(deps.kv);
-  const [meetings, lives, tenants] = await Promise.all([
+  const [meetings, lives, tenants, marks] = await Promise.all([
     listAllMeetings(deps.kv),
     listAllLive(deps.kv),
     listTenants(deps.kv),
+    listAllSeen(deps.kv),
   ]);
   const tenantNames = new Set(tenants.map((t) => t.name));
   report.servers = servers.length;
 
+  for (const s of servers) deps.state?.polls.set(s.id, (deps.state.polls.get(s.id) ?? 0) + 1);
+  // Nothing is ended on a server until every server has been polled twice by this process.
+  const mayEnd = !deps.state || servers.every((s) => (deps.state!.polls.get(s.id) ?? 0) >= 2);
   const results = await mapLimit(servers, deps.concurrency ?? 50, async (s) => {
     const started = performance.now();
     const result = await fetchMeetings(deps, s);
@@ -141,6 +176,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     return result;
   });
   const healthWrites: [ServerView, ServerHealth][] = [];
+  const copies: Copy[] = [];
   const liveWrites: [Deno.KvKey, MeetingLive][] = [];
   const liveSeen = new Set<string>();
   const tenantParticipants = new Map<string, number>();
@@ -152,20 +188,17 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     const result = results[i];
     if (!result.ok) {
       report.failedServers++;
-      healthWrites.push([server, failedHealth(server.health, result.error, deps.failThreshold)]);
-      if (server.health.online && server.health.failures + 1 >= deps.failThreshold) {
-        deps.log.warn("server offline", { server: server.id, error: result.error });
-      }
+      healthWrites.push([server, failedHealth(server.health, result.error, deps.failThreshold, now())]);
       continue;
     }
-    const health = goodHealth(server.health, deps.recoverThreshold, now());
-    if (!server.health.online && health.online) deps.log.info("server online", { server: server.id });
-    healthWrites.push([server, health]);
+    healthWrites.push([server, goodHealth(server.health, deps.recoverThreshold, now())]);
     const mine = byServer.get(server.id) ?? [];
     try {
       await reconcile(deps, {
         server,
         listed: result.listed,
+        startedAt: result.startedAt,
+        copies,
         mine,
         byId,
         lives,
@@ -191,6 +224,7 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     }
   }
 
+  await healSplits(deps, { servers, results, byId, marks, copies, mayEnd, report });
   await writeHealth(deps, healthWrites);
   await ensureHooks(deps, servers.filter((_, i) => results[i].ok), servers);
   await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
@@ -225,9 +259,21 @@ async function ensureHooks(deps: PollDeps, answered: ServerView[], all: ServerVi
   }
 }
 
+/** A meeting a server lists running while bbblb's record of it names another server. */
+interface Copy {
+  serverId: number;
+  tenant: string;
+  meetingID: string;
+  listed: Listed;
+}
+
 interface ReconcileState {
   server: ServerView;
   listed: Listed[];
+  /** When this server's getMeetings request was sent (ms since the epoch). */
+  startedAt: number;
+  /** Copies found on this server, for the split pass. */
+  copies: Copy[];
   mine: Deno.KvEntry<MeetingRecord>[];
   byId: Map<string, Deno.KvEntry<MeetingRecord>>;
   lives: Map<string, Deno.KvEntry<MeetingLive>>;
@@ -243,6 +289,8 @@ interface ReconcileState {
 async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
   const { server, report } = st;
   const now = (deps.now ?? Date.now)();
+  const missedRounds = deps.missedRounds ?? 2;
+  const staleMs = deps.staleClaimMs ?? staleClaimMs(15_000);
   const running = new Map(st.listed.filter((l) => !l.ended).map((l) => [l.meetingID, l]));
   const stats: ServerStats = { participants: 0, videos: 0, extraMilli: 0 };
   for (const l of running.values()) {
@@ -252,19 +300,35 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
 
   for (const entry of st.mine) {
     const m = entry.value;
-    if (m.status !== "running") {
-      // A create in flight is its request's business, unless that request died with its process.
-      if (deps.staleClaimMs !== undefined && now - m.claimedAt > deps.staleClaimMs) {
-        if (await settleClaim(deps, entry, running.get(m.meetingID))) report.claimsSettled++;
-      }
-      continue;
-    }
     const ref = meetingRef(m.tenant, m.meetingID);
     const live = st.lives.get(ref);
     const before = live?.value.historyId === m.historyId ? live.value : undefined;
     const l = running.get(backendMeetingID(m.tenant, m.meetingID));
     let next: MeetingLive;
-    if (l) {
+    if (m.status !== "running") {
+      // A create in flight is its request's business, unless it is in doubt or its process died.
+      if (!isUnsettled(m, staleMs, now)) continue;
+      if (l) {
+        if (await trackClaim(deps, entry, detailsOf(l))) report.claimsSettled++;
+        continue;
+      }
+      // Only answers to requests sent after the create ended can tell that BBB did not create it.
+      const createEnded = m.doubtSince ?? m.claimedAt + staleMs;
+      if (st.startedAt <= createEnded) continue;
+      const missed = (before?.missed ?? 0) + 1;
+      if (missed >= missedRounds) {
+        if (await removeMeeting(deps.kv, entry, "createFailed", now)) {
+          report.claimsSettled++;
+          deps.log.warn("claim released: the server does not run the meeting", {
+            meetingID: m.meetingID,
+            tenant: m.tenant || undefined,
+            server: m.serverId,
+          });
+        }
+        continue;
+      }
+      next = { ...(before ?? emptyLive(m.historyId)), missed };
+    } else if (l) {
       next = {
         historyId: m.historyId,
         participants: l.participants,
@@ -277,10 +341,14 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
       stats.extraMilli += Math.max(0, (l.participants + l.videos) * 1000 - m.loadMilli);
       st.tenantParticipants.set(m.tenant, (st.tenantParticipants.get(m.tenant) ?? 0) + l.participants);
     } else {
-      if (now - m.claimedAt < (deps.graceMs ?? 15_000)) continue;
+      // Only answers to requests sent after bbblb learned that it runs can show it ended.
+      if (st.startedAt <= (m.runningSince ?? m.claimedAt)) {
+        if (before) st.liveSeen.add(ref);
+        continue;
+      }
       const missed = (before?.missed ?? 0) + 1;
-      if (missed >= (deps.missedRounds ?? 2)) {
-        if (await removeMeeting(deps.kv, entry, "ended", now)) {
+      if (missed >= missedRounds) {
+        if (await removeMeeting(deps.kv, entry, "dropped", now)) {
           report.ended++;
           deps.log.info("meeting ended", {
             meetingID: m.meetingID,
@@ -305,7 +373,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     const owner = tenantOfBackendID(l.meetingID, st.tenantNames);
     const elsewhere = st.byId.get(meetingRef(owner.tenant, owner.meetingID));
     if (elsewhere) {
-      await staleCopy(deps, server, l, elsewhere.value, report);
+      if (elsewhere.value.status === "running") st.copies.push({ serverId: server.id, ...owner, listed: l });
       continue;
     }
     if (await adopt(deps, server, l, owner)) report.adopted++;
@@ -315,44 +383,121 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
   if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) await drain(deps, server);
 }
 
+/** What the split pass needs from the round. */
+interface SplitState {
+  servers: ServerView[];
+  results: PollResult[];
+  byId: Map<string, Deno.KvEntry<MeetingRecord>>;
+  marks: Deno.KvEntry<SeenRecord>[];
+  copies: Copy[];
+  mayEnd: boolean;
+  report: RoundReport;
+}
+
 /**
- * An abandoned claim: if its server runs the meeting (the create reached BBB before the process died), bbblb
- * tracks it as running there, so no later create places the meetingID on a second server; otherwise the claim
- * and its load are released. Both are guarded like every change of a meeting.
+ * Heal splits by the one sticky rule of `cluster/lifecycle.ts` (`splitAction`): keep a mark per copy with its
+ * empty rounds, switch to the copy that has the participants, end copies empty for two rounds. Each split is
+ * logged when it is found and when it is healed, not every round.
  */
-async function settleClaim(
-  deps: PollDeps,
-  entry: Deno.KvEntry<MeetingRecord>,
-  listed: Listed | undefined,
-): Promise<boolean> {
-  const m = entry.value;
-  if (listed) {
-    const details = {
-      internalMeetingID: listed.internalMeetingID,
-      createTime: listed.createTime,
-      attendeePW: listed.attendeePW,
-      moderatorPW: listed.moderatorPW,
-      voiceBridge: listed.voiceBridge ?? m.voiceBridge,
+async function healSplits(deps: PollDeps, st: SplitState): Promise<void> {
+  const answered = new Map<number, Map<string, Listed>>();
+  st.servers.forEach((s, i) => {
+    const r = st.results[i];
+    if (r.ok) answered.set(s.id, new Map(r.listed.filter((l) => !l.ended).map((l) => [l.meetingID, l])));
+  });
+  const markOf = new Map(st.marks.map((e) => [seenRef(e), e]));
+  const found = new Set<string>();
+  const splitMeetings = new Set<string>();
+  const now = (deps.now ?? Date.now)();
+  for (const c of st.copies) {
+    const ref = meetingRef(c.tenant, c.meetingID);
+    const entry = st.byId.get(ref)!;
+    const key = `${ref}\u0000${c.serverId}`;
+    found.add(key);
+    const old = markOf.get(key)?.value;
+    const participants = c.listed.participants;
+    const mark: SeenRecord = {
+      kind: "copy",
+      since: old?.kind === "copy" ? old.since : now,
+      emptyRounds: participants > 0 ? 0 : (old?.kind === "copy" ? old.emptyRounds : 0) + 1,
+      participants,
     };
-    // The create parameters died with the request: a later move re-creates it from its meetingID and name.
-    const params: [string, string][] = [["meetingID", m.meetingID], ["name", m.meetingID]];
-    if (await markRunning(deps.kv, entry, details, params)) {
-      deps.log.warn("abandoned claim: the server runs the meeting, tracked as running", {
-        meetingID: m.meetingID,
-        server: m.serverId,
-      });
-      return true;
+    const canonicalServer = answered.get(entry.value.serverId);
+    if (!canonicalServer) {
+      // The recorded copy's server did not answer: nothing can be judged this round.
+      await setSeen(deps.kv, c.tenant, c.meetingID, c.serverId, mark);
+      splitMeetings.add(ref);
+      continue;
     }
-    return false;
+    const canonical = canonicalServer.get(backendMeetingID(c.tenant, c.meetingID))?.participants ?? null;
+    const fields = {
+      meetingID: c.meetingID,
+      tenant: c.tenant || undefined,
+      server: c.serverId,
+      current: entry.value.serverId,
+      participants,
+      currentParticipants: canonical ?? undefined,
+    };
+    const action = splitAction(entry.value, mark, canonical, st.mayEnd);
+    if (action.kind === "switch") {
+      const switched = await switchServer(deps.kv, entry, {
+        serverId: c.serverId,
+        historyId: newHistoryId(now),
+        details: detailsOf(c.listed),
+        now,
+        splitSwitched: true,
+      });
+      await setSeen(deps.kv, c.tenant, c.meetingID, c.serverId, null);
+      if (switched) {
+        st.report.switched++;
+        deps.log.warn("split meeting healed: switched to the copy with the participants", fields);
+      }
+      continue;
+    }
+    if (action.kind === "end") {
+      const server = st.servers.find((s) => s.id === c.serverId)!;
+      if (await endCopy(deps, server, c.listed)) {
+        st.report.staleEnded++;
+        await setSeen(deps.kv, c.tenant, c.meetingID, c.serverId, null);
+        deps.log.info("split meeting healed: ended the copy nobody was in", fields);
+        continue;
+      }
+    }
+    splitMeetings.add(ref);
+    if (!old || old.kind !== "copy") deps.log.warn("split meeting: it runs on two servers", fields);
+    if (!old || JSON.stringify(old) !== JSON.stringify(mark)) {
+      await setSeen(deps.kv, c.tenant, c.meetingID, c.serverId, mark);
+    }
   }
-  if (await removeMeeting(deps.kv, entry, "createFailed")) {
-    deps.log.warn("abandoned claim released: the server does not run the meeting", {
-      meetingID: m.meetingID,
-      server: m.serverId,
-    });
-    return true;
+  // Copies their server no longer lists, or that became the record (switched, or adopted), are forgotten.
+  for (const e of st.marks) {
+    if (e.value.kind !== "copy" || found.has(seenRef(e))) continue;
+    const [, tenant, meetingID, serverId] = e.key as [string, string, string, number];
+    const record = st.byId.get(meetingRef(tenant, meetingID));
+    if (answered.has(serverId) || record?.value.serverId === serverId) {
+      await setSeen(deps.kv, tenant, meetingID, serverId, null);
+      if (record) {
+        deps.log.info("split meeting healed: the other copy is gone", { meetingID, server: serverId });
+      }
+    } else if (record) {
+      splitMeetings.add(meetingRef(tenant, meetingID));
+    }
   }
-  return false;
+  st.report.splits = splitMeetings.size;
+}
+
+function seenRef(e: Deno.KvEntry<SeenRecord>): string {
+  return `${meetingRef(e.key[1] as string, e.key[2] as string)}\u0000${e.key[3] as number}`;
+}
+
+function detailsOf(l: Listed) {
+  return {
+    internalMeetingID: l.internalMeetingID,
+    createTime: l.createTime,
+    attendeePW: l.attendeePW,
+    moderatorPW: l.moderatorPW,
+    voiceBridge: l.voiceBridge,
+  };
 }
 
 function emptyLive(historyId: string): MeetingLive {
@@ -373,44 +518,23 @@ function sameLive(a: MeetingLive, b: MeetingLive): boolean {
     a.missed === b.missed;
 }
 
-/**
- * A meeting listed here that bbblb runs on another server. If it moved away from this server, the moved copy
- * wins: the stale copy is ended when nobody is in it, else left alone and logged as a split meeting.
- */
-async function staleCopy(
-  deps: PollDeps,
-  server: ServerView,
-  l: Listed,
-  current: MeetingRecord,
-  report: RoundReport,
-) {
-  const movedAway = current.movedFrom.some((p) => p.serverId === server.id);
-  if (!movedAway || l.participants > 0) {
-    deps.log.warn("split meeting: it runs on two servers", {
-      meetingID: l.meetingID,
-      server: server.id,
-      current: current.serverId,
-      participants: l.participants,
-    });
-    return;
-  }
+/** End a copy of a split meeting on its server (with its moderator password, which BBB 2.x still wants). */
+async function endCopy(deps: PollDeps, server: ServerView, l: Listed): Promise<boolean> {
   const params: [string, string][] = [["meetingID", l.meetingID]];
-  if (l.moderatorPW) params.push(["password", l.moderatorPW]); // BBB 2.x still wants it on end
+  if (l.moderatorPW) params.push(["password", l.moderatorPW]);
   try {
     const answer = await callBackend(server, "end", encodeQuery(params), {
       timeoutMs: deps.backendTimeoutMs,
       fetch: deps.fetch,
     });
-    if (answer.response.returncode === "SUCCESS") {
-      report.staleEnded++;
-      deps.log.info("ended the stale copy of a moved meeting", { meetingID: l.meetingID, server: server.id });
-    }
+    return answer.response.returncode === "SUCCESS" || answer.response.messageKey === "notFound";
   } catch (e) {
-    deps.log.warn("could not end a stale copy", {
+    deps.log.warn("could not end a copy of a split meeting", {
       meetingID: l.meetingID,
       server: server.id,
       error: String(e),
     });
+    return false;
   }
 }
 
@@ -440,6 +564,7 @@ async function adopt(
       now: (deps.now ?? Date.now)(),
     });
     if (adopted) {
+      await setSeen(deps.kv, owner.tenant, owner.meetingID, server.id, null);
       deps.log.info("meeting adopted", { meetingID: l.meetingID, server: server.id });
       return true;
     }
@@ -473,17 +598,24 @@ async function writeHealth(deps: PollDeps, writes: [ServerView, ServerHealth][])
   for (let i = 0; i < changed.length; i += 40) {
     const batch = changed.slice(i, i + 40);
     const entries = await Promise.all(batch.map(([s]) => deps.kv.get<ServerHealth>(keys.health(s.id))));
+    // only the values this round started from may be replaced: a request-path failure in between wins
+    const applied = batch.filter(([s], j) => JSON.stringify(entries[j].value) === JSON.stringify(s.health));
     const res = await commitWithRetry(() => {
       const op = bumpServersVersion(deps.kv.atomic());
       batch.forEach(([s, h], j) => {
-        // only the values this round started from may be replaced: a request-path failure in between wins
-        if (JSON.stringify(entries[j].value) === JSON.stringify(s.health)) {
-          op.check(entries[j]).set(entries[j].key, h);
-        }
+        if (applied.some(([a]) => a === s)) op.check(entries[j]).set(entries[j].key, h);
       });
       return op;
     });
-    if (!res.ok) deps.log.debug("health batch lost a race; the next round corrects it");
+    if (!res.ok) {
+      deps.log.debug("health batch lost a race; the next round corrects it");
+      continue;
+    }
+    // Each turn is logged once, by whoever committed it (a request-path failure logs its own).
+    for (const [s, h] of applied) {
+      if (s.health.online && !h.online) deps.log.warn("server offline", { server: s.id, error: h.lastError });
+      if (!s.health.online && h.online) deps.log.info("server online", { server: s.id });
+    }
   }
 }
 
@@ -525,6 +657,7 @@ async function repairLoads(
 }
 
 async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollResult> {
+  const startedAt = (deps.now ?? Date.now)();
   let answer: BackendAnswer;
   try {
     answer = await callBackend(server, "getMeetings", "", {
@@ -546,7 +679,7 @@ async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollRe
     ? r.meetings.meeting
     : [];
   const usable = (n: Record<string, unknown>) => typeof n.meetingID === "string" && n.meetingID.length <= 256;
-  return { ok: true, listed: nodes.filter(usable).map(toListed) };
+  return { ok: true, listed: nodes.filter(usable).map(toListed), startedAt };
 }
 
 function toListed(n: Record<string, unknown>): Listed {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { assertLoadsExact, holder, poll, setup, tag } from "../../tests/harness.ts";
+import { assertLoadsExact, holder, poll, pollDeps, setup, tag } from "../../tests/harness.ts";
+import { newPollState, pollRound } from "./round.ts";
 import { keys } from "../store/keys.ts";
 import { loadValue } from "../store/load.ts";
-import { getMeeting, type HistoryRecord, type MeetingLive } from "../store/meetings.ts";
+import { getMeeting, type HistoryRecord, type MeetingLive, setSeen } from "../store/meetings.ts";
 import { listServers, type ServerRecord, setServerState } from "../store/servers.ts";
 
 async function server(h: { kv: Deno.Kv }, id: number) {
@@ -65,13 +66,23 @@ Deno.test("a meeting the server no longer lists is ended after two rounds and it
   await assertLoadsExact(h.kv);
 });
 
-Deno.test("a young meeting is not ended within the grace after its create", async () => {
+Deno.test("only getMeetings requests sent after the create answer arrived can show a meeting ended", async () => {
   await using h = await setup({ servers: 1 });
   await h.text("create", { meetingID: "young", name: "Young" });
   h.fakes[0].meetings.delete("young");
-  await poll(h, { graceMs: 60_000 });
-  await poll(h, { graceMs: 60_000 });
+  // Rounds whose requests were sent before bbblb learned that the meeting runs (a slow create) count for nothing.
+  const early = () => Date.now() - 60_000;
+  await pollRound({ ...pollDeps(h), now: early });
+  await pollRound({ ...pollDeps(h), now: early });
   assert.equal((await getMeeting(h.kv, "", "young")).value?.status, "running");
+  await poll(h);
+  assert.equal(
+    (await getMeeting(h.kv, "", "young")).value?.status,
+    "running",
+    "one missed round is not enough",
+  );
+  await poll(h);
+  assert.equal((await getMeeting(h.kv, "", "young")).value, null);
 });
 
 Deno.test("a meeting reappearing after one missed round is kept", async () => {
@@ -242,7 +253,7 @@ Deno.test("failover: a join moves the meeting and rewrites a createTime of the m
   assert.equal(tag(stale, "messageKey"), "mismatchCreateTimeParam");
 });
 
-Deno.test("when the old server comes back, an empty stale copy is ended and a busy one is left alone", async () => {
+Deno.test("when the old server comes back: an empty copy is ended after two rounds, a busy one wins the record", async () => {
   await using h = await setup({ servers: 2 });
   await h.text("create", { meetingID: "empty-copy", name: "Empty" });
   const from = holder(h.fakes, "empty-copy");
@@ -258,12 +269,23 @@ Deno.test("when the old server comes back, an empty stale copy is ended and a bu
     assert.equal(tag(await h.text("create", { meetingID: id, name: "Again" }), "returncode"), "SUCCESS");
   }
   await h.fakes[from].restart();
-  const report = await poll(h);
+  const to = 1 - from; // the fake the failover re-created both meetings on
+  let report = await poll(h);
+  assert.equal(report.splits, 1, "the empty copy is a split until it has been empty for two rounds");
+  assert.equal(report.switched, 1, "only the returning copy has participants: the record switches to it");
+  assert.equal((await getMeeting(h.kv, "", "busy-copy")).value!.serverId, from + 1);
+  assert.equal(h.fakes[from].meetings.has("empty-copy"), true, "not ended after one empty round");
+  report = await poll(h);
   assert.equal(report.staleEnded, 1);
   assert.equal(h.fakes[from].meetings.has("empty-copy"), false);
-  assert.equal(h.fakes[from].meetings.has("busy-copy"), true); // split meeting: logged, not ended
-  assert.equal((await getMeeting(h.kv, "", "busy-copy")).value!.serverId, 2 - from); // the moved copy wins
+  assert.equal(h.fakes[to].meetings.has("empty-copy"), true, "the recorded copy stays");
+  assert.equal(h.fakes[from].meetings.has("busy-copy"), true, "a copy with participants is never ended");
+  report = await poll(h);
+  assert.equal(report.staleEnded, 1, "the emptied failover copy of busy-copy is ended after two rounds");
+  assert.equal(h.fakes[to].meetings.has("busy-copy"), false);
+  assert.equal(report.splits, 0);
   assert.equal(report.adopted, 0);
+  await assertLoadsExact(h.kv);
 });
 
 Deno.test("load sums stay exact across creates, ends, adoption, failover and rounds", async () => {
@@ -287,4 +309,46 @@ Deno.test("load sums stay exact across creates, ends, adoption, failover and rou
   await assertLoadsExact(h.kv);
   const state = (await h.kv.get<ServerRecord>(keys.server(1))).value!.state;
   assert.equal(state, "enabled");
+});
+
+Deno.test("a freshly started poller ends no copy before it has polled every server twice", async () => {
+  await using h = await setup({ servers: 2 });
+  await h.text("create", { meetingID: "restored", name: "Restored" });
+  const on = holder(h.fakes, "restored");
+  h.fakes[1 - on].addMeeting("restored");
+  // As left by an earlier process (or a restored backup): the copy was already seen empty many times.
+  await setSeen(h.kv, "", "restored", 2 - on, { kind: "copy", since: 0, emptyRounds: 5, participants: 0 });
+  const state = newPollState();
+  let report = await poll(h, { state });
+  assert.equal(report.staleEnded, 0);
+  assert.equal(h.fakes[1 - on].meetings.has("restored"), true);
+  report = await poll(h, { state });
+  assert.equal(report.staleEnded, 1);
+  assert.equal(h.fakes[1 - on].meetings.has("restored"), false);
+  assert.equal(h.fakes[on].meetings.has("restored"), true);
+});
+
+Deno.test("a server going offline is logged once, whether failed calls or a poll round turned it", async () => {
+  const lines: string[] = [];
+  const log = {
+    debug() {},
+    info: (m: string) => lines.push(m),
+    warn: (m: string) => lines.push(m),
+    error() {},
+  };
+  await using h = await setup({ servers: 2, log, failoverDelayMs: 60_000, backendTimeoutMs: 300 });
+  await h.text("create", { meetingID: "logged", name: "Logged" });
+  const on = holder(h.fakes, "logged");
+  await h.fakes[on].stop();
+  // Two failed calls on the request path turn it offline; later rounds find it offline already.
+  await h.text("end", { meetingID: "logged" });
+  await h.text("end", { meetingID: "logged" });
+  await pollRound({ ...pollDeps(h), log });
+  await pollRound({ ...pollDeps(h), log });
+  assert.equal(lines.filter((l) => l === "server offline").length, 1);
+  await h.fakes[on].restart();
+  await pollRound({ ...pollDeps(h), log });
+  await pollRound({ ...pollDeps(h), log });
+  await pollRound({ ...pollDeps(h), log });
+  assert.equal(lines.filter((l) => l === "server online").length, 1);
 });

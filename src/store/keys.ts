@@ -65,6 +65,19 @@ export const keys = {
    * and for recordIDs found by asking the servers. Never deleted: recordings outlive meetings.
    */
   recordingServer: (recordID: string): Deno.KvKey => ["recording_server", recordID],
+  /**
+   * `SeenRecord`: a meetingID seen running on (or dropped from) a server that its record does not name; see
+   * `store/meetings.ts`.
+   */
+  seen: (
+    tenant: string,
+    meetingID: string,
+    serverId: number,
+  ): Deno.KvKey => ["seen", tenant, meetingID, serverId],
+  /** Prefix of the marks of one meetingID. */
+  seenOf: (tenant: string, meetingID: string): Deno.KvKey => ["seen", tenant, meetingID],
+  /** Prefix of all marks. */
+  allSeen: (): Deno.KvKey => ["seen"],
   /** `HookRecord` of a webhook created through bbblb. */
   hook: (hookID: string): Deno.KvKey => ["hook", hookID],
   /** Prefix of all hooks. */

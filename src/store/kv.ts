@@ -7,25 +7,33 @@
 /**
  * Open the store: a file path (created with mode 0600 if missing and `create` is set) or a KV Connect URL.
  *
- * @param create create a missing file (serve, add-server); read-only admin commands pass `false`, so a command
- *   run in the wrong directory says so instead of showing an empty cluster
+ * @param create create a missing file (`serve`, `import`, `install`, `sync-servers`); the other commands pass
+ *   `false`, so a command run in the wrong directory says so instead of showing (or filling) an empty cluster
+ * @param onCreate called with the path when a new file was created, so the command can say so
  * @throws {Error} with one clear sentence when the file is missing, or cannot be opened or created.
  */
-export async function openStore(path: string, create = true): Promise<Deno.Kv> {
+export async function openStore(
+  path: string,
+  create = true,
+  onCreate?: (path: string) => void,
+): Promise<Deno.Kv> {
   const isUrl = /^https?:\/\//.test(path);
   if (!isUrl && !create && !(await exists(path))) {
     throw new Error(
       `there is no store at ${path}${path.startsWith("/") ? "" : ` (in ${Deno.cwd()})`}: ` +
-        "pass --kv (or BBBLB_KV), or run bbblb serve or add-server first",
+        "pass --kv (or set BBBLB_KV or BBBLB_CONFIG), or start bbblb serve first",
     );
   }
   if (!isUrl) {
     try {
       // Create it ourselves so the file (which holds server secrets) is never world-readable.
-      const f = await Deno.open(path, { create: true, write: true, mode: 0o600 });
+      const f = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
       f.close();
+      onCreate?.(path);
     } catch (e) {
-      throw new Error(`cannot open the KV file ${path}: ${(e as Error).message}`);
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        throw new Error(`cannot open the KV file ${path}: ${(e as Error).message}`);
+      }
     }
   }
   try {

@@ -23,10 +23,27 @@ export interface MeetingRecord {
   serverId: number;
   /** Id of this instance in the history. */
   historyId: string;
-  /** `creating` from the claim until BBB answered the create; then `running`. */
-  status: "creating" | "running";
+  /**
+   * `creating` from the claim while its create is in flight; `doubt` when the create ended without an answer
+   * that says whether BBB created the meeting (a timeout, a reset, a 5xx: see `cluster/lifecycle.ts`, which
+   * settles it by asking the server); `running` once BBB answered the create.
+   */
+  status: "creating" | "doubt" | "running";
   /** When the claim was made (ms since the epoch). */
   claimedAt: number;
+  /**
+   * When bbblb learned that this instance runs (ms since the epoch): the create answer arrived, the meeting was
+   * adopted or switched to. Only getMeetings requests started after it can show the meeting ended. Absent in
+   * records written before it existed: `claimedAt` stands in.
+   */
+  runningSince?: number;
+  /** The create of a `doubt` claim ended at (ms since the epoch). */
+  doubtSince?: number;
+  /**
+   * Set once bbblb switched this meeting to a copy it found on another server that had the participants (split
+   * healing): it is never switched back, so a split cannot flip-flop.
+   */
+  splitSwitched?: boolean;
   /** Declared load in milli-units (create's `load` × 1000). */
   loadMilli: number;
   /** BBB's internalMeetingID (the recordID prefix), once running. */
@@ -228,9 +245,10 @@ export async function markRunning(
   details: CreateDetails,
   params: Params,
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
-  const meeting: MeetingRecord = { ...claim.value, ...details, status: "running" };
+  const meeting: MeetingRecord = { ...claim.value, ...details, status: "running", runningSince: Date.now() };
+  delete meeting.doubtSince;
   const chunks = paramChunks(params);
-  const inline = claim.value.status === "creating" && chunks.length <= INLINE_CHUNKS;
+  const inline = claim.value.status !== "running" && chunks.length <= INLINE_CHUNKS;
   if (!inline) await saveCreateParams(kv, claim.value.historyId, params);
   for (let i = 0; i < 10; i++) {
     // A claim's history row is the one claimMeeting wrote (every change to it also changes the claim, which is
@@ -325,7 +343,9 @@ export async function loadCreateParams(kv: Deno.Kv, historyId: string): Promise<
  * Remove a meeting and subtract its load, exactly once: only if the record is still the one that was read.
  *
  * @param reason recorded in the history (`end`, `createFailed`, …); `createFailed` deletes the history row and
- *   the kept parameters instead, since that instance never existed
+ *   the kept parameters instead, since that instance never existed. `dropped` (the server stopped listing the
+ *   meeting; bbblb did not end it) also leaves a `dropped` mark on that server (see {@linkcode SeenRecord}), so
+ *   a create within the hour asks that server before placing the meeting again.
  * @returns `true` if this call removed it; `false` if it had changed or gone meanwhile (nothing was written)
  */
 export async function removeMeeting(
@@ -354,6 +374,10 @@ export async function removeMeeting(
       // A removed server's load key is gone; it must not come back as a wrapped negative sum.
       if (load.value !== null) addLoad(op, m.serverId, -m.loadMilli);
       else op.check(load);
+      if (reason === "dropped") {
+        const mark: SeenRecord = { kind: "dropped", since: now, emptyRounds: 0, participants: 0 };
+        op.set(keys.seen(m.tenant, m.meetingID, m.serverId), mark, { expireIn: DROPPED_MARK_MS });
+      }
       if (reason === "createFailed") {
         op.delete(history.key);
       } else if (history.value) {
@@ -370,6 +394,109 @@ export async function removeMeeting(
     if ((await kv.get(entry.key)).versionstamp !== entry.versionstamp) return false;
   }
   throw new Error(`could not remove meeting ${m.meetingID}: the store stayed contended`);
+}
+
+/**
+ * Mark a claim whose create ended without a telling answer as in doubt, keeping the create parameters so that a
+ * late success can be tracked with them. Guarded like every change of a meeting.
+ *
+ * @returns the new entry, or `null` when the claim changed or went meanwhile
+ */
+export async function markDoubt(
+  kv: Deno.Kv,
+  claim: Deno.KvEntry<MeetingRecord>,
+  params: Params,
+  now: number = Date.now(),
+): Promise<Deno.KvEntry<MeetingRecord> | null> {
+  await saveCreateParams(kv, claim.value.historyId, params);
+  const meeting: MeetingRecord = { ...claim.value, status: "doubt", doubtSince: now };
+  const res = await commitWithRetry(() => kv.atomic().check(claim).set(claim.key, meeting));
+  return res.ok ? { key: claim.key, value: meeting, versionstamp: res.versionstamp } : null;
+}
+
+/** How long a `dropped` mark is kept (ms): a meeting its server stopped listing is asked for there for an hour. */
+export const DROPPED_MARK_MS = 60 * 60 * 1000;
+
+/**
+ * What bbblb knows of a meetingID on a server that its record does not name (`["seen", tenant, meetingID,
+ * serverId]`). Written by the poller (and by `removeMeeting` for `dropped`); read before a meeting is placed, so
+ * a create goes where the meeting already runs instead of opening a second room.
+ */
+export interface SeenRecord {
+  /**
+   * `copy`: the server lists the meeting running while bbblb's record names another server (a split), or no
+   * record exists any more; `dropped`: the server stopped listing the meeting and bbblb forgot it.
+   */
+  kind: "copy" | "dropped";
+  /** When it was first seen, or dropped (ms since the epoch). */
+  since: number;
+  /** Consecutive poll rounds in which the copy had no participants. */
+  emptyRounds: number;
+  /** Participants in the copy at the last poll round. */
+  participants: number;
+}
+
+/** The marks of a meetingID on servers its record does not name (see {@linkcode SeenRecord}). */
+export async function listSeen(
+  kv: Deno.Kv,
+  tenant: string,
+  meetingID: string,
+): Promise<Deno.KvEntry<SeenRecord>[]> {
+  return await Array.fromAsync(kv.list<SeenRecord>({ prefix: keys.seenOf(tenant, meetingID) }));
+}
+
+/** Every mark of every meetingID (the poller reads them once a round). */
+export async function listAllSeen(kv: Deno.Kv): Promise<Deno.KvEntry<SeenRecord>[]> {
+  return await Array.fromAsync(kv.list<SeenRecord>({ prefix: keys.allSeen() }));
+}
+
+/** The server of a mark's key. */
+export function seenServer(entry: Deno.KvEntry<SeenRecord>): number {
+  return entry.key[3] as number;
+}
+
+/** A meetingID running on two servers: bbblb's record names `serverId`; a copy runs on `copyServerId`. */
+export interface Split {
+  tenant: string;
+  meetingID: string;
+  serverId: number;
+  copyServerId: number;
+  /** Participants in the copy at the last poll round. */
+  copyParticipants: number;
+  /** Since when the copy is known (ms since the epoch). */
+  since: number;
+}
+
+/** The splits the poller currently knows (copies of meetings bbblb records on another server). */
+export async function listSplits(kv: Deno.Kv): Promise<Split[]> {
+  const out: Split[] = [];
+  for (const mark of await listAllSeen(kv)) {
+    if (mark.value.kind !== "copy") continue;
+    const [, tenant, meetingID, copyServerId] = mark.key as [string, string, string, number];
+    const record = (await getMeeting(kv, tenant, meetingID)).value;
+    if (!record || record.serverId === copyServerId) continue;
+    out.push({
+      tenant,
+      meetingID,
+      serverId: record.serverId,
+      copyServerId,
+      copyParticipants: mark.value.participants,
+      since: mark.value.since,
+    });
+  }
+  return out;
+}
+
+/** Write (or with `null`, delete) the mark of a meetingID on a server. */
+export async function setSeen(
+  kv: Deno.Kv,
+  tenant: string,
+  meetingID: string,
+  serverId: number,
+  mark: SeenRecord | null,
+): Promise<void> {
+  const key = keys.seen(tenant, meetingID, serverId);
+  await commitWithRetry(() => mark ? kv.atomic().set(key, mark) : kv.atomic().delete(key));
 }
 
 /**
@@ -401,6 +528,8 @@ export interface SwitchRequest {
   /** What the target answered to the create. */
   details: CreateDetails;
   now: number;
+  /** Split healing: the copy switched to was found, not created; the meeting is never switched back. */
+  splitSwitched?: boolean;
 }
 
 /**
@@ -426,6 +555,8 @@ export async function switchServer(
     historyId: req.historyId,
     status: "running",
     claimedAt: req.now,
+    runningSince: req.now,
+    ...(req.splitSwitched || old.splitSwitched ? { splitSwitched: true } : {}),
     movedFrom: [...old.movedFrom, {
       serverId: old.serverId,
       historyId: old.historyId,
@@ -503,6 +634,7 @@ export async function adoptMeeting(
     historyId,
     status: "running",
     claimedAt: req.now,
+    runningSince: req.now,
     loadMilli: req.loadMilli,
     ...req.details,
     movedFrom: [],
@@ -573,21 +705,19 @@ export function meetingRef(tenant: string, meetingID: string): string {
 }
 
 /**
- * Claims older than `staleMs` whose request never finished (a process killed during a create) are removed and
- * their load freed, each guarded like any removal.
- *
- * @returns how many were removed
+ * Claims nobody will settle by themselves: in doubt (their create ended without a telling answer), or still
+ * `creating` after `staleMs` (the process making them died). `cluster/lifecycle.ts` settles them by asking
+ * their server.
  */
-export async function removeStaleClaims(
+export async function listUnsettledClaims(
   kv: Deno.Kv,
   staleMs: number,
   now: number = Date.now(),
-): Promise<number> {
-  let removed = 0;
-  for (const entry of await listAllMeetings(kv)) {
-    if (entry.value.status === "creating" && now - entry.value.claimedAt > staleMs) {
-      if (await removeMeeting(kv, entry, "createFailed", now)) removed++;
-    }
-  }
-  return removed;
+): Promise<Deno.KvEntry<MeetingRecord>[]> {
+  return (await listAllMeetings(kv)).filter((e) => isUnsettled(e.value, staleMs, now));
+}
+
+/** Whether a claim is left for others to settle (see {@linkcode listUnsettledClaims}). */
+export function isUnsettled(m: MeetingRecord, staleMs: number, now: number): boolean {
+  return m.status === "doubt" || (m.status === "creating" && now - m.claimedAt > staleMs);
 }

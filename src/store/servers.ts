@@ -44,6 +44,11 @@ export interface ServerRecord {
    * version 3 was set; absent in older records, which means no cap (see `schema.ts`).
    */
   maxMeetings?: number | null;
+  /**
+   * What bbblb signs its calls to the server's webhooks module (`hooks/create`, `hooks/destroy`) with
+   * (`--hooks-checksum`); absent: SHA-1, the only one bbb-webhooks 2.6 accepts (3.0 accepts all four).
+   */
+  hooksChecksum?: ChecksumAlgorithm;
 }
 
 /**
@@ -63,6 +68,12 @@ export interface ServerHealth {
   lastError: string | null;
   /** When the last good poll ended (ms since the epoch), or `null`. */
   lastGoodPoll: number | null;
+  /**
+   * When the current streak of failures began (ms since the epoch): the first failed poll or call since the
+   * server last gave a valid BBB answer; `null` (or absent, in records written before it existed) while it
+   * answers. Failover waits for `--failover-delay` from here (see `isGone`).
+   */
+  failingSince?: number | null;
 }
 
 /** Health of a newly added server: `add-server` just checked it. */
@@ -73,6 +84,7 @@ export const NEW_SERVER_HEALTH: ServerHealth = {
   successes: 0,
   lastError: null,
   lastGoodPoll: null,
+  failingSince: null,
 };
 
 /** Numbers the poller keeps per server for placement, statistics and `list-servers`. */
@@ -160,6 +172,12 @@ export async function getServer(kv: Deno.Kv, id: number): Promise<ServerRecord |
   return (await kv.get<ServerRecord>(keys.server(id))).value;
 }
 
+/** One server's record with its versionstamp (for a change guarded on it), or `null`. */
+export async function getServerEntry(kv: Deno.Kv, id: number): Promise<Deno.KvEntry<ServerRecord> | null> {
+  const entry = await kv.get<ServerRecord>(keys.server(id));
+  return entry.value ? entry as Deno.KvEntry<ServerRecord> : null;
+}
+
 /** One server with its health, or `null`. One read. */
 export async function getServerWithHealth(
   kv: Deno.Kv,
@@ -193,7 +211,9 @@ export async function setServerState(kv: Deno.Kv, id: number, state: ServerState
 export async function updateServer(
   kv: Deno.Kv,
   id: number,
-  change: Partial<Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags" | "maxMeetings">>,
+  change: Partial<
+    Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags" | "maxMeetings" | "hooksChecksum">
+  >,
 ): Promise<ServerRecord> {
   for (;;) {
     const entry = await kv.get<ServerRecord>(keys.server(id));
@@ -249,23 +269,44 @@ async function collect<T>(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Map<number, 
   return out;
 }
 
+/** A change of a server's health between online and offline, as committed. */
+export interface HealthTransition {
+  before: ServerHealth;
+  after: ServerHealth;
+}
+
 /**
  * Record a failed call on the request path. It counts as a failed poll round: the server leaves placement until
  * its next good poll, and goes offline at `failThreshold` consecutive failures.
  *
  * @param reason what failed, without secrets
+ * @returns the health before and after, when this call committed a change; `null` otherwise
  */
 export async function markFailure(
   kv: Deno.Kv,
   id: number,
   reason: string,
   failThreshold: number,
-): Promise<void> {
-  await updateHealth(kv, id, (h) => failedHealth(h, reason, failThreshold));
+  now: number = Date.now(),
+): Promise<HealthTransition | null> {
+  return await updateHealth(kv, id, (h) => failedHealth(h, reason, failThreshold, now));
 }
 
-/** Health after one more failure. */
-export function failedHealth(h: ServerHealth, reason: string, failThreshold: number): ServerHealth {
+/**
+ * Record that a server gave a valid BBB answer outside a poll round (a probe): its failure streak ends, so
+ * failover waits again (see `isGone`). Whether it is online is still the poller's decision.
+ */
+export async function markAnswered(kv: Deno.Kv, id: number): Promise<void> {
+  await updateHealth(kv, id, (h) => (h.failingSince == null && h.failures === 0 ? h : answeredHealth(h)));
+}
+
+/** Health after one more failure at `now` (ms since the epoch). */
+export function failedHealth(
+  h: ServerHealth,
+  reason: string,
+  failThreshold: number,
+  now: number,
+): ServerHealth {
   const failures = h.failures + 1;
   return {
     ...h,
@@ -274,7 +315,13 @@ export function failedHealth(h: ServerHealth, reason: string, failThreshold: num
     failures,
     successes: 0,
     lastError: reason,
+    failingSince: h.failingSince ?? now,
   };
+}
+
+/** Health after a valid BBB answer outside a poll round: the failure streak is over, nothing else changes. */
+export function answeredHealth(h: ServerHealth): ServerHealth {
+  return { ...h, failures: 0, failingSince: null };
 }
 
 /** Health after one more good poll round, which ended at `now`. */
@@ -287,28 +334,40 @@ export function goodHealth(h: ServerHealth, recoverThreshold: number, now: numbe
     successes,
     lastError: null,
     lastGoodPoll: now,
+    failingSince: null,
   };
+}
+
+/**
+ * Whether a server is gone: offline, and without a valid BBB answer for `failoverDelayMs` since its failure
+ * streak began. Only then may its meetings be re-created elsewhere (after a probe of the meeting fails too, see
+ * `cluster/lifecycle.ts`). A server whose streak start is unknown (a record from before it was kept) is not
+ * gone until a new failure starts a streak.
+ */
+export function isGone(h: ServerHealth, now: number, failoverDelayMs: number): boolean {
+  return !h.online && h.failingSince != null && now - h.failingSince >= failoverDelayMs;
 }
 
 async function updateHealth(
   kv: Deno.Kv,
   id: number,
   change: (h: ServerHealth) => ServerHealth,
-): Promise<void> {
+): Promise<HealthTransition | null> {
   for (let i = 0; i < 10; i++) {
     const [entry, server] = await kv.getMany<[ServerHealth, ServerRecord]>([
       keys.health(id),
       keys.server(id),
     ]);
-    if (server.versionstamp === null) return; // removed meanwhile: no health for a server that is gone
+    if (server.versionstamp === null) return null; // removed meanwhile: no health for a server that is gone
     const before = entry.value ?? NEW_SERVER_HEALTH;
     const after = change(before);
-    if (after === before) return;
+    if (after === before) return null;
     const res = await commitWithRetry(() =>
       bumpServersVersion(kv.atomic().check(entry).check(server).set(entry.key, after))
     );
-    if (res.ok) return;
+    if (res.ok) return { before, after };
   }
+  return null;
 }
 
 /**

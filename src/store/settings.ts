@@ -65,7 +65,7 @@ export async function publicUrlOf(kv: Deno.Kv): Promise<string | null> {
   return (await kv.get<string>(keys.setting("public_url"))).value;
 }
 
-/** Whether the store keeps a generated API secret (without reading it out). */
-export async function hasStoredSecret(kv: Deno.Kv): Promise<boolean> {
-  return Boolean((await kv.get<string>(keys.setting("secret"))).value);
+/** The generated API secret the store keeps, or `null` (for `bbblb config --show-secrets` only). */
+export async function storedSecret(kv: Deno.Kv): Promise<string | null> {
+  return (await kv.get<string>(keys.setting("secret"))).value || null;
 }
