@@ -7,11 +7,9 @@
  */
 import { createHash } from "node:crypto";
 import { listAllMeetings } from "../../src/store/meetings.ts";
-import { addServer, listServers } from "../../src/store/servers.ts";
-import { openStore } from "../../src/store/kv.ts";
-import { ensureSchema } from "../../src/store/schema.ts";
+import { listServers } from "../../src/store/servers.ts";
 import { addTenant, emptyTenant } from "../../src/store/tenants.ts";
-import { type CliResult, runBbblb, type ServeProcess, startServe } from "../bbblb_process.ts";
+import { type CliResult, runBbblb, type ServeProcess, startServe, storeWithFakes } from "../bbblb_process.ts";
 import { FakeBbb } from "../fake_bbb.ts";
 import { copiesOf, type Copy, type View } from "./checker.ts";
 import type { Answer } from "./isolation.ts";
@@ -85,20 +83,8 @@ export class World {
     const fakes = await Promise.all(
       Array.from({ length: servers }, (_, i) => FakeBbb.start({ secret: `chaos-fake-secret-${i + 1}` })),
     );
-    const kv = await openStore(`${dir}/bbblb.kv`);
-    await ensureSchema(kv);
+    const kv = await storeWithFakes(`${dir}/bbblb.kv`, fakes);
     const world = new World(fakes, tenants, dir, kv, settings);
-    for (const [i, f] of fakes.entries()) {
-      await addServer(kv, {
-        id: i + 1,
-        apiUrl: f.apiUrl,
-        secret: f.secret,
-        weight: 1,
-        state: "enabled",
-        checksum: "sha256",
-        addedAt: Date.now(),
-      });
-    }
     for (const t of tenants) {
       if (t !== "") await addTenant(kv, { ...emptyTenant(t), secrets: [world.#secrets.get(t)!] });
     }
