@@ -10,7 +10,8 @@
  * - a copy is *created by bbblb* when its create came through bbblb: bbblb replaces the logoutURL of every create
  *   it sends with its own `rejoin` link; the harness creates its copies directly on a fake without one;
  * - a server is *clean* while no fault is active on it (outage, failing listing, late creates, hidden meetings),
- *   and a meeting is *untouched* while no client operation or fault concerning it is in flight.
+ *   and a meeting is *untouched* while no create, end or move of it, and no fault concerning it (a copy created
+ *   or wiped directly, a panic of its server), is in flight.
  *
  * The rules, with their allowances:
  * 1. Never two copies created by bbblb of one meeting that both have participants (copies of a meeting that a

@@ -87,8 +87,12 @@ export class Client {
       });
       return false;
     }
+    // Operations that may change which copies run and what bbblb records touch the meeting; joins and reads do
+    // not (a join may fail a meeting over, but only from a server with a fault, which the checker waits out).
     const changes = op.kind === "create" || op.kind === "end" || op.kind === "move";
-    const endTouch = activity.begin(ref, { moving: op.kind === "move" });
+    const endTouch = changes || op.kind === "foreign"
+      ? activity.begin(ref, { moving: op.kind === "move" })
+      : () => {};
     const startedAt = changes ? beliefs.begin(ref) : 0;
     let outcome: Belief | null = null;
     try {
