@@ -6,8 +6,9 @@
  *
  * Sections: (a) join redirects through `./bbblb serve` against a fixed-302 Deno server, (b) create latency
  * against the fake BBB server called directly and sustained creates per second, (c) placement quality of a burst,
- * (d) getMeetings with one hanging server, (e) memory, (f) start-up, and the poll round benchmark
- * (`bench/poll_round_bench.ts`, run with `deno bench`).
+ * (d) getMeetings with one hanging server, (e) memory, (f) start-up, (g) the one-room model at default settings
+ * (`bench/one_room.ts`: failover time after a server's death, splits caused by a 20 s hiccup), and the poll round
+ * benchmark (`bench/poll_round_bench.ts`, run with `deno bench`).
  *
  * `deno task bench [--only a,b,…]` runs a subset (the file then holds only those figures).
  *
@@ -31,6 +32,7 @@ import { EXPORT_FORMAT, EXPORT_VERSION, type ExportDoc, importStore } from "../s
 import { type MeetingRecord, newHistoryId } from "../src/store/meetings.ts";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
 import { openStore } from "../src/store/kv.ts";
+import { failoverTime, hiccupSplits } from "./one_room.ts";
 import {
   DENO,
   firstLine,
@@ -751,6 +753,41 @@ async function pollBench() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// (g) one room: failover time and splits at default settings
+async function oneRoomBench() {
+  log("(g) one room: a server dies; then a 20 s hiccup of one server (default settings, ~3 min)");
+  const death = await failoverTime(await Deno.makeTempDir({ dir: work }));
+  details.push(
+    "server death: a meeting with 3 users, its server stops (connections refused, users gone); a join every " +
+      `second until one lands on a live server: ${death === null ? "none within 180 s" : ms(death)}; ` +
+      "default settings (poll interval 10 s, fail threshold 2, backend timeout 5 s, failover delay left to serve)",
+  );
+  figures.push({
+    section: "g",
+    what: "from a server's death to joins landing on a live server (default settings)",
+    measured: death === null ? "none within 180 s" : `${(death / 1000).toFixed(1)} s`,
+    goal: "—",
+    met: null,
+  });
+  const hiccup = await hiccupSplits(await Deno.makeTempDir({ dir: work }));
+  details.push(
+    "hiccup: 6 meetings with 2 users each on 3 servers; the busiest server answers every call HTTP 500 for 20 s " +
+      "while its users stay; a join per second comes in during it and for 30 s (three poll intervals) after it: " +
+      `${hiccup.split} meeting(s) with users in two copies, ${hiccup.copies} running on two servers`,
+  );
+  figures.push({
+    section: "g",
+    what: "meetings split by a 20 s hiccup of one server (users in two copies; default settings)",
+    measured: `${hiccup.split} (${hiccup.copies} on two servers)`,
+    goal: "0",
+    met: hiccup.split === 0 && hiccup.copies === 0,
+    note:
+      "two failed polls make the server offline until two good polls after the hiccup; a join in that time " +
+      "re-creates a meeting of the offline server elsewhere while its users are still in the first copy (issue 12)",
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 const sections: [string, string, () => Promise<void>][] = [
   ["a", "join", joinBench],
   ["b", "create", createBench],
@@ -759,6 +796,7 @@ const sections: [string, string, () => Promise<void>][] = [
   ["e", "memory", memoryBench],
   ["f", "start-up", startupBench],
   ["p", "poll rounds", pollBench],
+  ["g", "one room", oneRoomBench],
 ];
 const failures: string[] = [];
 for (const [key, name, fn] of sections) {

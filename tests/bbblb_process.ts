@@ -10,6 +10,8 @@ import { createHash } from "node:crypto";
 import { DEFAULT_CONFIG_VARIABLE } from "../src/config.ts";
 import { openStore } from "../src/store/kv.ts";
 import { ensureSchema } from "../src/store/schema.ts";
+import { addServer } from "../src/store/servers.ts";
+import type { FakeBbb } from "./fake_bbb.ts";
 
 /** The repository root (where the `./bbblb` launcher lives). */
 export const ROOT: URL = new URL("../", import.meta.url);
@@ -116,6 +118,8 @@ export interface ServeOptions {
   readyTimeoutMs?: number;
   /** The port to listen on. @default a free one */
   port?: number;
+  /** Extra environment variables (on top of PATH, HOME and DENO_DIR), e.g. `BBBLB_*` settings. */
+  env?: Record<string, string>;
 }
 
 /** A running `./bbblb serve`. */
@@ -235,7 +239,7 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
     args,
     cwd: ROOT,
     clearEnv: true,
-    env: minimalEnv(),
+    env: minimalEnv(options.env),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -256,4 +260,25 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
 export function signedPath(call: string, query: string, secret: string): string {
   const sum = createHash("sha256").update(call + query + secret).digest("hex");
   return `${call}?${query}${query === "" ? "" : "&"}checksum=${sum}`;
+}
+
+/**
+ * Open (creating it) the KV file at `path` with the fakes registered as servers 1..n, enabled, signed with
+ * sha256, as a `serve` started on it afterwards finds them. The caller closes the store.
+ */
+export async function storeWithFakes(path: string, fakes: readonly FakeBbb[]): Promise<Deno.Kv> {
+  const kv = await openStore(path);
+  await ensureSchema(kv);
+  for (const [i, f] of fakes.entries()) {
+    await addServer(kv, {
+      id: i + 1,
+      apiUrl: f.apiUrl,
+      secret: f.secret,
+      weight: 1,
+      state: "enabled",
+      checksum: "sha256",
+      addedAt: 0,
+    });
+  }
+  return kv;
 }

@@ -13,10 +13,8 @@ import { settleClaim, staleClaimMs } from "../src/cluster/lifecycle.ts";
 import { runChores } from "../src/poller/loop.ts";
 import { pollRound } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
-import { addServer } from "../src/store/servers.ts";
 import { openStore } from "../src/store/kv.ts";
-import { ensureSchema } from "../src/store/schema.ts";
-import { signedPath, startServe } from "./bbblb_process.ts";
+import { signedPath, startServe, storeWithFakes } from "./bbblb_process.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { assertLoadsExact } from "./harness.ts";
 
@@ -31,20 +29,7 @@ Deno.test("serve killed with SIGKILL during a burst of 200 creates leaves a cons
     Array.from({ length: 5 }, (_, i) => FakeBbb.start({ secret: `crash-${i}` })),
   );
   try {
-    const kv = await openStore(kvPath);
-    await ensureSchema(kv);
-    for (const [i, f] of fakes.entries()) {
-      await addServer(kv, {
-        id: i + 1,
-        apiUrl: f.apiUrl,
-        secret: f.secret,
-        weight: 1,
-        state: "enabled",
-        checksum: "sha256",
-        addedAt: 0,
-      });
-    }
-    kv.close();
+    (await storeWithFakes(kvPath, fakes)).close();
 
     const args = [
       "--backend-timeout",

@@ -49,6 +49,8 @@ export interface ReceivedRequest {
   contentType?: string | null;
   /** Whether the checksum verified against the secret at the time of the request. */
   checksumOk: boolean;
+  /** When the request arrived (ms since the epoch), before it was answered in any mode. */
+  at: number;
 }
 
 /** A participant of a {@linkcode FakeMeeting}. */
@@ -694,6 +696,7 @@ export class FakeBbb {
       params,
       contentType,
       checksumOk: checksumError === undefined,
+      at: Date.now(),
     };
     if (body !== undefined) record.body = body;
     this.requests.push(record);

@@ -6,10 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { openStore } from "../src/store/kv.ts";
-import { ensureSchema } from "../src/store/schema.ts";
-import { addServer } from "../src/store/servers.ts";
-import { signedPath, startServe } from "./bbblb_process.ts";
+import { signedPath, startServe, storeWithFakes } from "./bbblb_process.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 
 const SECRET = "one-room-secret-0123456789";
@@ -17,20 +14,7 @@ const SECRET = "one-room-secret-0123456789";
 /** A store with the fakes registered as servers 1..n. */
 async function storeWith(dir: string, fakes: FakeBbb[]): Promise<string> {
   const path = `${dir}/bbblb.kv`;
-  const kv = await openStore(path);
-  await ensureSchema(kv);
-  for (const [i, f] of fakes.entries()) {
-    await addServer(kv, {
-      id: i + 1,
-      apiUrl: f.apiUrl,
-      secret: f.secret,
-      weight: 1,
-      state: "enabled",
-      checksum: "sha256",
-      addedAt: 0,
-    });
-  }
-  kv.close();
+  (await storeWithFakes(path, fakes)).close();
   return path;
 }
 
