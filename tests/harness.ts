@@ -67,6 +67,10 @@ export interface SetupOptions {
   createTimeoutMs?: number;
   /** Passed to createApp and the cluster context. @default 2 */
   failThreshold?: number;
+  /** Passed to createApp. @default 5 */
+  voiceBridgeDigits?: number;
+  /** Passed to createApp. @default none */
+  dialNumber?: string;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -112,6 +116,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     log: options.log,
     trustProxy: options.trustProxy,
     tenantCacheMs: 0, // tests change tenants between requests
+    voiceBridgeDigits: options.voiceBridgeDigits,
+    dialNumber: options.dialNumber,
   });
   const ctx = clusterContext({
     kv,

@@ -89,6 +89,10 @@ export interface AppDeps {
    * naming that meeting. @default none: every join reads the store
    */
   directory?: Directory;
+  /** Digits of the dial-in PINs bbblb allocates (`--voice-bridge-digits`). @default 5 */
+  voiceBridgeDigits?: number;
+  /** The dial-in gateway's number, forced as every new meeting's `dialNumber`. @default none */
+  dialNumber?: string;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -205,6 +209,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
       directory: deps.directory,
       placer: new Placer(),
+      voiceBridgeDigits: deps.voiceBridgeDigits,
+      dialNumber: deps.dialNumber,
     }),
     logoutUrl: deps.logoutUrl ?? null,
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
