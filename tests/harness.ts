@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { FsapiSettings } from "../src/api/fsapi.ts";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { createMetrics, type Metrics } from "../src/api/metrics.ts";
@@ -71,6 +72,8 @@ export interface SetupOptions {
   voiceBridgeDigits?: number;
   /** Passed to createApp. @default none */
   dialNumber?: string;
+  /** Passed to createApp. @default off */
+  fsapi?: FsapiSettings;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -118,6 +121,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     tenantCacheMs: 0, // tests change tenants between requests
     voiceBridgeDigits: options.voiceBridgeDigits,
     dialNumber: options.dialNumber,
+    fsapi: options.fsapi,
   });
   const ctx = clusterContext({
     kv,

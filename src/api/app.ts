@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fsapi, type FsapiSettings } from "./fsapi.ts";
 import { type Context, Hono } from "hono";
 import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -89,6 +90,8 @@ export interface AppDeps {
    * naming that meeting. @default none: every join reads the store
    */
   directory?: Directory;
+  /** The dial-in gateway's dialplan endpoint (`POST /bbblb/v1/fsapi`). @default off */
+  fsapi?: FsapiSettings;
   /** Digits of the dial-in PINs bbblb allocates (`--voice-bridge-digits`). @default 5 */
   voiceBridgeDigits?: number;
   /** The dial-in gateway's number, forced as every new meeting's `dialNumber`. @default none */
@@ -239,6 +242,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get("/healthz", () => healthz(deps.kv));
+  const fsapiDeps = { kv: deps.kv, log: ctx.log, settings: deps.fsapi ?? { password: "" } };
+  app.post("/bbblb/v1/fsapi", (c) => fsapi(fsapiDeps, c));
   app.get("/metrics", async (c) => {
     if (adminToken !== null && !tokenMatches(adminToken, bearerOf(c.req.header("authorization")))) {
       return unauthorized();
