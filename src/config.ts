@@ -52,6 +52,18 @@ export interface ServeConfig {
   maxBodyBytes: number;
   /** Longest time one API request may take, in milliseconds; then it is answered FAILED `serverUnavailable`. */
   requestTimeoutMs: number;
+  /** Digits of the dial-in PINs bbblb allocates (5 to 9). */
+  voiceBridgeDigits: number;
+  /** The dial-in gateway's phone number, forced as every new meeting's `dialNumber`, or `null` (the client's). */
+  dialNumber: string | null;
+  /** HTTP Basic password (user `fsapi`) of `POST /bbblb/v1/fsapi`; empty: the endpoint is off. */
+  fsapiPassword: string;
+  /** PINs a dial-in call may enter (and prompt tries) before it is hung up. */
+  fsapiPinTries: number;
+  /** How long the PIN prompt waits for digits, in milliseconds. */
+  fsapiPinTimeoutMs: number;
+  /** Longest dial-in call, in minutes; 0: no limit. */
+  fsapiMaxDurationMinutes: number;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -76,6 +88,12 @@ export interface ServeFlags {
   trustProxy?: boolean | string;
   maxBody?: string;
   requestTimeout?: string;
+  voiceBridgeDigits?: string;
+  dialNumber?: string;
+  fsapiPassword?: string;
+  fsapiPinTries?: string;
+  fsapiPinTimeout?: string;
+  fsapiMaxDuration?: string;
 }
 
 /**
@@ -131,6 +149,12 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_TRUST_PROXY", "--trust-proxy", "trustProxy"],
   ["BBBLB_MAX_BODY", "--max-body", "maxBody"],
   ["BBBLB_REQUEST_TIMEOUT", "--request-timeout", "requestTimeout"],
+  ["BBBLB_VOICE_BRIDGE_DIGITS", "--voice-bridge-digits", "voiceBridgeDigits"],
+  ["BBBLB_DIAL_NUMBER", "--dial-number", "dialNumber"],
+  ["BBBLB_FSAPI_PASSWORD", "--fsapi-password", "fsapiPassword", true],
+  ["BBBLB_FSAPI_PIN_TRIES", "--fsapi-pin-tries", "fsapiPinTries"],
+  ["BBBLB_FSAPI_PIN_TIMEOUT", "--fsapi-pin-timeout", "fsapiPinTimeout"],
+  ["BBBLB_FSAPI_MAX_DURATION", "--fsapi-max-duration", "fsapiMaxDuration"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -417,6 +441,46 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
       1,
       3600,
     ), 30);
+  const voiceBridgeDigits = check(() =>
+    integer(
+      pick(flags.voiceBridgeDigits, "BBBLB_VOICE_BRIDGE_DIGITS") ?? "5",
+      "--voice-bridge-digits / BBBLB_VOICE_BRIDGE_DIGITS",
+      5,
+      9,
+    ), 5);
+  const rawDial = pick(flags.dialNumber, "BBBLB_DIAL_NUMBER")?.trim() ?? "";
+  if (rawDial !== "" && !/^\+?[0-9][0-9 ()./-]{0,38}$/.test(rawDial)) {
+    problems.push(
+      `--dial-number / BBBLB_DIAL_NUMBER: "${rawDial}" is not a phone number (digits, spaces, + ( ) . / -)`,
+    );
+  }
+  const fsapiPassword = pick(flags.fsapiPassword, "BBBLB_FSAPI_PASSWORD") ?? "";
+  if (fsapiPassword !== "" && (fsapiPassword.length < 16 || /[\s:]/.test(fsapiPassword))) {
+    problems.push(
+      "--fsapi-password / BBBLB_FSAPI_PASSWORD: needs at least 16 characters, no spaces and no colon",
+    );
+  }
+  const fsapiPinTries = check(() =>
+    integer(
+      pick(flags.fsapiPinTries, "BBBLB_FSAPI_PIN_TRIES") ?? "3",
+      "--fsapi-pin-tries / BBBLB_FSAPI_PIN_TRIES",
+      1,
+      10,
+    ), 3);
+  const fsapiPinTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.fsapiPinTimeout, "BBBLB_FSAPI_PIN_TIMEOUT") ?? "7",
+      "--fsapi-pin-timeout / BBBLB_FSAPI_PIN_TIMEOUT (seconds)",
+      1,
+      60,
+    ), 7);
+  const fsapiMaxDurationMinutes = check(() =>
+    integer(
+      pick(flags.fsapiMaxDuration, "BBBLB_FSAPI_MAX_DURATION") ?? "0",
+      "--fsapi-max-duration / BBBLB_FSAPI_MAX_DURATION (minutes)",
+      0,
+      10_080,
+    ), 0);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kv,
@@ -438,6 +502,12 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     trustProxy,
     maxBodyBytes,
     requestTimeoutMs,
+    voiceBridgeDigits,
+    dialNumber: rawDial === "" ? null : rawDial,
+    fsapiPassword,
+    fsapiPinTries,
+    fsapiPinTimeoutMs,
+    fsapiMaxDurationMinutes,
   };
 }
 
@@ -488,6 +558,18 @@ export function displayValue(setting: SettingInfo, config: ServeConfig): string 
       return String(config.maxBodyBytes);
     case "requestTimeout":
       return String(config.requestTimeoutMs / 1000);
+    case "voiceBridgeDigits":
+      return String(config.voiceBridgeDigits);
+    case "dialNumber":
+      return config.dialNumber ?? "";
+    case "fsapiPassword":
+      return config.fsapiPassword === "" ? "" : MASK;
+    case "fsapiPinTries":
+      return String(config.fsapiPinTries);
+    case "fsapiPinTimeout":
+      return String(config.fsapiPinTimeoutMs / 1000);
+    case "fsapiMaxDuration":
+      return String(config.fsapiMaxDurationMinutes);
   }
 }
 

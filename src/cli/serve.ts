@@ -61,6 +61,14 @@ export async function serve(
     trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    voiceBridgeDigits: config.voiceBridgeDigits,
+    dialNumber: config.dialNumber ?? undefined,
+    fsapi: {
+      password: config.fsapiPassword,
+      pinTries: config.fsapiPinTries,
+      pinTimeoutMs: config.fsapiPinTimeoutMs,
+      maxDurationMinutes: config.fsapiMaxDurationMinutes,
+    },
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;

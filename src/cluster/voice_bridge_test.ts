@@ -139,3 +139,16 @@ Deno.test("a breakout room's PIN routes to its parent's server; unknown and odd 
   }
   assert.ok((await h.kv.get(keys.voiceBridge("43210"))).value);
 });
+
+Deno.test("--dial-number replaces the dialNumber of every new meeting, the client's too", async () => {
+  await using h = await setup({ servers: 2, dialNumber: "+49 30 1234-5678" });
+  for (const params of [{}, { dialNumber: "613-555-1234" }]) {
+    const id = `dial-${Object.keys(params).length}`;
+    assert.equal(
+      tag(await h.text("create", { meetingID: id, name: "Dial room", ...params }), "returncode"),
+      "SUCCESS",
+    );
+    const sent = h.fakes[holder(h.fakes, id)].meetings.get(id)!.createParams;
+    assert.deepEqual(sent.getAll("dialNumber"), ["+49 30 1234-5678"]);
+  }
+});
