@@ -142,7 +142,7 @@ Deno.test("a breakout room's PIN routes to its parent's server; unknown and odd 
 
 Deno.test("--dial-number replaces the dialNumber of every new meeting, the client's too", async () => {
   await using h = await setup({ servers: 2, dialNumber: "+49 30 1234-5678" });
-  for (const params of [{}, { dialNumber: "613-555-1234" }]) {
+  for (const params of [{}, { dialNumber: "613-555-1234" }] as Record<string, string>[]) {
     const id = `dial-${Object.keys(params).length}`;
     assert.equal(
       tag(await h.text("create", { meetingID: id, name: "Dial room", ...params }), "returncode"),
