@@ -198,6 +198,30 @@ function serveOptions(): Option[] {
       "--recordings-routed-fallback <on|off>",
       "look up recordIDs not in the central index on the servers (env BBBLB_RECORDINGS_ROUTED_FALLBACK, default on)",
     ),
+    new Option(
+      "--voice-bridge-digits <n>",
+      "digits of the dial-in PINs bbblb allocates, 5 to 9 (env BBBLB_VOICE_BRIDGE_DIGITS, default 5)",
+    ),
+    new Option(
+      "--dial-number <number>",
+      "the dial-in gateway's phone number, set as every meeting's dialNumber (env BBBLB_DIAL_NUMBER, default none)",
+    ),
+    new Option(
+      "--fsapi-password <password>",
+      "password of user fsapi for POST /bbblb/v1/fsapi (env BBBLB_FSAPI_PASSWORD, default none: off)",
+    ),
+    new Option(
+      "--fsapi-pin-tries <n>",
+      "PINs a dial-in call may enter before it is hung up (env BBBLB_FSAPI_PIN_TRIES, default 3)",
+    ),
+    new Option(
+      "--fsapi-pin-timeout <seconds>",
+      "wait for the PIN's digits (env BBBLB_FSAPI_PIN_TIMEOUT, default 7)",
+    ),
+    new Option(
+      "--fsapi-max-duration <minutes>",
+      "longest dial-in call, 0 for none (env BBBLB_FSAPI_MAX_DURATION, default 0)",
+    ),
   ];
 }
 

@@ -67,6 +67,18 @@ export interface ServeConfig {
   maxRecordingUploadBytes: number;
   /** Whether recordIDs not in the central index are still looked up on the servers. */
   recordingsRoutedFallback: boolean;
+  /** Digits of the dial-in PINs bbblb allocates (5 to 9). */
+  voiceBridgeDigits: number;
+  /** The dial-in gateway's phone number, forced as every new meeting's `dialNumber`, or `null` (the client's). */
+  dialNumber: string | null;
+  /** HTTP Basic password (user `fsapi`) of `POST /bbblb/v1/fsapi`; empty: the endpoint is off. */
+  fsapiPassword: string;
+  /** PINs a dial-in call may enter (and prompt tries) before it is hung up. */
+  fsapiPinTries: number;
+  /** How long the PIN prompt waits for digits, in milliseconds. */
+  fsapiPinTimeoutMs: number;
+  /** Longest dial-in call, in minutes; 0: no limit. */
+  fsapiMaxDurationMinutes: number;
 }
 
 /** Raw flag values as commander parsed them (strings, or undefined when not given). */
@@ -96,6 +108,12 @@ export interface ServeFlags {
   recordingsUploadGraceDays?: string;
   maxRecordingUpload?: string;
   recordingsRoutedFallback?: string;
+  voiceBridgeDigits?: string;
+  dialNumber?: string;
+  fsapiPassword?: string;
+  fsapiPinTries?: string;
+  fsapiPinTimeout?: string;
+  fsapiMaxDuration?: string;
 }
 
 /**
@@ -156,6 +174,12 @@ export const SETTINGS: readonly SettingInfo[] = [
   ["BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS", "--recordings-upload-grace-days", "recordingsUploadGraceDays"],
   ["BBBLB_MAX_RECORDING_UPLOAD", "--max-recording-upload", "maxRecordingUpload"],
   ["BBBLB_RECORDINGS_ROUTED_FALLBACK", "--recordings-routed-fallback", "recordingsRoutedFallback"],
+  ["BBBLB_VOICE_BRIDGE_DIGITS", "--voice-bridge-digits", "voiceBridgeDigits"],
+  ["BBBLB_DIAL_NUMBER", "--dial-number", "dialNumber"],
+  ["BBBLB_FSAPI_PASSWORD", "--fsapi-password", "fsapiPassword", true],
+  ["BBBLB_FSAPI_PIN_TRIES", "--fsapi-pin-tries", "fsapiPinTries"],
+  ["BBBLB_FSAPI_PIN_TIMEOUT", "--fsapi-pin-timeout", "fsapiPinTimeout"],
+  ["BBBLB_FSAPI_MAX_DURATION", "--fsapi-max-duration", "fsapiMaxDuration"],
 ].map(([env, flag, key, secret]) => ({
   env: env as string,
   flag: flag as string,
@@ -511,6 +535,46 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     () => onOff(rawFallback, "--recordings-routed-fallback / BBBLB_RECORDINGS_ROUTED_FALLBACK"),
     true,
   );
+  const voiceBridgeDigits = check(() =>
+    integer(
+      pick(flags.voiceBridgeDigits, "BBBLB_VOICE_BRIDGE_DIGITS") ?? "5",
+      "--voice-bridge-digits / BBBLB_VOICE_BRIDGE_DIGITS",
+      5,
+      9,
+    ), 5);
+  const rawDial = pick(flags.dialNumber, "BBBLB_DIAL_NUMBER")?.trim() ?? "";
+  if (rawDial !== "" && !/^\+?[0-9][0-9 ()./-]{0,38}$/.test(rawDial)) {
+    problems.push(
+      `--dial-number / BBBLB_DIAL_NUMBER: "${rawDial}" is not a phone number (digits, spaces, + ( ) . / -)`,
+    );
+  }
+  const fsapiPassword = pick(flags.fsapiPassword, "BBBLB_FSAPI_PASSWORD") ?? "";
+  if (fsapiPassword !== "" && (fsapiPassword.length < 16 || /[\s:]/.test(fsapiPassword))) {
+    problems.push(
+      "--fsapi-password / BBBLB_FSAPI_PASSWORD: needs at least 16 characters, no spaces and no colon",
+    );
+  }
+  const fsapiPinTries = check(() =>
+    integer(
+      pick(flags.fsapiPinTries, "BBBLB_FSAPI_PIN_TRIES") ?? "3",
+      "--fsapi-pin-tries / BBBLB_FSAPI_PIN_TRIES",
+      1,
+      10,
+    ), 3);
+  const fsapiPinTimeoutMs = 1000 * check(() =>
+    number(
+      pick(flags.fsapiPinTimeout, "BBBLB_FSAPI_PIN_TIMEOUT") ?? "7",
+      "--fsapi-pin-timeout / BBBLB_FSAPI_PIN_TIMEOUT (seconds)",
+      1,
+      60,
+    ), 7);
+  const fsapiMaxDurationMinutes = check(() =>
+    integer(
+      pick(flags.fsapiMaxDuration, "BBBLB_FSAPI_MAX_DURATION") ?? "0",
+      "--fsapi-max-duration / BBBLB_FSAPI_MAX_DURATION (minutes)",
+      0,
+      10_080,
+    ), 0);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kv,
@@ -537,6 +601,12 @@ export function serveConfig(flags: ServeFlags, env: Env): ServeConfig {
     recordingsUploadGraceDays,
     maxRecordingUploadBytes,
     recordingsRoutedFallback,
+    voiceBridgeDigits,
+    dialNumber: rawDial === "" ? null : rawDial,
+    fsapiPassword,
+    fsapiPinTries,
+    fsapiPinTimeoutMs,
+    fsapiMaxDurationMinutes,
   };
 }
 
@@ -625,6 +695,18 @@ export function displayValue(setting: SettingInfo, config: ServeConfig, showSecr
       return String(config.maxRecordingUploadBytes);
     case "recordingsRoutedFallback":
       return config.recordingsRoutedFallback ? "on" : "off";
+    case "voiceBridgeDigits":
+      return String(config.voiceBridgeDigits);
+    case "dialNumber":
+      return config.dialNumber ?? "";
+    case "fsapiPassword":
+      return config.fsapiPassword === "" ? "" : MASK;
+    case "fsapiPinTries":
+      return String(config.fsapiPinTries);
+    case "fsapiPinTimeout":
+      return String(config.fsapiPinTimeoutMs / 1000);
+    case "fsapiMaxDuration":
+      return String(config.fsapiMaxDurationMinutes);
   }
 }
 

@@ -5,7 +5,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, layeredEnv, parseConfigFile, serveConfig } from "./config.ts";
+import {
+  ConfigError,
+  displayValue,
+  layeredEnv,
+  MASK,
+  parseConfigFile,
+  serveConfig,
+  SETTINGS,
+} from "./config.ts";
 
 const noEnv = () => undefined;
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -111,5 +119,46 @@ Deno.test("--checksum-algorithms takes a comma-separated list of the four; anyth
     (e: unknown) =>
       e instanceof ConfigError &&
       /^--checksum-algorithms \/ BBBLB_CHECKSUM_ALGORITHMS: "sha256,md5"/.test(e.message),
+  );
+});
+
+Deno.test("the dial-in settings have defaults, are checked, and the fsapi password is masked", () => {
+  const defaults = serveConfig({}, noEnv);
+  assert.equal(defaults.voiceBridgeDigits, 5);
+  assert.equal(defaults.dialNumber, null);
+  assert.equal(defaults.fsapiPassword, "");
+  assert.equal(defaults.fsapiPinTries, 3);
+  assert.equal(defaults.fsapiPinTimeoutMs, 7000);
+  assert.equal(defaults.fsapiMaxDurationMinutes, 0);
+  const set = serveConfig(
+    { voiceBridgeDigits: "9", fsapiPassword: "gateway-secret-password" },
+    envOf({ BBBLB_DIAL_NUMBER: "+49 30 1234-5678", BBBLB_FSAPI_MAX_DURATION: "120" }),
+  );
+  assert.equal(set.voiceBridgeDigits, 9);
+  assert.equal(set.dialNumber, "+49 30 1234-5678");
+  assert.equal(set.fsapiMaxDurationMinutes, 120);
+  const masked = SETTINGS.find((s) => s.key === "fsapiPassword")!;
+  assert.equal(masked.secret, true);
+  assert.equal(displayValue(masked, set), MASK);
+  assert.throws(
+    () =>
+      serveConfig({
+        voiceBridgeDigits: "4",
+        dialNumber: "call <me>",
+        fsapiPassword: "short",
+        fsapiPinTries: "0",
+        fsapiPinTimeout: "x",
+      }, noEnv),
+    (e: ConfigError) => {
+      assert.equal(e.problems.length, 5);
+      assert.match(
+        e.message,
+        /--voice-bridge-digits \/ BBBLB_VOICE_BRIDGE_DIGITS: "4" is not a number from 5 to 9/,
+      );
+      assert.match(e.message, /--dial-number/);
+      assert.match(e.message, /--fsapi-password .*16 characters/);
+      assert.ok(!e.message.includes("short"), "the password is never printed");
+      return true;
+    },
   );
 });

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { FsapiSettings } from "../src/api/fsapi.ts";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { createMetrics, type Metrics } from "../src/api/metrics.ts";
@@ -82,6 +83,12 @@ export interface SetupOptions {
   maxRecordingUploadBytes?: number;
   /** With `recordingsDir`: the fetch that sends recording-ready callbacks. @default fetch */
   fetch?: typeof fetch;
+  /** Passed to createApp. @default 5 */
+  voiceBridgeDigits?: number;
+  /** Passed to createApp. @default none */
+  dialNumber?: string;
+  /** Passed to createApp. @default off */
+  fsapi?: FsapiSettings;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -150,6 +157,9 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     tenantCacheMs: 0, // tests change tenants between requests
     recordings: custody ? { custody, routedFallback: options.routedFallback ?? true } : undefined,
     fetch: options.fetch,
+    voiceBridgeDigits: options.voiceBridgeDigits,
+    dialNumber: options.dialNumber,
+    fsapi: options.fsapi,
   });
   const ctx = clusterContext({
     kv,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fsapi, type FsapiSettings } from "./fsapi.ts";
 import { type Context, Hono } from "hono";
 import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -105,6 +106,12 @@ export interface AppDeps {
    * BBB servers upload to `POST /bbblb/v1/recordings`. @default none: recordings stay on the servers (routed)
    */
   recordings?: CentralRecordings;
+  /** The dial-in gateway's dialplan endpoint (`POST /bbblb/v1/fsapi`). @default off */
+  fsapi?: FsapiSettings;
+  /** Digits of the dial-in PINs bbblb allocates (`--voice-bridge-digits`). @default 5 */
+  voiceBridgeDigits?: number;
+  /** The dial-in gateway's number, forced as every new meeting's `dialNumber`. @default none */
+  dialNumber?: string;
 }
 
 type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
@@ -252,6 +259,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       linkKey: deps.linkKey ?? crypto.getRandomValues(new Uint8Array(32)),
       directory: deps.directory,
       placer: new Placer(),
+      voiceBridgeDigits: deps.voiceBridgeDigits,
+      dialNumber: deps.dialNumber,
     }),
     logoutUrl: deps.logoutUrl ?? null,
     cookieKey: deps.cookieKey ?? crypto.getRandomValues(new Uint8Array(32)),
@@ -283,6 +292,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get("/healthz", () => healthz(deps.kv));
+  const fsapiDeps = { kv: deps.kv, log: ctx.log, settings: deps.fsapi ?? { password: "" } };
+  app.post("/bbblb/v1/fsapi", (c) => fsapi(fsapiDeps, c));
   app.get("/metrics", async (c) => {
     if (adminToken !== null && !tokenMatches(adminToken, bearerOf(c.req.header("authorization")))) {
       return unauthorized();

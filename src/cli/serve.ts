@@ -92,6 +92,14 @@ export async function serve(
     requestTimeoutMs: config.requestTimeoutMs,
     checksumAlgorithms: config.checksumAlgorithms,
     recordings: custody ? { custody, routedFallback: config.recordingsRoutedFallback } : undefined,
+    voiceBridgeDigits: config.voiceBridgeDigits,
+    dialNumber: config.dialNumber ?? undefined,
+    fsapi: {
+      password: config.fsapiPassword,
+      pinTries: config.fsapiPinTries,
+      pinTimeoutMs: config.fsapiPinTimeoutMs,
+      maxDurationMinutes: config.fsapiMaxDurationMinutes,
+    },
   });
   const stop = new AbortController();
   let server: Deno.HttpServer;

@@ -43,6 +43,13 @@ export interface ClusterContext {
    * store and concurrent creates race for the least loaded server (the claim's check keeps that correct).
    */
   placer?: Placer;
+  /** Digits of the dial-in PINs bbblb allocates (`--voice-bridge-digits`). @default 5 */
+  voiceBridgeDigits?: number;
+  /**
+   * The dial-in gateway's phone number (`--dial-number`), forced as every new meeting's `dialNumber`; absent:
+   * the client's (or BBB's default placeholder).
+   */
+  dialNumber?: string;
 }
 
 /** Default of `--failover-delay`, in ms. */
@@ -54,6 +61,11 @@ export const DEFAULT_CREATE_TIMEOUT_MS = 15_000;
 /** The failover delay of a context, in ms. */
 export function failoverDelayOf(ctx: Pick<ClusterContext, "failoverDelayMs">): number {
   return ctx.failoverDelayMs ?? DEFAULT_FAILOVER_DELAY_MS;
+}
+
+/** The digits of allocated dial-in PINs of a context. */
+export function voiceBridgeDigitsOf(ctx: Pick<ClusterContext, "voiceBridgeDigits">): number {
+  return ctx.voiceBridgeDigits ?? 5;
 }
 
 /** The create timeout of a context, in ms. */
@@ -81,6 +93,10 @@ export interface ClusterOptions {
   fetch?: typeof fetch;
   directory?: Directory;
   placer?: Placer;
+  /** @default 5 */
+  voiceBridgeDigits?: number;
+  /** @default none (the client's dialNumber is kept) */
+  dialNumber?: string;
 }
 
 /**
@@ -102,6 +118,8 @@ export function clusterContext(options: ClusterOptions): ClusterContext {
     fetch: options.fetch ?? fetch,
     directory: options.directory,
     placer: options.placer,
+    voiceBridgeDigits: options.voiceBridgeDigits,
+    dialNumber: options.dialNumber,
   };
 }
 

@@ -19,13 +19,19 @@ import {
   type MeetingRecord,
   newHistoryId,
   removeMeeting,
-  voiceBridgeHolder,
 } from "../store/meetings.ts";
 import { isFull, type ServerView } from "../store/servers.ts";
-import { callServer, type ClusterContext, createTimeoutOf } from "./context.ts";
+import { callServer, type ClusterContext, createTimeoutOf, voiceBridgeDigitsOf } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
 import { readSnapshot, type ServerSnapshot } from "./placement_turns.ts";
 import { rejoinUrl } from "./links.ts";
+import {
+  allocateVoiceBridge,
+  checkGivenVoiceBridge,
+  normalizeVoiceBridge,
+  relatedPins,
+  voiceBridgeTaken,
+} from "./voice_bridge.ts";
 
 /**
  * Create parameters longer than this (bytes, encoded) go to BBB in a form body: nginx and Tomcat in front of BBB
@@ -110,11 +116,6 @@ export const NON_UNIQUE_VOICE_BRIDGE = "<response><returncode>FAILED</returncode
   "<key>nonUniqueVoiceBridge</key><message>The selected voice bridge is already in use.</message>" +
   "</error></errors></response>";
 
-/** A random 5-digit voiceBridge, never 99999 (BBB's echo test). */
-function randomVoiceBridge(): string {
-  return String(10000 + crypto.getRandomValues(new Uint32Array(1))[0] % 89999);
-}
-
 /**
  * Whether a failed create may have been performed by BBB: its answer did not arrive in time, the connection
  * broke after the request was sent, or a proxy in front of BBB gave up waiting (504). A refused connection, any
@@ -158,17 +159,17 @@ export interface PlaceRequest {
  * ({@linkcode inDoubt}: no answer within `--create-timeout`, a broken connection, a 504) keeps its claim in doubt
  * (`doubt`), and no other server is tried before the lifecycle asked this one.
  *
- * A voiceBridge the client gives that another running meeting anywhere in the cluster holds is refused the way
- * BBB refuses a duplicate on one server; without one, bbblb allocates a cluster-wide unique one.
+ * A voiceBridge the client gives that another running meeting anywhere in the cluster holds (or a related one:
+ * breakout room PINs, see `voice_bridge.ts`) is refused the way BBB refuses a duplicate on one server; without
+ * one, bbblb allocates a cluster-wide unique one of `--voice-bridge-digits` digits. With `--dial-number` set,
+ * the meeting's `dialNumber` is that number, whatever the client gave.
  *
- * @throws {BbbError} `serverUnavailable` when no server is left to try
+ * @throws {BbbError} `serverUnavailable` when no server is left to try; `validationError` for voiceBridge 99999
  */
 export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): Promise<Placement> {
-  // As bbb-web reads it (control characters stripped, trimmed), so " 54321" cannot dodge the reservation of 54321.
-  // deno-lint-ignore no-control-regex
-  const given = get(req.params, "voiceBridge")?.replace(/[\u0000-\u001f\u007f-\u009f]/g, "").trim() ||
-    undefined;
-  const voiceBridge = given ?? randomVoiceBridge();
+  const given = normalizeVoiceBridge(get(req.params, "voiceBridge"));
+  if (given !== undefined) checkGivenVoiceBridge(given);
+  const voiceBridge = given ?? await allocateVoiceBridge(ctx.kv, voiceBridgeDigitsOf(ctx));
   const historyId = newHistoryId();
   const tags = parseTagRequest(tagParamOf(req.params));
   const choose = async ({ servers, versionstamp, fresh }: ServerSnapshot) => {
@@ -189,6 +190,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
       loadMilli: req.loadMilli,
       loadEntry: { value: target.loadMilli, versionstamp: target.loadVersionstamp },
       voiceBridge,
+      relatedVoiceBridges: relatedPins(voiceBridge),
       historyId,
       serversVersionstamp: versionstamp,
       now: Date.now(),
@@ -202,10 +204,8 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     : await choose(await readSnapshot(ctx.kv));
   if (!target) return { kind: "retry" };
   if (!claim) {
-    const holder = await voiceBridgeHolder(ctx.kv, voiceBridge);
     const meetingTaken = (await getMeeting(ctx.kv, req.tenant, req.meetingID)).value !== null;
-    const other = holder && (holder.tenant !== req.tenant || holder.meetingID !== req.meetingID);
-    if (given !== undefined && other && !meetingTaken) {
+    if (given !== undefined && !meetingTaken && await voiceBridgeTaken(ctx.kv, voiceBridge, req)) {
       return {
         kind: "answer",
         text: NON_UNIQUE_VOICE_BRIDGE,
@@ -216,7 +216,13 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     return { kind: "retry" };
   }
 
-  const params: Params = [...req.params.filter(([n]) => n !== "voiceBridge"), ["voiceBridge", voiceBridge]];
+  const params: Params = [
+    ...req.params.filter(([n]) =>
+      n !== "voiceBridge" && (ctx.dialNumber === undefined || n !== "dialNumber")
+    ),
+    ["voiceBridge", voiceBridge],
+    ...(ctx.dialNumber !== undefined ? [["dialNumber", ctx.dialNumber] as [string, string]] : []),
+  ];
   const call = createCall(withServerTags(params, target.tags), {
     publicUrl: ctx.publicUrl,
     linkKey: ctx.linkKey,

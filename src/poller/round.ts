@@ -43,6 +43,7 @@ import {
 import { listTenants } from "../store/tenants.ts";
 import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
 import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
+import { reconcileVoiceBridges } from "../cluster/voice_bridge.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -239,6 +240,8 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     .map(([, e]) => ({ key: e.key, value: null }));
   await writeBatched(deps.kv, orphans);
   report.repaired = await repairLoads(deps, servers, byServer);
+  // PINs of meetings adopted this round are reserved, and PINs two servers gave out are marked not routable.
+  await reconcileVoiceBridges(deps.kv, deps.log);
   report.durationMs = performance.now() - started;
   return report;
 }

@@ -60,6 +60,8 @@ export const keys = {
   createParamsOf: (historyId: string): Deno.KvKey => ["create_params", historyId],
   /** The meeting holding a voiceBridge (dial-in PIN), unique across the cluster: `{ tenant, meetingID }`. */
   voiceBridge: (voiceBridge: string): Deno.KvKey => ["voice_bridge", voiceBridge],
+  /** Prefix of all voiceBridge reservations. */
+  voiceBridges: (): Deno.KvKey => ["voice_bridge"],
   /**
    * The server that holds a recording: set for each meeting instance's internalMeetingID (a meeting's recordID)
    * and for recordIDs found by asking the servers. Never deleted: recordings outlive meetings.

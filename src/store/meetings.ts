@@ -149,6 +149,11 @@ export interface ClaimRequest {
   loadEntry: { value: number; versionstamp: string | null };
   /** A voiceBridge to reserve cluster-wide: the claim fails if another meeting holds it. */
   voiceBridge?: string | null;
+  /**
+   * PINs that must be free too for `voiceBridge` to be reserved (its breakout rooms' PINs and the PINs whose
+   * breakout rooms would have it; see `cluster/voice_bridge.ts`): the claim fails if another meeting holds one.
+   */
+  relatedVoiceBridges?: readonly string[];
   /** The history id of the new instance. @default a new one */
   historyId?: string;
   /**
@@ -193,6 +198,9 @@ export async function claimMeeting(
     const op = kv.atomic();
     if (vb) {
       op.check({ key: vb, versionstamp: null }).set(vb, { tenant: req.tenant, meetingID: req.meetingID });
+      for (const pin of req.relatedVoiceBridges ?? []) {
+        op.check({ key: keys.voiceBridge(pin), versionstamp: null });
+      }
     }
     if (req.serversVersionstamp !== undefined) {
       op.check({ key: keys.serversVersion(), versionstamp: req.serversVersionstamp });
@@ -209,14 +217,6 @@ export async function claimMeeting(
       .set(keys.history(historyId), history);
   });
   return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
-}
-
-/** Who holds a voiceBridge, or `null` when it is free. */
-export async function voiceBridgeHolder(
-  kv: Deno.Kv,
-  voiceBridge: string,
-): Promise<{ tenant: string; meetingID: string } | null> {
-  return (await kv.get<{ tenant: string; meetingID: string }>(keys.voiceBridge(voiceBridge))).value;
 }
 
 /** What BBB answered to a successful create. */
