@@ -333,3 +333,16 @@ Deno.test("panic of an adopted meeting keeps its name and metadata from the serv
   assert.equal(moved.createParams.get("duration"), "90");
   assert.equal(h.fakes[0].meetings.has("adopted-room"), false);
 });
+
+Deno.test("move of a meeting whose server does not answer is refused: its participants are never left behind", async () => {
+  await using h = await setup({ servers: 2, backendTimeoutMs: 300 });
+  await h.text("create", { meetingID: "stuck-room", name: "Stuck" });
+  const on = holder(h.fakes, "stuck-room");
+  h.fakes[on].addParticipant("stuck-room");
+  h.fakes[on].mode = "hang";
+  const answer = await h.text("move", { meetingID: "stuck-room" });
+  assert.equal(tag(answer, "messageKey"), "serverUnavailable");
+  assert.match(answer, /participants behind/);
+  assert.equal(h.fakes[1 - on].meetings.has("stuck-room"), false, "no second room was opened");
+  assert.equal((await getMeeting(h.kv, "", "stuck-room")).value!.serverId, on + 1);
+});

@@ -18,8 +18,14 @@ import {
   saveCreateParams,
   switchServer,
 } from "../store/meetings.ts";
-import { getServerWithHealth, listServers, type ServerRecord } from "../store/servers.ts";
-import { callServer, type ClusterContext, createTimeoutOf, serverUnavailable } from "./context.ts";
+import { getServerWithHealth, isGone, listServers, type ServerRecord } from "../store/servers.ts";
+import {
+  callServer,
+  type ClusterContext,
+  createTimeoutOf,
+  failoverDelayOf,
+  serverUnavailable,
+} from "./context.ts";
 import { candidates, createCall, createDetails } from "./create.ts";
 import { decidePlacement, MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
@@ -133,6 +139,7 @@ export async function moveMeeting(
   options: MoveOptions,
 ): Promise<MoveResult> {
   const m = entry.value;
+  const endOld = options.endOld && await oldCopyAnswers(ctx, m);
   const { params, recovered } = await paramsToRecreate(ctx, m, options.fallbackParams ?? []);
   const tags = parseTagRequest(tagParamOf(params));
   const tried = new Set<number>([m.serverId]);
@@ -217,7 +224,7 @@ export async function moveMeeting(
       to: target.id,
       reason: options.reason,
     });
-    if (options.endOld) {
+    if (endOld) {
       const old = await getServerWithHealth(ctx.kv, m.serverId);
       if (old) await endOn(ctx, old.server, backendMeetingID(m.tenant, m.meetingID), m.moderatorPW);
     }
@@ -232,6 +239,35 @@ export async function moveMeeting(
     return { entry: moved, text: answer.text, recovered };
   }
   throw serverUnavailable("No other BBB server could take the meeting; it stays where it was.");
+}
+
+/**
+ * Before a move that ends the old copy: whether its server answers for the meeting. A server that does not
+ * answer could not end the old copy after the switch, so its participants would stay in a room nobody joins any
+ * more (a split with people on both sides): such a move is refused while the server is not gone. A gone server
+ * (`isGone`) cannot be asked: the move goes ahead without ending anything, as a failover does.
+ *
+ * @returns whether to end the old copy after the switch
+ * @throws {BbbError} `serverUnavailable` when the server is silent but not gone
+ */
+async function oldCopyAnswers(ctx: ClusterContext, m: MeetingRecord): Promise<boolean> {
+  const s = await getServerWithHealth(ctx.kv, m.serverId);
+  if (!s) return false;
+  try {
+    const query = encodeQuery([["meetingID", backendMeetingID(m.tenant, m.meetingID)]]);
+    await callServer(ctx, s.server, "getMeetingInfo", query, {
+      timeoutMs: Math.min(2000, ctx.backendTimeoutMs),
+    });
+    return true;
+  } catch (e) {
+    if (!(e instanceof BackendError)) throw e;
+  }
+  const now = await getServerWithHealth(ctx.kv, m.serverId);
+  if (!now || isGone(now.health, Date.now(), failoverDelayOf(ctx))) return false;
+  throw serverUnavailable(
+    `The meeting's BBB server (${m.serverId}) does not answer: moving the meeting now would leave its ` +
+      "participants behind in the old room. Try again when the server answers.",
+  );
 }
 
 async function explicitTarget(ctx: ClusterContext, id: number) {
