@@ -74,7 +74,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const { seed } = options;
   const quietMs = SETTINGS.failoverDelayMs + 3 * SETTINGS.pollMs + (FINAL_ROUNDS + 3) * SETTINGS.pollMs;
   const faultMs = Math.max(10_000, options.seconds * 1000 - quietMs);
-  const dir = await Deno.makeTempDir({ prefix: `bbblb-chaos-${seed}-` });
+  // Under the checkout's own tmp/ (git ignores it), not the machine's /tmp: twice a run's directory vanished from
+  // /tmp while the whole suite ran beside it (cause not found), which cut the run short.
+  const parent = new URL("../../tmp/", import.meta.url).pathname;
+  await Deno.mkdir(parent, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: parent, prefix: `chaos-${seed}-` });
   const world = await World.create(dir, UNIVERSE.servers, UNIVERSE.tenants, SETTINGS);
   const ids = world.fakes.map((_, i) => i + 1);
   const clock = new RoundClock(world.fakes, SETTINGS.pollMs);
