@@ -345,7 +345,8 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
       st.tenantParticipants.set(m.tenant, (st.tenantParticipants.get(m.tenant) ?? 0) + l.participants);
     } else {
       // Only answers to requests sent after bbblb learned that it runs can show it ended.
-      if (st.startedAt <= (m.runningSince ?? m.claimedAt)) {
+      // (BBB created it before it answered, so a request sent in the answer's millisecond already sees it.)
+      if (st.startedAt < (m.runningSince ?? m.claimedAt)) {
         if (before) st.liveSeen.add(ref);
         continue;
       }
