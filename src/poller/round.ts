@@ -44,6 +44,7 @@ import { listTenants } from "../store/tenants.ts";
 import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
 import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 import { reconcileVoiceBridges } from "../cluster/voice_bridge.ts";
+import { refreshVersions } from "../cluster/versions.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -83,14 +84,18 @@ export interface PollDeps {
   links?: { publicUrl: string; linkKey: Uint8Array };
 }
 
-/** What a poller process remembers across rounds: how often it asked each server since it started. */
+/**
+ * What a poller process remembers across rounds: how often it asked each server since it started, and when it
+ * last read each server's BBB version (`cluster/versions.ts`).
+ */
 export interface PollState {
   polls: Map<number, number>;
+  versionChecks?: Map<number, number>;
 }
 
 /** A fresh {@linkcode PollState}. */
 export function newPollState(): PollState {
-  return { polls: new Map() };
+  return { polls: new Map(), versionChecks: new Map() };
 }
 
 /** What a round did, for logs, metrics and tests. */
@@ -228,6 +233,9 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   await healSplits(deps, { servers, results, byId, marks, copies, mayEnd, report });
   await writeHealth(deps, healthWrites);
   await ensureHooks(deps, servers.filter((_, i) => results[i].ok), servers);
+  if (deps.state?.versionChecks) {
+    await refreshVersions(deps, servers.filter((_, i) => results[i].ok), deps.state.versionChecks);
+  }
   await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
   // Each tenant's participants, so a join checks a participant limit with one read (no scan on the request path).
   await writeBatched(
