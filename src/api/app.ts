@@ -18,6 +18,7 @@ import { getStatistics } from "./statistics.ts";
 import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
 import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
+import { getSessions } from "./get_sessions.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { centralRecordingCall, centralTextTrackCall, getRecordingsCentral } from "./central_recordings.ts";
 import { UPLOAD_PATH, uploadRecording, uploadStatus } from "./recording_upload.ts";
@@ -124,6 +125,7 @@ const CALLS: Record<string, Handler> = {
   getMeetingInfo,
   isMeetingRunning,
   getMeetings: (ctx, req) => getMeetings(ctx, req.tenant),
+  getSessions: (ctx, req) => getSessions(ctx, req.tenant),
   move,
   getStatistics: (ctx, req) => getStatistics(ctx, req.tenant),
   getRecordings,
@@ -151,8 +153,16 @@ const CENTRAL_CALLS: Record<string, Handler> = {
   putRecordingTextTrack: centralTextTrackCall("putRecordingTextTrack"),
 };
 
-/** Calls BBB answers in JSON: their failures are JSON too. */
-const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
+/**
+ * Calls BBB answers in JSON: their failures are JSON too (the session-token calls getJoinUrl and
+ * learningDashboard answer JSON on BBB 3.0+, so their refusal does too).
+ */
+const JSON_CALLS = new Set([
+  "getRecordingTextTracks",
+  "putRecordingTextTrack",
+  "getJoinUrl",
+  "learningDashboard",
+]);
 
 /** Calls bbblb refuses with a reason: they can never work through a load balancer, or BBB removed them. */
 const REFUSED: Record<string, string> = {

@@ -170,7 +170,8 @@ export function decidePlacement<T extends Candidate & { tags?: readonly string[]
   }
   if (ranked.length === 0 && request.failures === 0) {
     const uncapped = servers.map((s) => ({ ...s, full: false }));
-    const capped = filterByTags(rankServers(uncapped, request.exclude, random), request.tags, versionTags).servers;
+    const capped =
+      filterByTags(rankServers(uncapped, request.exclude, random), request.tags, versionTags).servers;
     if (capped.length > 0) {
       return {
         refusal: {

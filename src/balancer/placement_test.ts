@@ -155,7 +155,11 @@ Deno.test("implicit version tags never make a server count as tagged", () => {
   ];
   const untagged = decidePlacement(servers, { tags: none, exclude: new Set(), failures: 0 });
   assert.equal(untagged.server?.id, 1, "a server with only a version still takes untagged creates");
-  const noneTag = decidePlacement(servers, { tags: parseTagRequest("none"), exclude: new Set(), failures: 0 });
+  const noneTag = decidePlacement(servers, {
+    tags: parseTagRequest("none"),
+    exclude: new Set(),
+    failures: 0,
+  });
   assert.equal(noneTag.server?.id, 1, "`none` matches a server whose only tags are implicit");
   const both = decidePlacement(servers, { tags: parseTagRequest("bbb-3"), exclude: new Set(), failures: 0 });
   assert.equal(both.server?.id, 2, "a version tag matches tagged servers of that version too");

@@ -18,7 +18,13 @@ import {
   saveCreateParams,
   switchServer,
 } from "../store/meetings.ts";
-import { getServerWithHealth, isGone, listServers, type ServerRecord, serverVersion } from "../store/servers.ts";
+import {
+  getServerWithHealth,
+  isGone,
+  listServers,
+  type ServerRecord,
+  serverVersion,
+} from "../store/servers.ts";
 import {
   callServer,
   type ClusterContext,
@@ -27,7 +33,12 @@ import {
   serverUnavailable,
 } from "./context.ts";
 import { candidates, createCall, createDetails } from "./create.ts";
-import { decidePlacement, MAX_SERVERS_PER_CREATE, parseBbbVersion, versionTags } from "../balancer/placement.ts";
+import {
+  decidePlacement,
+  MAX_SERVERS_PER_CREATE,
+  parseBbbVersion,
+  versionTags,
+} from "../balancer/placement.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 
 /** Options of {@linkcode moveMeeting}. */
