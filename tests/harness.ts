@@ -209,6 +209,8 @@ export interface PollOptions {
   missedRounds?: number;
   staleClaimMs?: number;
   state?: PollState;
+  /** The round's clock. @default Date.now */
+  now?: () => number;
 }
 
 /** The poller's dependencies on a harness's store. */
@@ -221,6 +223,7 @@ export function pollDeps(h: Harness, options: PollOptions = {}): PollDeps {
     missedRounds: options.missedRounds,
     staleClaimMs: options.staleClaimMs,
     state: options.state,
+    now: options.now,
     log: silentLogger,
     links: { publicUrl: h.ctx.publicUrl, linkKey: h.ctx.linkKey },
   };

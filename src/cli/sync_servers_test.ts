@@ -181,3 +181,24 @@ Deno.test("sync-servers sets tags and meeting caps when the file names them, and
   assert.equal((await getServer(h.kv, 1))?.maxMeetings, null);
   await assert.rejects(() => sync(h.kv, entry(1, "\n  tags: [a;b]") + entry(2)), CliError);
 });
+
+Deno.test("sync-servers sets, keeps and forgets a server's BBB version, and refuses an unquoted or bad one", async () => {
+  await using h = await setup({ servers: 2 });
+  const entry = (id: number, extra = "") => `
+- id: ${id}
+  url: ${h.fakes[id - 1].url}
+  secret: fake-secret-${id}
+  checksum: ${["sha1", "sha256", "sha384", "sha512"][id % 4]}${extra}`;
+  const out = await sync(h.kv, entry(1, '\n  bbbVersion: "3.0"') + entry(2));
+  assert.match(out, /update server 1: bbbVersion 3\.0/);
+  assert.equal((await getServer(h.kv, 1))?.configuredVersion, "3.0");
+  await sync(h.kv, entry(1) + entry(2)); // not named: kept
+  assert.equal((await getServer(h.kv, 1))?.configuredVersion, "3.0");
+  await sync(h.kv, entry(1, "\n  bbbVersion: null") + entry(2));
+  assert.equal((await getServer(h.kv, 1))?.configuredVersion, null);
+  const unquoted = await sync(h.kv, entry(1, "\n  bbbVersion: 3.0") + entry(2)).catch((e) => e);
+  assert.ok(unquoted instanceof CliError);
+  assert.match(unquoted.message, /server 1.*bbbVersion must be quoted/);
+  const bad = await sync(h.kv, entry(1, '\n  bbbVersion: "three"') + entry(2)).catch((e) => e);
+  assert.match(bad.message, /bbbVersion: "three" is not a BBB version/);
+});
