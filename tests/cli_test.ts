@@ -518,7 +518,17 @@ Deno.test("add-server and set-server --hooks-checksum choose what webhook calls 
 Deno.test("add-server and set-server --bbb-version give a server's BBB version, shown in list-servers", async () => {
   await withKv(async (kv) => {
     const url = "http://127.0.0.1:9/bigbluebutton/";
-    const added = await runBbblb(["add-server", "1", url, SECRET, "--no-check", "--bbb-version", "3.0", "--kv", kv]);
+    const added = await runBbblb([
+      "add-server",
+      "1",
+      url,
+      SECRET,
+      "--no-check",
+      "--bbb-version",
+      "3.0",
+      "--kv",
+      kv,
+    ]);
     assertOk(added);
     assert.match(added.stdout, /BBB 3\.0/);
     const row = async () => {

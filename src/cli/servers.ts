@@ -112,7 +112,9 @@ export function bbbVersionOf(raw: string, noneAllowed: boolean): string | null {
   if (noneAllowed && v.toLowerCase() === "none") return null;
   if (v.length > 64 || parseBbbVersion(v) === null) {
     throw new CliError(
-      `--bbb-version: "${raw}" is not a BBB version such as 3.0 or 3.0.34${noneAllowed ? ' (or "none")' : ""}`,
+      `--bbb-version: "${raw}" is not a BBB version such as 3.0 or 3.0.34${
+        noneAllowed ? ' (or "none")' : ""
+      }`,
       2,
     );
   }

@@ -145,7 +145,9 @@ export function parseServerList(text: string, name: string): DesiredServer[] {
     let configuredVersion: string | null | undefined;
     if (e.bbbVersion === null) configuredVersion = null;
     else if (typeof e.bbbVersion === "number") {
-      problems.push(`${label}: bbbVersion must be quoted ("${e.bbbVersion}"): YAML reads 3.0 as the number 3`);
+      problems.push(
+        `${label}: bbbVersion must be quoted ("${e.bbbVersion}"): YAML reads 3.0 as the number 3`,
+      );
     } else if (e.bbbVersion !== undefined) {
       try {
         configuredVersion = bbbVersionOf(String(e.bbbVersion), false);

@@ -14,7 +14,11 @@ Deno.test("the poller reads the version a server reveals, which wins over the op
   const round = () => poll(h, { state, now: () => now });
   await round();
   assert.equal(serverVersion((await getServer(h.kv, 1))!), "3.0.34");
-  assert.equal(serverVersion((await getServer(h.kv, 2))!), "2.7", "a server that hides it keeps the operator's");
+  assert.equal(
+    serverVersion((await getServer(h.kv, 2))!),
+    "2.7",
+    "a server that hides it keeps the operator's",
+  );
   // read again only after VERSION_CHECK_MS: an upgrade shows up then
   h.fakes[0].bbbVersion = "4.0.0-beta.5";
   const roots = () => h.fakes[0].requests.filter((r) => r.call === "").length;
@@ -36,7 +40,9 @@ Deno.test("a create asks for a BBB version with meta_server-tag=bbb-<major>, and
   await updateServer(h.kv, 1, { configuredVersion: "2.7.12" });
   await updateServer(h.kv, 2, { revealedVersion: "3.0.34" });
   await updateServer(h.kv, 3, { configuredVersion: "4.0.0-beta.5" });
-  for (const [id, wanted, server] of [["v3", "bbb-3", 1], ["v27", "bbb-2.7!", 0], ["v4", "bbb-4", 2]] as const) {
+  for (
+    const [id, wanted, server] of [["v3", "bbb-3", 1], ["v27", "bbb-2.7!", 0], ["v4", "bbb-4", 2]] as const
+  ) {
     const body = await h.text("create", { meetingID: id, name: "Versioned", "meta_server-tag": wanted });
     assert.equal(tag(body, "returncode"), "SUCCESS", body);
     assert.equal(holder(h.fakes, id), server, id);
