@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { SelfAddress } from "../src/cluster/policy.ts";
 import type { FsapiSettings } from "../src/api/fsapi.ts";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
@@ -63,6 +64,8 @@ export interface SetupOptions {
   log?: Logger;
   /** Passed to createApp. @default false */
   trustProxy?: boolean;
+  /** Passed to createApp. @default none */
+  selfAddresses?: SelfAddress[];
   /** Answer joins from an in-memory directory, as `serve` does. @default false */
   directory?: boolean;
   /** Passed to createApp. @default 30 000 */
@@ -153,6 +156,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     statusRefreshSeconds: options.statusRefreshSeconds,
     log: options.log,
     trustProxy: options.trustProxy,
+    selfAddresses: options.selfAddresses,
     checksumAlgorithms: options.checksumAlgorithms,
     tenantCacheMs: 0, // tests change tenants between requests
     recordings: custody ? { custody, routedFallback: options.routedFallback ?? true } : undefined,

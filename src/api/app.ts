@@ -19,6 +19,7 @@ import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
 import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
 import { getSessions } from "./get_sessions.ts";
+import type { SelfAddress } from "../cluster/policy.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { centralRecordingCall, centralTextTrackCall, getRecordingsCentral } from "./central_recordings.ts";
 import { UPLOAD_PATH, uploadRecording, uploadStatus } from "./recording_upload.ts";
@@ -89,6 +90,11 @@ export interface AppDeps {
   statusRefreshSeconds?: number;
   /** Whether `X-Forwarded-Host` names the host a request was made to (tenants by host). @default false */
   trustProxy?: boolean;
+  /**
+   * bbblb's own addresses (listen address, public URL, KV Connect host), which callback URLs may not name unless
+   * an allow-list does (`cluster/policy.ts`). @default none
+   */
+  selfAddresses?: readonly SelfAddress[];
   /** How long the tenant list read from the store is reused, in ms. @default 1000 */
   tenantCacheMs?: number;
   /**
@@ -382,7 +388,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
       const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes, checksumAlgorithms);
       try {
-        await tenantRequest(ctx.kv, tenants, req);
+        await tenantRequest(ctx.kv, tenants, req, deps.selfAddresses);
         return await tenantAnswer(req, await handler(ctx, req));
       } finally {
         c.set("server", req.server);
