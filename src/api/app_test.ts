@@ -49,6 +49,18 @@ Deno.test("create places a meeting on the server with the lowest load and forwar
   assert.equal(h.fakes[1].requests.at(-1)!.params.has("load"), false);
 });
 
+Deno.test("meta_bbb-meeting-size-hint is the declared load when load is absent, and reaches BBB as metadata", async () => {
+  await using h = await setup({ servers: 1 });
+  await h.text("create", { meetingID: "hint", name: "Hint", "meta_bbb-meeting-size-hint": "40" });
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 40_000);
+  assert.equal(h.fakes[0].meetings.get("hint")!.metadata["bbb-meeting-size-hint"], "40");
+  await h.text("create", { meetingID: "both", name: "Both", load: "2", "meta_BBB-meeting-size-hint": "40" });
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 42_000, "load wins over the hint");
+  const odd = await h.text("create", { meetingID: "odd", name: "Odd", "meta_bbb-meeting-size-hint": "big" });
+  assert.equal(tag(odd, "returncode"), "SUCCESS", "a hint that is not a number is ignored, not refused");
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 43_000);
+});
+
 Deno.test("create keeps BBB's generated passwords for later use", async () => {
   await using h = await setup({ servers: 1 });
   await h.text("create", { meetingID: "pw", name: "pw" });
