@@ -607,7 +607,7 @@ export class FakeBbb {
   /** Adds a participant to a meeting (as if a user joined directly). Throws for an unknown meeting. */
   addParticipant(
     meetingID: string,
-    p: { fullName?: string; role?: "MODERATOR" | "VIEWER"; video?: boolean } = {},
+    p: { fullName?: string; role?: "MODERATOR" | "VIEWER"; video?: boolean; bot?: boolean } = {},
   ): void {
     const meeting = this.meetings.get(meetingID);
     if (!meeting) throw new Error(`fake BBB: no meeting ${meetingID}`);
@@ -617,6 +617,7 @@ export class FakeBbb {
       fullName: p.fullName ?? `User ${meeting.participants.length + 1}`,
       role: p.role ?? "VIEWER",
       hasVideo: p.video ?? false,
+      ...(p.bot ? { bot: true } : {}),
     });
     if (p.video) meeting.videoCount++;
   }

@@ -20,6 +20,7 @@ import {
   unscopeXml,
 } from "../cluster/tenancy.ts";
 import { callbackKindOf } from "../cluster/callbacks.ts";
+import { isBotJoin } from "../cluster/bots.ts";
 import { checkCallbackUrl, checkPolicy, type SelfAddress, type TenantPolicy } from "../cluster/policy.ts";
 import { DEFAULT_TENANT, keys } from "../store/keys.ts";
 import {
@@ -206,7 +207,10 @@ export async function tenantRequest(
       req.query = applyRulesToQuery(req.query, record.join);
       req.params = parseQuery(req.query);
     }
-    if (record.maxParticipants !== null) await checkParticipantLimit(kv, tenant, record.maxParticipants);
+    // A bot (BBB 3.0 `bot=true`) takes no participant's seat.
+    if (record.maxParticipants !== null && !isBotJoin(req.params)) {
+      await checkParticipantLimit(kv, tenant, record.maxParticipants);
+    }
   }
   if (tenant !== DEFAULT_TENANT && FORWARDS_MEETING_ID.has(req.call) && meetingID !== undefined) {
     req.query = replaceParam(req.query, "meetingID", backendMeetingID(tenant, meetingID));

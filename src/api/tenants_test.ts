@@ -255,6 +255,33 @@ Deno.test("a tenant's participant limit refuses joins with limitExceeded once it
   assert.match(tag(refused, "message")!, /2 participants/);
 });
 
+Deno.test("bots pass a tenant's participant limit and, where BBB marks them, do not count toward it", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h, { maxParticipants: 2 });
+  await textAs(h, LAW, "create", { meetingID: "a", name: "Room A" });
+  h.fakes[0].addParticipant("law~a");
+  h.fakes[0].addParticipant("law~a");
+  await poll(h);
+  const join = (extra: Record<string, string>) =>
+    callAs(h, LAW, "join", { meetingID: "a", fullName: "Recorder", role: "VIEWER", ...extra });
+  assert.equal(tag(await (await join({})).text(), "messageKey"), "limitExceeded");
+  assert.equal((await join({ bot: "true" })).status, 302, "a bot passes the limit");
+  // A server that marks bot attendees: they are not counted.
+  h.fakes[0].marksBots = true;
+  h.fakes[0].meetings.get("law~a")!.participants.pop();
+  h.fakes[0].addParticipant("law~a", { bot: true });
+  h.fakes[0].addParticipant("law~a", { bot: true });
+  await poll(h);
+  assert.equal((await join({})).status, 302, "one person and two bots: a seat is free");
+  h.fakes[0].marksBots = false;
+  await poll(h);
+  assert.equal(
+    tag(await (await join({})).text(), "messageKey"),
+    "limitExceeded",
+    "unmarked, everyone counts",
+  );
+});
+
 Deno.test("a tenant's default tag places its meetings on tagged servers unless the create names a tag", async () => {
   await using h = await setup({ servers: 3 });
   await updateServer(h.kv, 3, { tags: ["law"] });

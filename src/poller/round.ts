@@ -45,6 +45,7 @@ import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
 import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 import { reconcileVoiceBridges } from "../cluster/voice_bridge.ts";
 import { refreshVersions } from "../cluster/versions.ts";
+import { countBots } from "../cluster/bots.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -707,7 +708,7 @@ function toListed(n: Record<string, unknown>): Listed {
     voiceBridge: str(n.voiceBridge),
     ended: n.hasBeenForciblyEnded === "true" || num(n.endTime) > 0,
     isBreakout: n.isBreakout === "true",
-    participants: num(n.participantCount),
+    participants: Math.max(0, num(n.participantCount) - countBots(n.attendees)),
     listeners: num(n.listenerCount),
     voiceParticipants: num(n.voiceParticipantCount),
     videos: num(n.videoCount),
