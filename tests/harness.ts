@@ -215,6 +215,10 @@ export interface PollOptions {
   state?: PollState;
   /** The round's clock. @default Date.now */
   now?: () => number;
+  /** @default silent */
+  log?: Logger;
+  /** @default 10 */
+  overdueGraceMinutes?: number;
 }
 
 /** The poller's dependencies on a harness's store. */
@@ -228,7 +232,8 @@ export function pollDeps(h: Harness, options: PollOptions = {}): PollDeps {
     staleClaimMs: options.staleClaimMs,
     state: options.state,
     now: options.now,
-    log: silentLogger,
+    overdueGraceMinutes: options.overdueGraceMinutes,
+    log: options.log ?? silentLogger,
     links: { publicUrl: h.ctx.publicUrl, linkKey: h.ctx.linkKey },
   };
 }

@@ -139,6 +139,7 @@ export async function serve(
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
     missedRounds: config.missedRounds,
+    overdueGraceMinutes: config.overdueGraceMinutes,
     staleClaimMs: staleClaimMs(config.createTimeoutMs),
     signal: stop.signal,
     onRound: (report) => {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describePolicy, type PolicyOptions, policyChange } from "./tenant_policy.ts";
+import { describePolicy, policyChange, type PolicyOptions } from "./tenant_policy.ts";
 import { listAllMeetings } from "../store/meetings.ts";
 import { generateSecret, storedSecret } from "../store/settings.ts";
 import {

@@ -48,6 +48,7 @@ import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 import { reconcileVoiceBridges } from "../cluster/voice_bridge.ts";
 import { refreshVersions } from "../cluster/versions.ts";
 import { countBots } from "../cluster/bots.ts";
+import { endOverdueMeetings } from "../cluster/overdue.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -82,6 +83,11 @@ export interface PollDeps {
   log: Logger;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Minutes a meeting may run past its `duration` before the poller ends it (`--overdue-grace-minutes`, see
+   * `cluster/overdue.ts`). @default 10
+   */
+  overdueGraceMinutes?: number;
   /** bbblb's public URL and link key, for the hook relay links registered on servers; without them the poller
    * registers no hooks. */
   links?: { publicUrl: string; linkKey: Uint8Array };
@@ -134,6 +140,10 @@ interface Listed {
   voiceBridge: string | null;
   ended: boolean;
   isBreakout: boolean;
+  /** `duration` in minutes (0: none). */
+  duration: number;
+  /** `startTime`, else `createTime`, in ms (`null`: not given). */
+  startedAt: number | null;
   participants: number;
   listeners: number;
   voiceParticipants: number;
@@ -401,6 +411,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     if (await adopt(deps, server, l, owner)) report.adopted++;
   }
 
+  await endOverdueMeetings(deps, server, [...running.values()]);
   await writeServerStats(deps.kv, server.id, stats);
   if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) {
     // Scalelite's drain: a cordoned server that has emptied becomes disabled.
@@ -671,6 +682,8 @@ function toListed(n: Record<string, unknown>): Listed {
     voiceBridge: str(n.voiceBridge),
     ended: n.hasBeenForciblyEnded === "true" || num(n.endTime) > 0,
     isBreakout: n.isBreakout === "true",
+    duration: num(n.duration),
+    startedAt: num(n.startTime) || num(n.createTime) || null,
     participants: Math.max(0, num(n.participantCount) - countBots(n.attendees)),
     listeners: num(n.listenerCount),
     voiceParticipants: num(n.voiceParticipantCount),
