@@ -18,7 +18,7 @@ import {
   updateServer,
   versionSource,
 } from "../store/servers.ts";
-import { parseBbbVersion } from "../balancer/placement.ts";
+import { isBbbVersion } from "../cluster/versions.ts";
 import { CliError } from "./errors.ts";
 import { StoreUnavailableError } from "../store/kv.ts";
 
@@ -110,7 +110,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
 export function bbbVersionOf(raw: string, noneAllowed: boolean): string | null {
   const v = raw.trim();
   if (noneAllowed && v.toLowerCase() === "none") return null;
-  if (v.length > 64 || parseBbbVersion(v) === null) {
+  if (!isBbbVersion(v)) {
     throw new CliError(
       `--bbb-version: "${raw}" is not a BBB version such as 3.0 or 3.0.34${
         noneAllowed ? ' (or "none")' : ""

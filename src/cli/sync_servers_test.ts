@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { setup } from "../../tests/harness.ts";
+import { type Harness, setup } from "../../tests/harness.ts";
 import { FakeBbb } from "../../tests/fake_bbb.ts";
 import { getServer, listServers } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
@@ -164,13 +164,18 @@ Deno.test("a new server whose secret is wrong fails the check and nothing is cha
   }
 });
 
-Deno.test("sync-servers sets tags and meeting caps when the file names them, and leaves them alone when it does not", async () => {
-  await using h = await setup({ servers: 2 });
-  const entry = (id: number, extra = "") => `
+/** One entry of a sync file for the harness's server `id`, as registered, plus `extra` YAML lines. */
+function fileEntry(h: Harness, id: number, extra: string): string {
+  return `
 - id: ${id}
   url: ${h.fakes[id - 1].url}
   secret: fake-secret-${id}
   checksum: ${["sha1", "sha256", "sha384", "sha512"][id % 4]}${extra}`;
+}
+
+Deno.test("sync-servers sets tags and meeting caps when the file names them, and leaves them alone when it does not", async () => {
+  await using h = await setup({ servers: 2 });
+  const entry = (id: number, extra = "") => fileEntry(h, id, extra);
   await sync(h.kv, entry(1, "\n  tags: [lecture, big]\n  maxMeetings: 40") + entry(2));
   assert.deepEqual((await getServer(h.kv, 1))?.tags, ["lecture", "big"]);
   assert.equal((await getServer(h.kv, 1))?.maxMeetings, 40);
@@ -184,11 +189,7 @@ Deno.test("sync-servers sets tags and meeting caps when the file names them, and
 
 Deno.test("sync-servers sets, keeps and forgets a server's BBB version, and refuses an unquoted or bad one", async () => {
   await using h = await setup({ servers: 2 });
-  const entry = (id: number, extra = "") => `
-- id: ${id}
-  url: ${h.fakes[id - 1].url}
-  secret: fake-secret-${id}
-  checksum: ${["sha1", "sha256", "sha384", "sha512"][id % 4]}${extra}`;
+  const entry = (id: number, extra = "") => fileEntry(h, id, extra);
   const out = await sync(h.kv, entry(1, '\n  bbbVersion: "3.0"') + entry(2));
   assert.match(out, /update server 1: bbbVersion 3\.0/);
   assert.equal((await getServer(h.kv, 1))?.configuredVersion, "3.0");

@@ -225,7 +225,7 @@ export async function listTenantsCommand(kv: Deno.Kv, json: boolean): Promise<st
       r.maxMeetings === null ? "-" : String(r.maxMeetings),
       r.maxParticipants === null ? "-" : String(r.maxParticipants),
       String(r.meetings),
-      describePolicy(records.find((t) => t.name === r.name)?.policy),
+      describePolicy(r.policy),
     ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));

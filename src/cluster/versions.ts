@@ -15,6 +15,11 @@ import { mapLimit } from "./map_limit.ts";
 /** How often a server's API root is read again, in ms (a server is upgraded rarely). */
 export const VERSION_CHECK_MS = 10 * 60 * 1000;
 
+/** Whether a text is a BBB version bbblb can place by (`3.0`, `3.0.34`, `4.0.0-beta.5`; at most 64 characters). */
+export function isBbbVersion(value: string): boolean {
+  return value.length <= 64 && parseBbbVersion(value) !== null;
+}
+
 /** What {@linkcode refreshVersions} needs. */
 export interface VersionDeps {
   kv: Deno.Kv;
@@ -39,7 +44,7 @@ export async function readRevealedVersion(
     const answer = await callBackend(server, "", "", { timeoutMs: deps.backendTimeoutMs, fetch: deps.fetch });
     if (answer.response.returncode !== "SUCCESS") return undefined;
     const v = typeof answer.response.bbbVersion === "string" ? answer.response.bbbVersion.trim() : "";
-    return v.length <= 64 && parseBbbVersion(v) ? v : null;
+    return isBbbVersion(v) ? v : null;
   } catch {
     return undefined;
   }
