@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { holder, setup, sign, tag } from "../../tests/harness.ts";
+import { holder, poll, setup, sign, tag } from "../../tests/harness.ts";
 import { keys } from "../store/keys.ts";
 import { loadOf, loadValue } from "../store/load.ts";
 import { listServers, setServerState } from "../store/servers.ts";
@@ -334,4 +334,83 @@ Deno.test("voiceBridge: bbblb allocates one unique in the cluster, and refuses a
     tag(await h.text("create", { meetingID: "dial-b", name: "Dial B", voiceBridge: "55555" }), "returncode"),
     "SUCCESS",
   );
+});
+
+Deno.test("a refused join with errorRedirectUrl is redirected there with BBB's errors parameter", async () => {
+  await using h = await setup({ servers: 1 });
+  const res = await h.call("join", {
+    meetingID: "nope",
+    fullName: "A",
+    role: "VIEWER",
+    errorRedirectUrl: "https://lms.example.org/bbb-error?course=7",
+  });
+  assert.equal(res.status, 302);
+  const to = new URL(res.headers.get("location")!);
+  assert.equal(to.origin + to.pathname, "https://lms.example.org/bbb-error");
+  assert.equal(to.searchParams.get("course"), "7");
+  const errors = JSON.parse(to.searchParams.get("errors")!);
+  assert.equal(errors[0].key, "notFound");
+  // Not for redirect=false, and never to anything but http(s).
+  const xml = await h.text("join", {
+    meetingID: "nope",
+    fullName: "A",
+    role: "VIEWER",
+    redirect: "false",
+    errorRedirectUrl: "https://lms.example.org/",
+  });
+  assert.equal(tag(xml, "messageKey"), "notFound");
+  const js = await h.call("join", {
+    meetingID: "nope",
+    fullName: "A",
+    role: "VIEWER",
+    errorRedirectUrl: "javascript:alert(1)",
+  });
+  assert.equal(js.status, 200);
+});
+
+Deno.test("errorRedirectUrl=logout sends a refused join to the creator's logoutURL, else to BBBLB_LOGOUT_URL", async () => {
+  await using h = await setup({ servers: 1, backendTimeoutMs: 300, failoverDelayMs: 60_000 });
+  const created = await h.text("create", {
+    meetingID: "with-logout",
+    name: "Room",
+    logoutURL: "https://lms.example.org/course/7",
+  });
+  assert.equal(tag(created, "returncode"), "SUCCESS", created);
+  // Its server stops answering and goes offline (not gone yet): a join is refused with serverUnavailable.
+  await h.fakes[0].stop();
+  await poll(h);
+  await poll(h);
+  const res = await h.call("join", {
+    meetingID: "with-logout",
+    fullName: "A",
+    role: "VIEWER",
+    errorRedirectUrl: "logout",
+  });
+  assert.equal(res.status, 302);
+  const to = new URL(res.headers.get("location")!);
+  assert.equal(to.origin + to.pathname, "https://lms.example.org/course/7");
+  assert.equal(JSON.parse(to.searchParams.get("errors")!)[0].key, "serverUnavailable");
+  // An unknown meeting has no creator: without BBBLB_LOGOUT_URL the FAILED answer is given as XML.
+  const unknown = await h.call("join", {
+    meetingID: "nope",
+    fullName: "A",
+    role: "VIEWER",
+    errorRedirectUrl: "logout",
+  });
+  assert.equal(unknown.status, 200);
+  assert.equal(tag(await unknown.text(), "messageKey"), "notFound");
+});
+
+Deno.test("errorRedirectUrl=logout of an unknown meeting goes to BBBLB_LOGOUT_URL when it is set", async () => {
+  await using h = await setup({ servers: 1, logoutUrl: "https://lb.example.org/bye" });
+  const res = await h.call("join", {
+    meetingID: "nope",
+    fullName: "A",
+    role: "VIEWER",
+    errorRedirectUrl: "logout",
+  });
+  assert.equal(res.status, 302);
+  const to = new URL(res.headers.get("location")!);
+  assert.equal(to.origin + to.pathname, "https://lb.example.org/bye");
+  assert.equal(JSON.parse(to.searchParams.get("errors")!)[0].key, "notFound");
 });

@@ -65,8 +65,15 @@ Deno.test("panic of an adopted meeting keeps its name and metadata from the serv
   await poll(h);
   assert.equal((await getMeeting(h.kv, "", "adopted-room")).value?.serverId, 1);
   const lines: string[] = [];
+  const asked = h.fakes[0].requests.length;
   await panicCommand(h.ctx, "1", (l) => lines.push(l));
   assert.match(lines[0], /^moved adopted-room to server 2 \(adopted: .*record, welcome, lock settings/);
+  const infos = h.fakes[0].requests.slice(asked).filter((r) => r.call === "getMeetingInfo");
+  assert.equal(
+    infos.length,
+    1,
+    "one getMeetingInfo both checks the old copy answers and recovers its settings",
+  );
   const moved = h.fakes[1].meetings.get("adopted-room")!;
   assert.equal(moved.meetingName, "Physics 101");
   assert.equal(moved.metadata.course, "phy-101");
