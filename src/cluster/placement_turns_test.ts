@@ -7,24 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { claimMeeting } from "../store/meetings.ts";
-import { addServer, setServerState } from "../store/servers.ts";
+import { setServerState } from "../store/servers.ts";
+import { storeWithServers } from "../../tests/harness.ts";
 import { Placer, readSnapshot, type ServerSnapshot } from "./placement_turns.ts";
 
-async function store(): Promise<Deno.Kv> {
-  const kv = await Deno.openKv(":memory:");
-  for (const id of [1, 2]) {
-    await addServer(kv, {
-      id,
-      apiUrl: `http://127.0.0.1:${id}/bigbluebutton/api/`,
-      secret: `secret-${id}`,
-      weight: 1,
-      state: "enabled",
-      checksum: "sha256",
-      addedAt: 0,
-      maxMeetings: id === 1 ? 10 : null,
-    });
-  }
-  return kv;
+/** Two servers; server 1 has a meeting cap, so its meetings are counted. */
+function store(): Promise<Deno.Kv> {
+  return storeWithServers(2, (id) => ({ maxMeetings: id === 1 ? 10 : null }));
 }
 
 const server = (s: ServerSnapshot, id: number) => s.servers.find((v) => v.id === id)!;
