@@ -13,7 +13,7 @@ import { encodeQuery } from "../src/bbb/query.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
 import { type PollDeps, pollRound, type PollState } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
-import { addServer, listServers } from "../src/store/servers.ts";
+import { addServer, listServers, type ServerRecord } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
 import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
@@ -193,6 +193,30 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
       kv.close();
     },
   };
+}
+
+/**
+ * An in-memory store with servers 1..`count` registered (enabled, weight 1, SHA-256, on unused local URLs), for
+ * tests that need servers in the store but no BBB to call.
+ */
+export async function storeWithServers(
+  count: number,
+  change: (id: number) => Partial<ServerRecord> = () => ({}),
+): Promise<Deno.Kv> {
+  const kv = await Deno.openKv(":memory:");
+  for (let id = 1; id <= count; id++) {
+    await addServer(kv, {
+      id,
+      apiUrl: `http://127.0.0.1:${id}/bigbluebutton/api/`,
+      secret: `secret-${id}`,
+      weight: 1,
+      state: "enabled",
+      checksum: "sha256",
+      addedAt: 0,
+      ...change(id),
+    });
+  }
+  return kv;
 }
 
 /** The text of an element in an XML answer (first occurrence), or undefined. */
