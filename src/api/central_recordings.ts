@@ -19,6 +19,7 @@ import {
   type TextTrackRecord,
   updateRecording,
 } from "../store/recordings.ts";
+import { isProtected, withGrants } from "../recordings/access.ts";
 import { recordingMatches, recordingNode, recordingQuery } from "../recordings/listing.ts";
 import {
   languageLabel,
@@ -48,12 +49,26 @@ function central(ctx: ApiContext): CentralRecordings {
 }
 
 /** Where a tenant's links point: its own host when it has one (with `BBBLB_URL`'s scheme and port), else `BBBLB_URL`. */
-async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
+export async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
   const host = tenant === DEFAULT_TENANT ? null : (await ctx.tenants.snapshot()).byName.get(tenant)?.host;
   if (!host) return ctx.publicUrl;
   const u = new URL(ctx.publicUrl);
   u.hostname = host;
   return u.href.replace(/\/+$/, "");
+}
+
+/**
+ * How a tenant's recordings are listed: as they are, or, when they are protected, with a grant on every link
+ * (valid for `--recording-link-minutes`).
+ */
+async function grantedFor(ctx: ApiContext, tenant: string): Promise<(r: RecordingRecord) => RecordingRecord> {
+  const playback = central(ctx).playback;
+  if (!playback) return (r) => r;
+  const tenants = await ctx.tenants.snapshot();
+  const record = tenant === DEFAULT_TENANT ? tenants.defaults : tenants.byName.get(tenant);
+  if (!isProtected(record, playback.protectedByDefault)) return (r) => r;
+  const until = (playback.now ?? Date.now)() + playback.linkMinutes * 60_000;
+  return (r) => withGrants(r, playback.key, until);
 }
 
 /**
@@ -64,9 +79,10 @@ async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
 export async function getRecordingsCentral(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const q = recordingQuery(req.params, req.tenant);
   const base = await baseFor(ctx, req.tenant);
+  const granted = await grantedFor(ctx, req.tenant);
   const entries: ListedRecording[] = (await listRecordings(ctx.kv, req.tenant, q.prefixes))
     .filter((r) => recordingMatches(r, q))
-    .map((r) => ({ recordID: r.recordID, startTime: r.startTime, node: recordingNode(r, base) }));
+    .map((r) => ({ recordID: r.recordID, startTime: r.startTime, node: recordingNode(granted(r), base) }));
   if (central(ctx).routedFallback) {
     const routed = await routedRecordingNodes(ctx, req);
     const indexed = await indexedRecordIds(ctx.kv, routed.entries.map((e) => e.recordID));

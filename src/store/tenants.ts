@@ -40,6 +40,13 @@ export interface TenantRecord {
   maxMeetings: number | null;
   /** Largest number of participants in its meetings together (as of the last poll), or `null`. */
   maxParticipants: number | null;
+  /**
+   * Whether its recordings in central custody are protected (each playback link carries a grant); `null` or
+   * absent: as `--protected-recordings` says.
+   */
+  protectedRecordings?: boolean | null;
+  /** Days after its start when a recording of this tenant is deleted (retention); `null` or absent: kept. */
+  deleteRecordingsAfterDays?: number | null;
 }
 
 /** The name that stands for the default tenant on the command line. */
