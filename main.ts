@@ -11,6 +11,7 @@ import {
   ConfigError,
   ConfigUnreadableError,
   type Env,
+  helpLine,
   kvPath,
   layeredEnv,
   readConfigFile,
@@ -38,6 +39,7 @@ import { addRecordingCommands } from "./src/cli/recording_commands.ts";
 import { openStore, storeAnswers, storeProblem, StoreUnavailableError } from "./src/store/kv.ts";
 import { ensureSchema } from "./src/store/schema.ts";
 import { flushLog } from "./src/log.ts";
+import { SETTINGS } from "./src/settings.ts";
 
 /** The process environment. */
 const processEnv: Env = (name) => Deno.env.get(name);
@@ -116,112 +118,14 @@ async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();
 }
 
-/** The options of `serve` (and `config`, which shows what `serve` would run with). */
+/** The options of `serve` (and `config`, which shows what `serve` would run with): one per setting. */
 function serveOptions(): Option[] {
   return [
-    kvOption(),
     new Option(
       "--config <file>",
       "env-style file of BBBLB_* settings, under the environment (env BBBLB_CONFIG)",
     ),
-    new Option("--host <host>", "address to listen on (env BBBLB_HOST, default 127.0.0.1)"),
-    new Option("--port <port>", "port to listen on (env BBBLB_PORT, default 8090)"),
-    new Option("--secret <secret>", "API secret(s), comma-separated for rotation (env BBBLB_SECRET)"),
-    new Option("--url <url>", "public base URL put into links bbblb hands out (env BBBLB_URL)"),
-    new Option(
-      "--logout-url <url>",
-      "where users of an ended meeting go when its creator gave no logoutURL (env BBBLB_LOGOUT_URL)",
-    ),
-    new Option(
-      "--poll-interval <seconds>",
-      "seconds between poll rounds (env BBBLB_POLL_INTERVAL, default 10)",
-    ),
-    new Option(
-      "--backend-timeout <seconds>",
-      "timeout of every call to a BBB server (env BBBLB_BACKEND_TIMEOUT, default 5)",
-    ),
-    new Option(
-      "--fail-threshold <n>",
-      "failed rounds before a server is offline (env BBBLB_FAIL_THRESHOLD, default 2)",
-    ),
-    new Option(
-      "--recover-threshold <n>",
-      "good rounds before it is online again (env BBBLB_RECOVER_THRESHOLD, default 2)",
-    ),
-    new Option(
-      "--failover-delay <seconds>",
-      "silence of a server before its meetings are re-created elsewhere (env BBBLB_FAILOVER_DELAY, default 30)",
-    ),
-    new Option(
-      "--create-timeout <seconds>",
-      "wait for a BBB create before it is in doubt (env BBBLB_CREATE_TIMEOUT, default 15)",
-    ),
-    new Option(
-      "--missed-rounds <n>",
-      "getMeetings answers missing a meeting before it counts as ended (env BBBLB_MISSED_ROUNDS, default 2)",
-    ),
-    new Option("--log-level <level>", "debug, info, warn or error (env BBBLB_LOG_LEVEL, default info)"),
-    new Option("--log-format <format>", "text or json (env BBBLB_LOG_FORMAT, default text)"),
-    new Option(
-      "--admin-token <token>",
-      "bearer token required for /metrics and /status (env BBBLB_ADMIN_TOKEN, default none)",
-    ),
-    new Option(
-      "--trust-proxy",
-      "take the request's host from X-Forwarded-Host, for tenants by host (env BBBLB_TRUST_PROXY)",
-    ),
-    new Option(
-      "--max-body <bytes>",
-      "largest request body, e.g. slides (env BBBLB_MAX_BODY, default 33554432 = 32 MiB)",
-    ),
-    new Option(
-      "--request-timeout <seconds>",
-      "longest time one API request may take (env BBBLB_REQUEST_TIMEOUT, default 30)",
-    ),
-    new Option(
-      "--checksum-algorithms <list>",
-      "what front-ends may sign with, e.g. sha256,sha512 (env BBBLB_CHECKSUM_ALGORITHMS, default all four)",
-    ),
-    new Option(
-      "--recordings-dir <dir>",
-      "keep recordings centrally in this directory, shared by every instance (env BBBLB_RECORDINGS_DIR)",
-    ),
-    new Option(
-      "--recordings-upload-grace-days <days>",
-      "a removed server may still upload recordings this long (env BBBLB_RECORDINGS_UPLOAD_GRACE_DAYS, default 7)",
-    ),
-    new Option(
-      "--max-recording-upload <bytes>",
-      "largest recording upload (env BBBLB_MAX_RECORDING_UPLOAD, default 10737418240 = 10 GiB)",
-    ),
-    new Option(
-      "--recordings-routed-fallback <on|off>",
-      "look up recordIDs not in the central index on the servers (env BBBLB_RECORDINGS_ROUTED_FALLBACK, default on)",
-    ),
-    new Option(
-      "--voice-bridge-digits <n>",
-      "digits of the dial-in PINs bbblb allocates, 5 to 9 (env BBBLB_VOICE_BRIDGE_DIGITS, default 5)",
-    ),
-    new Option(
-      "--dial-number <number>",
-      "the dial-in gateway's phone number, set as every meeting's dialNumber (env BBBLB_DIAL_NUMBER, default none)",
-    ),
-    new Option(
-      "--fsapi-password <password>",
-      "password of user fsapi for POST /bbblb/v1/fsapi (env BBBLB_FSAPI_PASSWORD, default none: off)",
-    ),
-    new Option(
-      "--fsapi-pin-tries <n>",
-      "PINs a dial-in call may enter before it is hung up (env BBBLB_FSAPI_PIN_TRIES, default 3)",
-    ),
-    new Option(
-      "--fsapi-pin-timeout <seconds>",
-      "wait for the PIN's digits (env BBBLB_FSAPI_PIN_TIMEOUT, default 7)",
-    ),
-    new Option(
-      "--fsapi-max-duration <minutes>",
-      "longest dial-in call, 0 for none (env BBBLB_FSAPI_MAX_DURATION, default 0)",
-    ),
+    ...SETTINGS.map((s) => new Option(s.arg ? `${s.flag} ${s.arg}` : s.flag, helpLine(s))),
   ];
 }
 
