@@ -17,6 +17,7 @@ import { CliError } from "./errors.ts";
 import { Directory } from "../cluster/directory.ts";
 import { Custody } from "../recordings/custody.ts";
 import { notifyRecordingReady } from "../recordings/ready.ts";
+import { runRetention } from "../recordings/retention.ts";
 
 /**
  * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
@@ -67,6 +68,15 @@ export async function serve(
         `cannot use the recordings directory ${config.recordingsDir}: ${(e as Error).message}`,
       );
     }
+    if (config.playbackPlayerDir !== null) {
+      const index = `${config.playbackPlayerDir}/index.html`;
+      if (!(await Deno.stat(index).then((st) => st.isFile, () => false))) {
+        kv.close();
+        throw new CliError(
+          `--playback-player-dir: ${index} is missing (copy /var/bigbluebutton/playback/presentation/2.3 from a BBB server)`,
+        );
+      }
+    }
     custody.kick();
   }
   const linkKey = await internalKey(kv, "link_key");
@@ -91,7 +101,18 @@ export async function serve(
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     checksumAlgorithms: config.checksumAlgorithms,
-    recordings: custody ? { custody, routedFallback: config.recordingsRoutedFallback } : undefined,
+    recordings: custody
+      ? {
+        custody,
+        routedFallback: config.recordingsRoutedFallback,
+        playback: {
+          playerDir: config.playbackPlayerDir,
+          protectedByDefault: config.protectedRecordings,
+          linkMinutes: config.recordingLinkMinutes,
+          key: await internalKey(kv, "playback_key"),
+        },
+      }
+      : undefined,
     voiceBridgeDigits: config.voiceBridgeDigits,
     dialNumber: config.dialNumber ?? undefined,
     fsapi: {
@@ -160,6 +181,15 @@ export async function serve(
         settle: (claim) => settleClaim(cluster, claim),
       });
       await custody?.chores();
+      if (custody) {
+        await runRetention({
+          kv,
+          dir: custody.dir,
+          log,
+          keepDeletedDays: config.recordingsKeepDeletedDays,
+          owner: custody.owner,
+        });
+      }
     } catch (e) {
       log.error("chores failed", { error: storeProblem(e) ?? String((e as Error)?.message ?? e) });
     }

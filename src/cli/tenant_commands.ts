@@ -103,6 +103,11 @@ export function addTenantCommands(
     .option("--clear-rules", "remove every create and join rule first")
     .option("--max-meetings <n>", "most meetings running at once, or none")
     .option("--max-participants <n>", "most participants in its meetings together, or none")
+    .option("--protected-recordings <on|off|inherit>", "its recordings need a grant (inherit: as serve says)")
+    .option(
+      "--delete-recordings-after <days>",
+      "delete its recordings this many days after their start, or none",
+    )
     .action(async (name: string, o) => {
       await withStore(o.kv, async (kv) =>
         setTenantCommand(kv, {
@@ -125,6 +130,8 @@ export function addTenantCommands(
           clearRules: Boolean(o.clearRules),
           maxMeetings: o.maxMeetings,
           maxParticipants: o.maxParticipants,
+          protectedRecordings: o.protectedRecordings,
+          deleteRecordingsAfter: o.deleteRecordingsAfter,
           globalSecrets: await globalSecrets(kv),
           readStdin,
         }));
