@@ -312,6 +312,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       adminToken,
       publicUrl: ctx.publicUrl,
       refreshSeconds: deps.statusRefreshSeconds,
+      recordingsDir: deps.recordings?.custody.dir ?? null,
     }));
 
   // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a

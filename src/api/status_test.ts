@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { holder, poll, setup } from "../../tests/harness.ts";
 import { markFailure, setServerState } from "../store/servers.ts";
-import { shortError } from "./status.ts";
+import { humanBytes, shortError } from "./status.ts";
+import { recordThroughBbblb, uploadPublished, withTempDir } from "../../tests/recording_fixtures.ts";
+import { recordingStats, saveUpload } from "../store/recordings.ts";
 import { keys } from "../store/keys.ts";
 
 const TOKEN = "status-token-0123456789";
@@ -115,4 +117,44 @@ Deno.test("/status says a server's last error in a few words, the full text in i
     true,
   );
   assert.equal(shortError("x".repeat(200)).length, 80);
+});
+
+Deno.test("/status shows the recordings' import queue, the storage they use and what is free on their disk", async () => {
+  await withTempDir(async (dir) => {
+    await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
+    await using routed = await setup({ servers: 0 });
+    assert.doesNotMatch(
+      await (await routed.app.request("/status")).text(),
+      /Import queue/,
+      "routed mode has no recordings section",
+    );
+    const made = await recordThroughBbblb(h, "room");
+    await uploadPublished(h, made, { formats: ["presentation", "video"] });
+    // an upload that arrived and waits for its import
+    await saveUpload(h.kv, {
+      id: "0000000000000000000000000000",
+      serverId: 1,
+      receivedAt: Date.now(),
+      state: "received",
+      items: [],
+      owner: null,
+      until: 0,
+      finishedAt: null,
+    });
+    const html = await (await h.app.request("/status")).text();
+    const cell = (cls: string) => new RegExp(`<td class="num ${cls}">([^<]*)<`).exec(html)?.[1];
+    assert.equal(cell("queue"), "1");
+    assert.match(html, /1 waiting, 0 importing/);
+    assert.equal(cell("count"), "1");
+    const used = (await recordingStats(h.kv)).bytes;
+    assert.ok(used > 2000, `${used}`);
+    assert.equal(cell("used"), humanBytes(used));
+    assert.match(cell("free") ?? "", /^\d+\.\d (KiB|MiB|GiB|TiB)$/);
+  });
+});
+
+Deno.test("humanBytes says sizes in binary units", () => {
+  assert.equal(humanBytes(512), "512 B");
+  assert.equal(humanBytes(1536), "1.5 KiB");
+  assert.equal(humanBytes(5 * 1024 ** 3), "5.0 GiB");
 });

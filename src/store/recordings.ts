@@ -392,3 +392,10 @@ export async function setRecordingState(
   });
   return changed;
 }
+
+/** How many upload records are in each state (the import queue: `received` and `importing`). */
+export async function countUploads(kv: Deno.Kv): Promise<Record<UploadState, number>> {
+  const out: Record<UploadState, number> = { received: 0, importing: 0, imported: 0, failed: 0 };
+  for await (const e of kv.list<UploadRecord>({ prefix: keys.recordingUploads() })) out[e.value.state]++;
+  return out;
+}
