@@ -19,7 +19,7 @@ import {
   type TextTrackRecord,
   updateRecording,
 } from "../store/recordings.ts";
-import { isProtected, withGrants } from "../recordings/access.ts";
+import { isProtected, mintGrant, withGrant, withGrants } from "../recordings/access.ts";
 import { recordingMatches, recordingNode, recordingQuery } from "../recordings/listing.ts";
 import {
   languageLabel,
@@ -58,17 +58,17 @@ export async function baseFor(ctx: ApiContext, tenant: string): Promise<string> 
 }
 
 /**
- * How a tenant's recordings are listed: as they are, or, when they are protected, with a grant on every link
- * (valid for `--recording-link-minutes`).
+ * The grant for a tenant's links when its recordings are protected (valid for `--recording-link-minutes`):
+ * `grant(recordID)`, or `null` when its links need none.
  */
-async function grantedFor(ctx: ApiContext, tenant: string): Promise<(r: RecordingRecord) => RecordingRecord> {
+async function grantsFor(ctx: ApiContext, tenant: string): Promise<((recordID: string) => string) | null> {
   const playback = central(ctx).playback;
-  if (!playback) return (r) => r;
+  if (!playback) return null;
   const tenants = await ctx.tenants.snapshot();
   const record = tenant === DEFAULT_TENANT ? tenants.defaults : tenants.byName.get(tenant);
-  if (!isProtected(record, playback.protectedByDefault)) return (r) => r;
+  if (!isProtected(record, playback.protectedByDefault)) return null;
   const until = (playback.now ?? Date.now)() + playback.linkMinutes * 60_000;
-  return (r) => withGrants(r, playback.key, until);
+  return (recordID) => mintGrant(playback.key, recordID, tenant, until);
 }
 
 /**
@@ -79,10 +79,14 @@ async function grantedFor(ctx: ApiContext, tenant: string): Promise<(r: Recordin
 export async function getRecordingsCentral(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const q = recordingQuery(req.params, req.tenant);
   const base = await baseFor(ctx, req.tenant);
-  const granted = await grantedFor(ctx, req.tenant);
+  const grant = await grantsFor(ctx, req.tenant);
   const entries: ListedRecording[] = (await listRecordings(ctx.kv, req.tenant, q.prefixes))
     .filter((r) => recordingMatches(r, q))
-    .map((r) => ({ recordID: r.recordID, startTime: r.startTime, node: recordingNode(granted(r), base) }));
+    .map((r) => ({
+      recordID: r.recordID,
+      startTime: r.startTime,
+      node: recordingNode(grant ? withGrants(r, grant(r.recordID)) : r, base),
+    }));
   if (central(ctx).routedFallback) {
     const routed = await routedRecordingNodes(ctx, req);
     const indexed = await indexedRecordIds(ctx.kv, routed.entries.map((e) => e.recordID));
@@ -217,8 +221,11 @@ export function centralTextTrackCall(call: "getRecordingTextTracks" | "putRecord
     }
     if (call === "getRecordingTextTracks") {
       const base = await baseFor(ctx, req.tenant);
+      const grant = await grantsFor(ctx, req.tenant);
       const tracks = usable.textTracks.map((t) => ({
-        href: `${base}/captions/${encodeURIComponent(recordID)}/${trackFile(t)}`,
+        href: ((href) => grant ? withGrant(href, grant(recordID)) : href)(
+          `${base}/captions/${encodeURIComponent(recordID)}/${trackFile(t)}`,
+        ),
         kind: t.kind,
         label: t.label,
         lang: t.lang,

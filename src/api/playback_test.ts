@@ -392,3 +392,33 @@ Deno.test("the auth_request endpoint lets nginx serve a file only when bbblb wou
     assert.equal(await auth(file, { cookie: header }), 401);
   });
 });
+
+Deno.test("text tracks of a protected recording are listed with a grant and served with it or the cookie, not without", async () => {
+  await withRecording({ protectedByDefault: true }, async (h, _made, id) => {
+    const form = new FormData();
+    form.append("file", new File(["WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n"], "t.vtt"));
+    const put = sign(
+      "putRecordingTextTrack",
+      encodeQuery([["recordID", id], ["kind", "captions"], ["lang", "de"]]),
+    );
+    const answer = await h.app.request(`/bigbluebutton/api/putRecordingTextTrack?${put}`, {
+      method: "POST",
+      body: form,
+    });
+    assert.equal((await answer.json()).response.returncode, "SUCCESS");
+    const q = sign("getRecordingTextTracks", encodeQuery([["recordID", id]]));
+    const href: string =
+      (await (await h.app.request(`/bigbluebutton/api/getRecordingTextTracks?${q}`)).json())
+        .response.tracks[0].href;
+    assert.match(href, new RegExp(`^${PUBLIC_URL}/captions/${id}/captions_de\\.vtt\\?bbblb_grant=`));
+    const withGrant = await fetchApp(h, href);
+    assert.equal(withGrant.status, 200);
+    assert.equal(withGrant.headers.get("content-type"), "text/vtt; charset=utf-8");
+    assert.match(withGrant.body, /Hello/);
+    const bare = href.split("?")[0];
+    assert.equal((await fetchApp(h, bare)).status, 403);
+    const link = urls(await h.text("getRecordings", { meetingID: "lecture-9" }))[0];
+    const { header } = cookiesOf((await fetchApp(h, link)).headers);
+    assert.equal((await fetchApp(h, bare, { headers: { cookie: header } })).status, 200);
+  });
+});

@@ -225,11 +225,10 @@ export function isProtected(
 }
 
 /**
- * The record as getRecordings lists it for a protected recording: every format link and preview image carries a
- * grant valid until `expiresAt` (ms).
+ * The record as getRecordings lists it for a protected recording: every format link and preview image carries
+ * the grant (see {@linkcode mintGrant}).
  */
-export function withGrants(record: RecordingRecord, key: Uint8Array, expiresAt: number): RecordingRecord {
-  const grant = mintGrant(key, record.recordID, record.tenant, expiresAt);
+export function withGrants(record: RecordingRecord, grant: string): RecordingRecord {
   const formats = Object.fromEntries(
     Object.entries(record.formats).map(([name, f]) => [name, {
       ...f,
