@@ -28,6 +28,14 @@ export async function serve(
   config: ServeConfig,
   log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<void> {
+  if (config.playbackPlayerDir !== null) {
+    const index = `${config.playbackPlayerDir}/index.html`;
+    if (!(await Deno.stat(index).then((st) => st.isFile, () => false))) {
+      throw new CliError(
+        `--playback-player-dir: ${index} is missing (copy /var/bigbluebutton/playback/presentation/2.3 from a BBB server)`,
+      );
+    }
+  }
   const kv = await openStore(config.kv, true, (path) => log.info("created a new store", { path }));
   try {
     const schema = await storeAnswers(ensureSchema(kv));
@@ -67,15 +75,6 @@ export async function serve(
       throw new CliError(
         `cannot use the recordings directory ${config.recordingsDir}: ${(e as Error).message}`,
       );
-    }
-    if (config.playbackPlayerDir !== null) {
-      const index = `${config.playbackPlayerDir}/index.html`;
-      if (!(await Deno.stat(index).then((st) => st.isFile, () => false))) {
-        kv.close();
-        throw new CliError(
-          `--playback-player-dir: ${index} is missing (copy /var/bigbluebutton/playback/presentation/2.3 from a BBB server)`,
-        );
-      }
     }
     custody.kick();
   }
