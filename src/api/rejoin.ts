@@ -13,8 +13,13 @@ import { backendUrl } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import { httpUrlOrNull, openTicket, sealTicket, verifyRejoinLink } from "../cluster/links.ts";
 import { backendMeetingID } from "../cluster/tenancy.ts";
-import { keys } from "../store/keys.ts";
-import { getMeeting, type HistoryRecord, loadCreateParams, type MeetingRecord } from "../store/meetings.ts";
+import {
+  getHistory,
+  getMeeting,
+  type HistoryRecord,
+  loadCreateParams,
+  type MeetingRecord,
+} from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 
@@ -92,7 +97,7 @@ function redirect(location: string): Response {
 async function latestInstance(kv: Deno.Kv, first: HistoryRecord): Promise<HistoryRecord> {
   let current = first;
   for (let hops = 0; hops < 50 && current.movedTo; hops++) {
-    const next = (await kv.get<HistoryRecord>(keys.history(current.movedTo))).value;
+    const next = await getHistory(kv, current.movedTo);
     if (!next) break;
     current = next;
   }
@@ -119,7 +124,7 @@ export async function rejoin(ctx: ApiContext, c: Context): Promise<Response> {
       "This link is not valid. Please join the meeting again from where you started.",
     );
   }
-  const first = (await ctx.kv.get<HistoryRecord>(keys.history(historyId))).value;
+  const first = await getHistory(ctx.kv, historyId);
   if (!first) return page(404, "Unknown meeting", "This meeting is not known here any more.");
   const latest = await latestInstance(ctx.kv, first);
   const current = (await getMeeting(ctx.kv, latest.tenant, latest.meetingID)).value;
