@@ -11,7 +11,8 @@ import { SignJWT } from "jose";
 import { gzipSync } from "node:zlib";
 import { Buffer } from "node:buffer";
 import type { FakeRecording } from "./fake_bbb.ts";
-import { type Harness, PUBLIC_URL } from "./harness.ts";
+import { type Harness, PUBLIC_URL, setup } from "./harness.ts";
+import type { PlaybackSettings } from "../src/recordings/access.ts";
 
 /** One entry of {@linkcode tarOf}. */
 export interface TarEntry {
@@ -201,4 +202,27 @@ export async function writeStandInPlayer(dir: string): Promise<void> {
 })();
 `,
   );
+}
+
+/**
+ * Run `f` with a harness in central mode that serves playback (`playback` settings, the stand-in player of
+ * {@linkcode writeStandInPlayer}) on a fresh recordings directory, one server, no routed fallback; the folders
+ * are removed afterwards.
+ */
+export async function withPlayback(
+  playback: Partial<PlaybackSettings>,
+  f: (h: Harness, dir: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (player) => {
+      await writeStandInPlayer(player);
+      await using h = await setup({
+        servers: 1,
+        recordingsDir: dir,
+        routedFallback: false,
+        playback: { playerDir: player, ...playback },
+      });
+      await f(h, dir);
+    });
+  });
 }

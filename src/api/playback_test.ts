@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { type Harness, PUBLIC_URL, setup, sign, tag } from "../../tests/harness.ts";
+import { type Harness, PUBLIC_URL, sign, tag } from "../../tests/harness.ts";
 import {
   type MadeRecording,
   recordThroughBbblb,
   uploadPublished,
-  withTempDir,
-  writeStandInPlayer,
+  withPlayback,
 } from "../../tests/recording_fixtures.ts";
 import { encodeQuery } from "../bbb/query.ts";
 import { addTenant, emptyTenant, updateTenant } from "../store/tenants.ts";
@@ -19,27 +18,29 @@ async function withRecording(
   playback: Partial<PlaybackSettings>,
   f: (h: Harness, made: MadeRecording, id: string) => Promise<void>,
 ): Promise<void> {
-  await withTempDir(async (dir) => {
-    await withTempDir(async (player) => {
-      await writeStandInPlayer(player);
-      await using h = await setup({
-        servers: 1,
-        recordingsDir: dir,
-        routedFallback: false,
-        playback: { playerDir: player, ...playback },
-      });
-      const made = await recordThroughBbblb(h, "lecture-9");
-      await uploadPublished(h, made, {
-        formats: ["presentation", "video", "podcast"],
-        edit: async (tree) => {
-          const id = made.recording.recordID;
-          await Deno.writeTextFile(`${tree}/video/${id}/index.html`, "<!doctype html><title>video</title>");
-          await Deno.writeTextFile(`${tree}/presentation/${id}/.hidden`, "secret");
-        },
-      });
-      await f(h, made, made.recording.recordID);
+  await withPlayback(playback, async (h) => {
+    const made = await recordThroughBbblb(h, "lecture-9");
+    await uploadPublished(h, made, {
+      formats: ["presentation", "video", "podcast"],
+      edit: async (tree) => {
+        const id = made.recording.recordID;
+        await Deno.writeTextFile(`${tree}/video/${id}/index.html`, "<!doctype html><title>video</title>");
+        await Deno.writeTextFile(`${tree}/presentation/${id}/.hidden`, "secret");
+      },
     });
+    await f(h, made, made.recording.recordID);
   });
+}
+
+/** Add tenant law with its own host; its front-end's signed API calls. */
+async function addLaw(
+  h: Harness,
+): Promise<(name: string, params: Record<string, string>) => Promise<Response>> {
+  await addTenant(h.kv, { ...emptyTenant("law"), secrets: [LAW_SECRET], host: LAW_HOST });
+  return async (name, params) =>
+    await h.app.request(
+      `/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)), LAW_SECRET)}`,
+    );
 }
 
 /** GET (or another method) a URL on bbblb, as a browser does (the host is in the URL). */
@@ -186,23 +187,13 @@ Deno.test("unpublished and deleted recordings answer 404 on every path of every 
 });
 
 Deno.test("a tenant's recording answers on its tenant's host only", async () => {
-  await withTempDir(async (dir) => {
-    await using h = await setup({
-      servers: 1,
-      recordingsDir: dir,
-      routedFallback: false,
-      playback: {},
-    });
-    await addTenant(h.kv, { ...emptyTenant("law"), secrets: [LAW_SECRET], host: LAW_HOST });
+  await withPlayback({}, async (h) => {
+    const lawCall = await addLaw(h);
     await addTenant(h.kv, {
       ...emptyTenant("med"),
       secrets: ["med-secret-123456"],
       host: "bbb-med.example.org",
     });
-    const lawCall = async (name: string, params: Record<string, string>) =>
-      await h.app.request(
-        `/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)), LAW_SECRET)}`,
-      );
     const law = await recordThroughBbblb(h, "room", {}, lawCall);
     await uploadPublished(h, law);
     const id = law.recording.recordID;
@@ -330,13 +321,8 @@ Deno.test("a protected recording's grant or cookie opens no other recording, and
 });
 
 Deno.test("protection per tenant: a tenant's grant works on its host only, and switching protection on covers existing recordings", async () => {
-  await withTempDir(async (dir) => {
-    await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false, playback: {} });
-    await addTenant(h.kv, { ...emptyTenant("law"), secrets: [LAW_SECRET], host: LAW_HOST });
-    const lawCall = async (name: string, params: Record<string, string>) =>
-      await h.app.request(
-        `/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)), LAW_SECRET)}`,
-      );
+  await withPlayback({}, async (h) => {
+    const lawCall = await addLaw(h);
     const law = await recordThroughBbblb(h, "room", {}, lawCall);
     await uploadPublished(h, law);
     const id = law.recording.recordID;
