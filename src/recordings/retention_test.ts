@@ -6,6 +6,7 @@ import { createLogger } from "../log.ts";
 import { getRecording, setRecordingState } from "../store/recordings.ts";
 import { addTenant, emptyTenant } from "../store/tenants.ts";
 import { runRetention } from "./retention.ts";
+import { setRecordingsStateCommand } from "../cli/recordings.ts";
 
 const DAY = 24 * 3600_000;
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -71,6 +72,12 @@ Deno.test("retention with an injected clock: a tenant's recordings are deleted a
     assert.deepEqual(tomb.meta, {});
     assert.ok(tomb.purgedAt);
     assert.ok(lines.some((l) => l.msg === "recording purged" && l.recordID === lawId && l.tenant === "law"));
+    // nothing is left to publish: the operator's command says so and changes nothing
+    await assert.rejects(
+      setRecordingsStateCommand(h.kv, [lawId], "publish"),
+      /purged, their files are gone: .* \(nothing was changed\)/,
+    );
+    assert.equal((await getRecording(h.kv, lawId))!.value.state, "deleted");
     assert.ok(await exists(`${dir}/presentation/${myId}/metadata.xml`), "deleted 5 days later: still kept");
     // a later run purges nothing twice; the default tenant's goes 14 days after its own deletion
     assert.deepEqual((await run(apiDeleted + 14 * DAY - 60_000)).purged, []);
