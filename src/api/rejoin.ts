@@ -93,6 +93,17 @@ function redirect(location: string): Response {
   return new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } });
 }
 
+/**
+ * Where users of a meeting instance go when they leave: the logoutURL its creator gave (bbblb put its rejoin link
+ * in its place), else `BBBLB_LOGOUT_URL`; `null` when neither is set. Only http(s) URLs bbblb stored.
+ *
+ * @param historyId the instance, or `null` for an unknown meeting (then only `BBBLB_LOGOUT_URL`)
+ */
+export async function logoutTarget(ctx: ApiContext, historyId: string | null): Promise<string | null> {
+  const params = historyId === null ? null : await loadCreateParams(ctx.kv, historyId);
+  return httpUrlOrNull(params ? get(params, "logoutURL") : null) ?? ctx.logoutUrl;
+}
+
 /** Follow `movedTo` from a history row to the latest instance (bounded, so a loop cannot hang a request). */
 async function latestInstance(kv: Deno.Kv, first: HistoryRecord): Promise<HistoryRecord> {
   let current = first;
@@ -150,8 +161,7 @@ export async function rejoin(ctx: ApiContext, c: Context): Promise<Response> {
         "or room link).",
     );
   }
-  const params = await loadCreateParams(ctx.kv, first.historyId);
-  const target = httpUrlOrNull(params ? get(params, "logoutURL") : null) ?? ctx.logoutUrl;
+  const target = await logoutTarget(ctx, first.historyId);
   if (target) return redirect(target);
   return page(200, "The meeting has ended", "You have left the meeting. You can close this window.");
 }

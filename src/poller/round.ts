@@ -185,6 +185,8 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   const tenantParticipants = new Map<string, number>();
   const byId = new Map(meetings.map((m) => [meetingRef(m.value.tenant, m.value.meetingID), m]));
   const byServer = Map.groupBy(meetings, (m) => m.value.serverId);
+  const released = new Set<string>();
+  const heldByClaim: ReconcileState["heldByClaim"] = [];
   const serverIds = new Set(servers.map((s) => s.id));
 
   for (const [i, server] of servers.entries()) {
@@ -218,6 +220,8 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
         report,
         tenantNames,
         tenantParticipants,
+        released,
+        heldByClaim,
       });
     } catch (e) {
       // One server's odd data must not stop the round for the others (health is written below regardless).
@@ -225,6 +229,14 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
         server: server.id,
         error: String((e as Error)?.message ?? e),
       });
+    }
+  }
+
+  // A meeting another server runs under the meetingID of a claim released this round (its create never reached
+  // BBB, or reached another server) is adopted now, not a round later: until then a join would be notFound.
+  for (const { server, listed, owner } of heldByClaim) {
+    if (released.has(meetingRef(owner.tenant, owner.meetingID)) && await adopt(deps, server, listed, owner)) {
+      report.adopted++;
     }
   }
 
@@ -296,6 +308,10 @@ interface ReconcileState {
   tenantNames: ReadonlySet<string>;
   /** Participants in each tenant's meetings, summed over the servers of this round. */
   tenantParticipants: Map<string, number>;
+  /** Meetings whose unsettled claim this round released (by meetingRef). */
+  released: Set<string>;
+  /** Listed meetings left alone because a claim held their meetingID: adopted if that claim is released. */
+  heldByClaim: { server: ServerView; listed: Listed; owner: { tenant: string; meetingID: string } }[];
 }
 
 async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
@@ -331,6 +347,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
       if (missed >= missedRounds) {
         if (await removeMeeting(deps.kv, entry, "createFailed", now)) {
           report.claimsSettled++;
+          st.released.add(ref);
           deps.log.warn("claim released: the server does not run the meeting", {
             meetingID: m.meetingID,
             tenant: m.tenant || undefined,
@@ -387,6 +404,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     const elsewhere = st.byId.get(meetingRef(owner.tenant, owner.meetingID));
     if (elsewhere) {
       if (elsewhere.value.status === "running") st.copies.push({ serverId: server.id, ...owner, listed: l });
+      else st.heldByClaim.push({ server, listed: l, owner });
       continue;
     }
     if (await adopt(deps, server, l, owner)) report.adopted++;

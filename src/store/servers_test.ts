@@ -12,7 +12,7 @@ import {
   getServer,
   listServers,
   markFailure,
-  NEW_SERVER_HEALTH,
+  type ServerHealth,
   type ServerRecord,
   serversVersionstamp,
   setServerState,
@@ -36,7 +36,7 @@ Deno.test("a round's health change is written unless a request-path failure chan
     await addServer(kv, server(1));
     await addServer(kv, server(2));
     const [one, two] = await listServers(kv);
-    const down = (h: typeof NEW_SERVER_HEALTH) => failedHealth(h, "refused", 1, 1000);
+    const down = (h: ServerHealth) => failedHealth(h, "refused", 1, 1000);
     // A request to server 2 fails between the round's read and its write: that newer failure must stay.
     await markFailure(kv, 2, "timeout", 1);
     const { applied } = await writeRoundHealth(kv, [
