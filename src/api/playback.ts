@@ -88,6 +88,10 @@ async function decide(ctx: ApiContext, req: Request, url: URL, trustProxy: boole
   } else {
     const folder = folderOf(record, path.prefix);
     if (folder === null) return { status: 404 };
+    // A folder's index is served at its path with a slash (as nginx does), so its relative links resolve.
+    if (path.rel.length === 0 && !url.pathname.endsWith("/")) {
+      return { redirect: `${url.pathname}/${url.search}`, cookies: [] };
+    }
     file = join(
       ctx.recordings.custody.dir,
       folder,

@@ -123,6 +123,9 @@ Deno.test("a published recording's files are served on BBB's paths with content 
     assert.equal((await head.arrayBuffer()).byteLength, 0);
     assert.equal((await fetchApp(h, `/video/${id}/video-0.m4v`)).headers.get("content-type"), "video/mp4");
     assert.match((await fetchApp(h, `/playback/video/${id}/`)).body, /<title>video<\/title>/);
+    const bare = await fetchApp(h, `/playback/video/${id}?x=1`);
+    assert.equal(bare.status, 302, "a folder without its slash");
+    assert.equal(bare.headers.get("location"), `/playback/video/${id}/?x=1`);
   });
 });
 
