@@ -18,6 +18,8 @@ import { getStatistics } from "./statistics.ts";
 import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
 import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
+import { getSessions } from "./get_sessions.ts";
+import type { SelfAddress } from "../cluster/policy.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { centralRecordingCall, centralTextTrackCall, getRecordingsCentral } from "./central_recordings.ts";
 import {
@@ -94,6 +96,11 @@ export interface AppDeps {
   statusRefreshSeconds?: number;
   /** Whether `X-Forwarded-Host` names the host a request was made to (tenants by host). @default false */
   trustProxy?: boolean;
+  /**
+   * bbblb's own addresses (listen address, public URL, KV Connect host), which callback URLs may not name unless
+   * an allow-list does (`cluster/policy.ts`). @default none
+   */
+  selfAddresses?: readonly SelfAddress[];
   /** How long the tenant list read from the store is reused, in ms. @default 1000 */
   tenantCacheMs?: number;
   /**
@@ -130,6 +137,7 @@ const CALLS: Record<string, Handler> = {
   getMeetingInfo,
   isMeetingRunning,
   getMeetings: (ctx, req) => getMeetings(ctx, req.tenant),
+  getSessions: (ctx, req) => getSessions(ctx, req.tenant),
   move,
   getStatistics: (ctx, req) => getStatistics(ctx, req.tenant),
   getRecordings,
@@ -157,8 +165,16 @@ const CENTRAL_CALLS: Record<string, Handler> = {
   putRecordingTextTrack: centralTextTrackCall("putRecordingTextTrack"),
 };
 
-/** Calls BBB answers in JSON: their failures are JSON too. */
-const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
+/**
+ * Calls BBB answers in JSON: their failures are JSON too (the session-token calls getJoinUrl and
+ * learningDashboard answer JSON on BBB 3.0+, so their refusal does too).
+ */
+const JSON_CALLS = new Set([
+  "getRecordingTextTracks",
+  "putRecordingTextTrack",
+  "getJoinUrl",
+  "learningDashboard",
+]);
 
 /** Calls bbblb refuses with a reason: they can never work through a load balancer, or BBB removed them. */
 const REFUSED: Record<string, string> = {
@@ -379,7 +395,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
       const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes, checksumAlgorithms);
       try {
-        await tenantRequest(ctx.kv, tenants, req);
+        await tenantRequest(ctx.kv, tenants, req, deps.selfAddresses);
         return await tenantAnswer(req, await handler(ctx, req));
       } finally {
         c.set("server", req.server);

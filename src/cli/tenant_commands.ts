@@ -80,6 +80,22 @@ export function tenantCommands(cli: Command): void {
     .option("--clear-rules", "remove every create and join rule first")
     .option("--max-meetings <n>", "most meetings running at once, or none")
     .option("--max-participants <n>", "most participants in its meetings together, or none")
+    .option("--block <param>", "refuse creates and joins carrying this parameter (repeatable)", collect, [])
+    .option("--unblock <param>", "no longer refuse this parameter (repeatable)", collect, [])
+    .option(
+      "--url-host <host>",
+      "allow URLs BBB or browsers fetch on this host (repeatable; *.domain)",
+      collect,
+      [],
+    )
+    .option("--any-url-host", "allow URLs on any host again (the default)")
+    .option(
+      "--callback-host <host>",
+      "allow callbacks bbblb makes to this host (repeatable; *.domain)",
+      collect,
+      [],
+    )
+    .option("--any-callback-host", "allow callbacks to any host but bbblb's own again (the default)")
     .option("--protected-recordings <on|off|inherit>", "its recordings need a grant (inherit: as serve says)")
     .option(
       "--delete-recordings-after <days>",
@@ -107,6 +123,14 @@ export function tenantCommands(cli: Command): void {
           clearRules: Boolean(o.clearRules),
           maxMeetings: o.maxMeetings,
           maxParticipants: o.maxParticipants,
+          policy: {
+            block: o.block,
+            unblock: o.unblock,
+            urlHosts: o.urlHost,
+            anyUrlHost: Boolean(o.anyUrlHost),
+            callbackHosts: o.callbackHost,
+            anyCallbackHost: Boolean(o.anyCallbackHost),
+          },
           protectedRecordings: o.protectedRecordings,
           deleteRecordingsAfter: o.deleteRecordingsAfter,
           globalSecrets: await globalSecrets(kv),
