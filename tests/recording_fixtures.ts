@@ -12,6 +12,10 @@ import { gzipSync } from "node:zlib";
 import { Buffer } from "node:buffer";
 import type { FakeRecording } from "./fake_bbb.ts";
 import { type Harness, PUBLIC_URL } from "./harness.ts";
+import { createHash } from "node:crypto";
+import { backendMeetingID } from "../src/cluster/tenancy.ts";
+import { DEFAULT_TENANT } from "../src/store/keys.ts";
+import type { RecordingRecord } from "../src/store/recordings.ts";
 
 /** One entry of {@linkcode tarOf}. */
 export interface TarEntry {
@@ -170,4 +174,71 @@ export async function withTempDir<T>(f: (dir: string) => Promise<T>): Promise<T>
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** What {@linkcode indexRecord} varies. */
+export interface IndexRecordOptions {
+  /** The tenant's own meetingID. */
+  meetingID: string;
+  /** ms since the epoch; also the recordID's suffix. */
+  startTime: number;
+  /** @default the default tenant */
+  tenant?: string;
+  /** @default "published" */
+  state?: RecordingRecord["state"];
+  /** @default `{ meetingId: meetingID }` */
+  meta?: Record<string, string>;
+}
+
+/**
+ * A recording record as an import of one presentation format writes it (three preview images), for writing an
+ * index straight into the store with `updateRecording` (tests and the benchmark; no files).
+ */
+export function indexRecord(o: IndexRecordOptions): RecordingRecord {
+  const tenant = o.tenant ?? DEFAULT_TENANT;
+  const recordID = `${
+    createHash("sha1").update(backendMeetingID(tenant, o.meetingID)).digest("hex")
+  }-${o.startTime}`;
+  return {
+    recordID,
+    tenant,
+    meetingID: o.meetingID,
+    internalMeetingID: recordID,
+    historyId: null,
+    serverId: 1,
+    name: `Room ${o.meetingID}`,
+    isBreakout: false,
+    startTime: o.startTime,
+    endTime: o.startTime + 3600_000,
+    participants: 12,
+    rawSize: 1000,
+    meta: o.meta ?? { meetingId: o.meetingID },
+    breakout: null,
+    breakoutRooms: [],
+    formats: {
+      presentation: {
+        format: "presentation",
+        linkPath: `/playback/presentation/2.3/${recordID}`,
+        processingTime: 1000,
+        duration: 3600_000,
+        size: 0,
+        bytes: 50_000_000,
+        images: [1, 2, 3].map((n) => ({
+          path: `/presentation/${recordID}/presentation/d2d9a6-1/thumbnails/thumb-${n}.png`,
+          width: "176",
+          height: "136",
+          alt: `Slide ${n}`,
+        })),
+        importedAt: o.startTime,
+        serverId: 1,
+      },
+    },
+    state: o.state ?? "published",
+    stateSetByBbblb: false,
+    metaChanges: {},
+    textTracks: [],
+    readyNotified: true,
+    createdAt: o.startTime,
+    updatedAt: o.startTime,
+  };
 }
