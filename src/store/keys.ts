@@ -118,6 +118,11 @@ export const keys = {
     startTime,
     recordID,
   ],
+  /**
+   * A counter (`Deno.KvU64`) summed by every change of a tenant's start-time index: a process that keeps the
+   * index in memory re-reads it only when the counter's versionstamp moved.
+   */
+  recordingIndexVersion: (tenant: string): Deno.KvKey => ["recording_index_version", tenant],
   /** Prefix of a tenant's start-time index. */
   recordingsByStart: (tenant: string): Deno.KvKey => ["recording_start", tenant],
   /** Prefix of every tenant's start-time index. */

@@ -148,18 +148,33 @@ function summaryOf(r: RecordingRecord): RecordingSummary {
   return { state: r.state, meta: effectiveMeta(r) };
 }
 
+/** The start-time index as last read, per store and tenant, with the versionstamp of its counter then. */
+const indexCache = new WeakMap<Deno.Kv, Map<string, { version: string | null; list: IndexedRecording[] }>>();
+
 /**
  * A tenant's recordings in listing order (start time, then recordID), from the start-time index: the state and
- * metadata of each, not the records (read the ones shown with {@linkcode readRecordings}).
+ * metadata of each, not the records (read the ones shown with {@linkcode readRecordings}). The list is kept in
+ * memory and read again only when the tenant's index counter moved (one read when nothing changed, whichever
+ * process changed it); the counter is read first, so a change made during a read is seen by the next call.
+ * Callers must not change the array.
  */
-export async function listRecordingsByStart(kv: Deno.Kv, tenant: string): Promise<IndexedRecording[]> {
-  const out: IndexedRecording[] = [];
+export async function listRecordingsByStart(
+  kv: Deno.Kv,
+  tenant: string,
+): Promise<readonly IndexedRecording[]> {
+  const version = (await kv.get(keys.recordingIndexVersion(tenant))).versionstamp;
+  let byTenant = indexCache.get(kv);
+  if (!byTenant) indexCache.set(kv, byTenant = new Map());
+  const cached = byTenant.get(tenant);
+  if (cached && cached.version === version) return cached.list;
+  const list: IndexedRecording[] = [];
   for await (
     const e of kv.list<RecordingSummary>({ prefix: keys.recordingsByStart(tenant) }, { batchSize: 1000 })
   ) {
-    out.push({ recordID: e.key[3] as string, startTime: e.key[2] as number, ...e.value });
+    list.push({ recordID: e.key[3] as string, startTime: e.key[2] as number, ...e.value });
   }
-  return out;
+  byTenant.set(tenant, { version, list });
+  return list;
 }
 
 /** The records of a tenant's recordIDs, in the same order (`null` for one that is gone). */
@@ -231,7 +246,9 @@ export async function indexRecordingsByStart(kv: Deno.Kv): Promise<void> {
   for await (const e of kv.list<RecordingRecord>({ prefix: keys.allRecordings() })) {
     const r = e.value;
     await commitWithRetry(() =>
-      kv.atomic().check(e).set(keys.recordingByStart(r.tenant, r.startTime, r.recordID), summaryOf(r))
+      kv.atomic().check(e)
+        .set(keys.recordingByStart(r.tenant, r.startTime, r.recordID), summaryOf(r))
+        .sum(keys.recordingIndexVersion(r.tenant), 1n)
     );
   }
 }
@@ -250,7 +267,7 @@ export async function recordingStats(kv: Deno.Kv): Promise<RecordingStats> {
 /**
  * Change one recording: `change` gets the current record (or `null`) and returns the new one, or `null` to
  * leave it as it is. The record, its tenant pointer (a record that changes tenant moves), its start-time index
- * entry and the totals are written in one atomic operation that checks all three, retried from a fresh read when another process changed
+ * entry (and the index counter of its tenant) and the totals are written in one atomic operation that checks all three, retried from a fresh read when another process changed
  * them in between, so concurrent imports of a recording's formats merge instead of overwriting each other.
  *
  * @returns the record as written, or the current one when `change` left it
@@ -285,7 +302,11 @@ export async function updateRecording(
           op.delete(keys.recordingByStart(was.tenant, was.startTime, recordID));
         }
       }
-      return op.set(keys.recording(next.tenant, recordID), next)
+      if (current?.value && current.value.tenant !== next.tenant) {
+        op.sum(keys.recordingIndexVersion(current.value.tenant), 1n);
+      }
+      return op.sum(keys.recordingIndexVersion(next.tenant), 1n)
+        .set(keys.recording(next.tenant, recordID), next)
         .set(keys.recordingTenant(recordID), next.tenant)
         .set(keys.recordingByStart(next.tenant, next.startTime, recordID), summaryOf(next));
     });

@@ -17,7 +17,8 @@
  *   An older bbblb reading such a store ignores both.
  * - 4: `["recording_start", tenant, startTime, recordID]`, the start-time index of the recordings in custody
  *   (state and listed metadata of each), written with every record, so a getRecordings page reads small values
- *   in listing order instead of every record.
+ *   in listing order instead of every record; `["recording_index_version", tenant]` counts its changes, so a
+ *   process keeps it in memory until it changes.
  *
  * Optional fields and keys added since, which need no migration because their absence reads as the old
  * behaviour: `ServerRecord.tags` (absent: untagged); `["tenant", name]` and `["tenant_default"]` (absent: no
