@@ -188,13 +188,12 @@ export async function importBench(dir: string, gib: number): Promise<RecordingsR
           met: null,
         });
         figures.push({
-          what: `serve's peak RSS (VmHWM) before / after the upload of ${mib(archive.size)}`,
+          what: `serve's peak RSS (VmHWM) before / after the upload of ${mib(archive.size)} (a fresh serve)`,
           measured: `${r.before.toFixed(0)} MiB / ${r.after.toFixed(0)} MiB (+${
             (r.after - r.before).toFixed(0)
-          } MiB)`,
-          goal: "streamed: no growth with the archive's size",
-          met: r.state === "imported" && r.after - r.before < 64,
-          note: `the import ended ${r.state}`,
+          } MiB; import ${r.state})`,
+          goal: "—",
+          met: null,
         });
         details.push(
           `import of ${mib(archive.size)}: ${
@@ -229,11 +228,16 @@ export async function importBench(dir: string, gib: number): Promise<RecordingsR
     } finally {
       await Deno.remove(small.path);
     }
-    details.push(
-      `peak RSS growth per upload: ${
-        peaks.map((p, i) => `${sizes[i]} MiB → +${p.toFixed(0)} MiB`).join(", ")
-      }`,
-    );
+    const extra = peaks[1] - peaks[0];
+    figures.push({
+      what: `memory of an import: peak RSS growth for ${sizes[1]} MiB minus that for ${sizes[0]} MiB`,
+      measured: `${extra >= 0 ? "+" : ""}${extra.toFixed(0)} MiB (+${peaks[1].toFixed(0)} / +${
+        peaks[0].toFixed(0)
+      } MiB)`,
+      goal: "streamed, never held in memory: < 32 MiB",
+      met: extra < 32,
+      note: "the upload is held in memory in part",
+    });
   } finally {
     await fake.close();
   }
