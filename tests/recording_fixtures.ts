@@ -120,7 +120,7 @@ export async function recordThroughBbblb(
   return { fakeIndex, serverId: fakeIndex + 1, recording };
 }
 
-/** POST an archive to a harness app's upload endpoint, signed as fake `fakeIndex` signs it. */
+/** POST an archive to a harness app's upload endpoint, signed as fake `fakeIndex` signs it (bytes with their length). */
 export async function postUpload(
   h: Harness,
   fakeIndex: number,
@@ -130,10 +130,14 @@ export async function postUpload(
   const fake = h.fakes[fakeIndex];
   const token = opts.token ??
     await uploadToken(fake.secret, { iss: `127.0.0.1:${fake.port}`, aud: PUBLIC_URL });
+  // An in-process Request gets no Content-Length of its own; a client on the network sends one.
+  const length: Record<string, string> = body instanceof Uint8Array
+    ? { "content-length": String(body.byteLength) }
+    : {};
   return await h.app.request("/bbblb/v1/recordings", {
     method: "POST",
     body,
-    headers: { authorization: `Bearer ${token}`, ...opts.headers },
+    headers: { authorization: `Bearer ${token}`, ...length, ...opts.headers },
   });
 }
 
