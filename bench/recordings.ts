@@ -6,8 +6,8 @@
  *   deleted afterwards, are uploaded to `POST /bbblb/v1/recordings` over a plain socket, streamed from disk with
  *   their Content-Length as the shipped post_publish script sends them; measured: the time to the 202 (archive
  *   extracted and synced), the time to `imported`, and serve's peak RSS (`VmHWM`) of a fresh serve per archive,
- *   next to GNU tar extracting the same archive on the same disk. A small archive is also sent chunked in Ruby's
- *   16 KiB chunks (what a client without a length sends), for context.
+ *   next to GNU tar extracting the same archive on the same disk. (A chunked body is refused with 411: see
+ *   `src/recordings/upload.ts` for what it cost.)
  * - **getRecordings**: recordings written into the index, then getRecordings latency (sequential calls, median and
  *   p95) for one meetingID, pages of 100 from the middle (with and without a `meta_` filter), and the whole list,
  *   without the routed fallback and with it (one fake server's answer merged in).
@@ -67,7 +67,7 @@ async function makeArchive(dir: string, mibs: number): Promise<{ path: string; s
 }
 
 /**
- * POST a file over a plain socket: with its Content-Length, or chunked in `chunk`-byte chunks.
+ * POST a file over a plain socket with its Content-Length, streamed from disk in 1 MiB pieces.
  *
  * @returns the status and JSON body of the answer
  */
@@ -76,7 +76,6 @@ async function upload(
   token: string,
   file: string,
   size: number,
-  chunk: number | null,
 ): Promise<{ status: number; body: { state: string; status: string } }> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const enc = new TextEncoder();
@@ -86,27 +85,15 @@ async function upload(
   try {
     await writeAll(enc.encode(
       `POST /bbblb/v1/recordings HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\n` +
-        `Content-Type: application/x-tar\r\n${
-          chunk ? "Transfer-Encoding: chunked" : `Content-Length: ${size}`
-        }\r\nConnection: close\r\n\r\n`,
+        `Content-Type: application/x-tar\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
     ));
     using f = await Deno.open(file);
-    const buf = new Uint8Array(chunk ?? 1024 * 1024);
+    const buf = new Uint8Array(1024 * 1024);
     for (;;) {
       const n = await f.read(buf);
       if (n === null) break;
-      if (!chunk) {
-        await writeAll(buf.subarray(0, n));
-        continue;
-      }
-      const head = enc.encode(`${n.toString(16)}\r\n`);
-      const framed = new Uint8Array(head.length + n + 2);
-      framed.set(head);
-      framed.set(buf.subarray(0, n), head.length);
-      framed.set([13, 10], head.length + n);
-      await writeAll(framed);
+      await writeAll(buf.subarray(0, n));
     }
-    if (chunk) await writeAll(enc.encode("0\r\n\r\n"));
     const answer = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
     const status = Number(/^HTTP\/1\.1 (\d+)/.exec(answer)?.[1] ?? 0);
     return { status, body: JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) };
@@ -124,7 +111,6 @@ async function importOnce(
   dir: string,
   fake: FakeBbb,
   archive: { path: string; size: number },
-  chunk: number | null,
 ): Promise<{ acceptedMs: number; importedMs: number; state: string; before: number; after: number }> {
   const serve = await startServe({
     kv: `${dir}/bbblb.kv`,
@@ -136,7 +122,7 @@ async function importOnce(
     const base = `http://127.0.0.1:${serve.port}`;
     const token = await uploadToken(fake.secret, { iss: `127.0.0.1:${fake.port}`, aud: base });
     const t0 = performance.now();
-    const res = await upload(serve.port, token, archive.path, archive.size, chunk);
+    const res = await upload(serve.port, token, archive.path, archive.size);
     const acceptedMs = performance.now() - t0;
     if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${JSON.stringify(res.body)}`);
     let state = res.body.state;
@@ -155,8 +141,7 @@ async function importOnce(
 }
 
 /**
- * Import figures: a small archive and one of `gib` GiB (memory must not grow with the size), and a small one
- * sent chunked.
+ * Import figures: a small archive and one of `gib` GiB (memory must not grow with the size).
  */
 export async function importBench(dir: string, gib: number): Promise<RecordingsReport> {
   const figures: RecordingFigure[] = [];
@@ -177,7 +162,7 @@ export async function importBench(dir: string, gib: number): Promise<RecordingsR
         const refMs = await sh(
           `tar -C ${dir}/ref -xf ${archive.path} && sync -f ${dir}/ref && rm -rf ${dir}/ref`,
         );
-        const r = await importOnce(dir, fake, archive, null);
+        const r = await importOnce(dir, fake, archive);
         peaks.push(r.after - r.before);
         figures.push({
           what:
@@ -205,28 +190,6 @@ export async function importBench(dir: string, gib: number): Promise<RecordingsR
       } finally {
         await Deno.remove(archive.path);
       }
-    }
-    const small = await makeArchive(dir, 64);
-    try {
-      const length = await importOnce(dir, fake, small, null);
-      const chunked = await importOnce(dir, fake, small, 16 * 1024);
-      figures.push({
-        what: `upload of a ${
-          mib(small.size)
-        } tar chunked in 16 KiB chunks (Ruby's) / with its Content-Length`,
-        measured: `${s1(chunked.acceptedMs)} (+${
-          (chunked.after - chunked.before).toFixed(0)
-        } MiB peak RSS) / ${s1(length.acceptedMs)}`,
-        goal: "—",
-        met: null,
-      });
-      details.push(
-        "chunked uploads: Deno's HTTP server spends CPU per chunk of a chunked body (in op_read, measured with " +
-          "--cpu-prof), tens of times more than for the same bytes with a Content-Length; the shipped " +
-          "post_publish script therefore counts the tar first and sends its length",
-      );
-    } finally {
-      await Deno.remove(small.path);
     }
     const extra = peaks[1] - peaks[0];
     figures.push({
