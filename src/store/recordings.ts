@@ -267,8 +267,9 @@ export async function recordingStats(kv: Deno.Kv): Promise<RecordingStats> {
 /**
  * Change one recording: `change` gets the current record (or `null`) and returns the new one, or `null` to
  * leave it as it is. The record, its tenant pointer (a record that changes tenant moves), its start-time index
- * entry (and the index counter of its tenant) and the totals are written in one atomic operation that checks all three, retried from a fresh read when another process changed
- * them in between, so concurrent imports of a recording's formats merge instead of overwriting each other.
+ * entry with its tenant's index counter, and the totals are written in one atomic operation that checks the
+ * record, the pointer and the totals, retried from a fresh read when another process changed them in between, so
+ * concurrent imports of a recording's formats merge instead of overwriting each other.
  *
  * @returns the record as written, or the current one when `change` left it
  * @throws {RecordTooLargeError} when the new record does not fit in one store value
@@ -297,13 +298,12 @@ export async function updateRecording(
       if (current) {
         op.check(current);
         const was = current.value;
-        if (was && was.tenant !== next.tenant) op.delete(current.key);
+        if (was && was.tenant !== next.tenant) {
+          op.delete(current.key).sum(keys.recordingIndexVersion(was.tenant), 1n);
+        }
         if (was && (was.tenant !== next.tenant || was.startTime !== next.startTime)) {
           op.delete(keys.recordingByStart(was.tenant, was.startTime, recordID));
         }
-      }
-      if (current?.value && current.value.tenant !== next.tenant) {
-        op.sum(keys.recordingIndexVersion(current.value.tenant), 1n);
       }
       return op.sum(keys.recordingIndexVersion(next.tenant), 1n)
         .set(keys.recording(next.tenant, recordID), next)
