@@ -58,6 +58,9 @@ async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
   return u.href.replace(/\/+$/, "");
 }
 
+/** More records than this shown at once are read in one scan of the tenant's records rather than by ID. */
+const LONG_LIST = 500;
+
 /** A recording getRecordings may list: from the index (its record read only if it is shown), or from a server. */
 interface Listed {
   recordID: string;
@@ -90,8 +93,12 @@ export async function getRecordingsCentral(ctx: ApiContext, req: ApiRequest): Pr
   }
   return pagedRecordingsAnswer(entries, req, async (shown) => {
     const unread = shown.filter((e) => !e.node && !e.record).map((e) => e.recordID);
-    const read = await readRecordings(ctx.kv, req.tenant, unread);
-    const records = new Map(unread.map((id, i) => [id, read[i]]));
+    // A page is read by its IDs (ten a read); a long list (no limit) in one scan of the tenant's records.
+    const records = new Map<string, RecordingRecord | null>(
+      unread.length > LONG_LIST
+        ? (await listRecordings(ctx.kv, req.tenant)).map((r) => [r.recordID, r])
+        : (await readRecordings(ctx.kv, req.tenant, unread)).map((r, i) => [unread[i], r]),
+    );
     return shown.flatMap((e) => {
       if (e.node) return [e.node];
       const record = e.record ?? records.get(e.recordID);
