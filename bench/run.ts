@@ -10,7 +10,11 @@
  * (`bench/one_room.ts`: failover time after a server's death, splits caused by a 20 s hiccup), and the poll round
  * benchmark (`bench/poll_round_bench.ts`, run with `deno bench`).
  *
- * `deno task bench [--only a,b,…]` runs a subset (the file then holds only those figures).
+ * (r) recordings in central custody (`bench/recordings.ts`): import time and memory of a large archive, getRecordings
+ * latency over many recordings.
+ *
+ * `deno task bench [--only a,b,…] [--recordings-gib 2] [--recordings 10000]` runs a subset (the file then holds
+ * only those figures); the recordings section needs free disk for twice the archive under the checkout's tmp/.
  *
  * @module
  */
@@ -33,6 +37,7 @@ import { type MeetingRecord, newHistoryId } from "../src/store/meetings.ts";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
 import { openStore } from "../src/store/kv.ts";
 import { failoverTime, hiccupSplits } from "./one_room.ts";
+import { importBench, listingBench, type RecordingsReport } from "./recordings.ts";
 import {
   DENO,
   firstLine,
@@ -67,7 +72,14 @@ interface Figure {
 const SECRET = "bench-api-secret-0123456789";
 const figures: Figure[] = [];
 const details: string[] = [];
-const { values: flags } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    "recordings-gib": { type: "string", default: "2" },
+    recordings: { type: "string", default: "10000" },
+  },
+});
 const only = flags.only ? new Set(flags.only.split(",")) : null;
 const started = performance.now();
 const work = await Deno.makeTempDir({ prefix: "bbblb-bench-" });
@@ -787,6 +799,25 @@ async function oneRoomBench() {
   });
 }
 
+async function recordingsBench() {
+  const gib = Number(flags["recordings-gib"]);
+  const n = Number(flags.recordings);
+  log(`(r) recordings: import of ${gib} GiB, getRecordings over ${n} recordings (a few minutes)`);
+  // Under the checkout's tmp/ (gitignored), not /tmp: the archives need room for twice their size.
+  await Deno.mkdir(`${ROOT}tmp`, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: `${ROOT}tmp`, prefix: "bench-recordings-" });
+  const add = (r: RecordingsReport) => {
+    figures.push(...r.figures.map((f) => ({ section: "r", ...f })));
+    details.push(...r.details);
+  };
+  try {
+    add(await importBench(dir, gib));
+    add(await listingBench(dir, n));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 const sections: [string, string, () => Promise<void>][] = [
   ["a", "join", joinBench],
@@ -797,6 +828,7 @@ const sections: [string, string, () => Promise<void>][] = [
   ["f", "start-up", startupBench],
   ["p", "poll rounds", pollBench],
   ["g", "one room", oneRoomBench],
+  ["r", "recordings", recordingsBench],
 ];
 const failures: string[] = [];
 for (const [key, name, fn] of sections) {

@@ -13,6 +13,10 @@ import { Buffer } from "node:buffer";
 import type { FakeRecording } from "./fake_bbb.ts";
 import { type Harness, PUBLIC_URL, setup } from "./harness.ts";
 import type { PlaybackSettings } from "../src/recordings/access.ts";
+import { createHash } from "node:crypto";
+import { backendMeetingID } from "../src/cluster/tenancy.ts";
+import { DEFAULT_TENANT } from "../src/store/keys.ts";
+import type { RecordingRecord } from "../src/store/recordings.ts";
 
 /** One entry of {@linkcode tarOf}. */
 export interface TarEntry {
@@ -117,7 +121,7 @@ export async function recordThroughBbblb(
   return { fakeIndex, serverId: fakeIndex + 1, recording };
 }
 
-/** POST an archive to a harness app's upload endpoint, signed as fake `fakeIndex` signs it. */
+/** POST an archive to a harness app's upload endpoint, signed as fake `fakeIndex` signs it (bytes with their length). */
 export async function postUpload(
   h: Harness,
   fakeIndex: number,
@@ -127,10 +131,14 @@ export async function postUpload(
   const fake = h.fakes[fakeIndex];
   const token = opts.token ??
     await uploadToken(fake.secret, { iss: `127.0.0.1:${fake.port}`, aud: PUBLIC_URL });
+  // An in-process Request gets no Content-Length of its own; a client on the network sends one.
+  const length: Record<string, string> = body instanceof Uint8Array
+    ? { "content-length": String(body.byteLength) }
+    : {};
   return await h.app.request("/bbblb/v1/recordings", {
     method: "POST",
     body,
-    headers: { authorization: `Bearer ${token}`, ...opts.headers },
+    headers: { authorization: `Bearer ${token}`, ...length, ...opts.headers },
   });
 }
 
@@ -225,4 +233,71 @@ export async function withPlayback(
       await f(h, dir);
     });
   });
+}
+
+/** What {@linkcode indexRecord} varies. */
+export interface IndexRecordOptions {
+  /** The tenant's own meetingID. */
+  meetingID: string;
+  /** ms since the epoch; also the recordID's suffix. */
+  startTime: number;
+  /** @default the default tenant */
+  tenant?: string;
+  /** @default "published" */
+  state?: RecordingRecord["state"];
+  /** @default `{ meetingId: meetingID }` */
+  meta?: Record<string, string>;
+}
+
+/**
+ * A recording record as an import of one presentation format writes it (three preview images), for writing an
+ * index straight into the store with `updateRecording` (tests and the benchmark; no files).
+ */
+export function indexRecord(o: IndexRecordOptions): RecordingRecord {
+  const tenant = o.tenant ?? DEFAULT_TENANT;
+  const recordID = `${
+    createHash("sha1").update(backendMeetingID(tenant, o.meetingID)).digest("hex")
+  }-${o.startTime}`;
+  return {
+    recordID,
+    tenant,
+    meetingID: o.meetingID,
+    internalMeetingID: recordID,
+    historyId: null,
+    serverId: 1,
+    name: `Room ${o.meetingID}`,
+    isBreakout: false,
+    startTime: o.startTime,
+    endTime: o.startTime + 3600_000,
+    participants: 12,
+    rawSize: 1000,
+    meta: o.meta ?? { meetingId: o.meetingID },
+    breakout: null,
+    breakoutRooms: [],
+    formats: {
+      presentation: {
+        format: "presentation",
+        linkPath: `/playback/presentation/2.3/${recordID}`,
+        processingTime: 1000,
+        duration: 3600_000,
+        size: 0,
+        bytes: 50_000_000,
+        images: [1, 2, 3].map((n) => ({
+          path: `/presentation/${recordID}/presentation/d2d9a6-1/thumbnails/thumb-${n}.png`,
+          width: "176",
+          height: "136",
+          alt: `Slide ${n}`,
+        })),
+        importedAt: o.startTime,
+        serverId: 1,
+      },
+    },
+    state: o.state ?? "published",
+    stateSetByBbblb: false,
+    metaChanges: {},
+    textTracks: [],
+    readyNotified: true,
+    createdAt: o.startTime,
+    updatedAt: o.startTime,
+  };
 }

@@ -14,13 +14,16 @@ import {
   getRecording,
   indexedRecordIds,
   listRecordings,
+  listRecordingsByStart,
+  readRecordings,
   type RecordingRecord,
   setRecordingState,
   type TextTrackRecord,
   updateRecording,
 } from "../store/recordings.ts";
 import { isProtected, mintGrant, withGrant, withGrants } from "../recordings/access.ts";
-import { recordingMatches, recordingNode, recordingQuery } from "../recordings/listing.ts";
+import { recordingMatches, recordingNode, recordingQuery, summaryMatches } from "../recordings/listing.ts";
+import type { OrderedNode } from "../bbb/xml.ts";
 import {
   languageLabel,
   normalizeLang,
@@ -33,9 +36,8 @@ import type { ApiContext, CentralRecordings } from "./context.ts";
 import {
   json,
   jsonFailed,
-  type ListedRecording,
+  pagedRecordingsAnswer,
   recordIdsOf,
-  recordingsAnswer,
   routedRecordingCall,
   routedRecordingNodes,
   textTrackCall,
@@ -57,6 +59,17 @@ export async function baseFor(ctx: ApiContext, tenant: string): Promise<string> 
   return u.href.replace(/\/+$/, "");
 }
 
+/** More records than this shown at once are read in one scan of the tenant's records rather than by ID. */
+const LONG_LIST = 500;
+
+/** A recording getRecordings may list: from the index (its record read only if it is shown), or from a server. */
+interface Listed {
+  recordID: string;
+  startTime: number;
+  record?: RecordingRecord;
+  node?: OrderedNode;
+}
+
 /**
  * The grant for a tenant's links when its recordings are protected (valid for `--recording-link-minutes`):
  * `grant(recordID)`, or `null` when its links need none.
@@ -74,25 +87,41 @@ async function grantsFor(ctx: ApiContext, tenant: string): Promise<((recordID: s
 /**
  * `getRecordings` from the index, with BBB's filters, states, `meta_*`, ordering and paging; with the routed
  * fallback on, the recordings servers list that are not in the index are merged in (a server that fails is left
- * out, never failing the call).
+ * out, never failing the call). A `meetingID` or `recordID` filter reads the records under those prefixes; without
+ * one, the tenant's start-time index (state and metadata of each) decides what matches, and only the records of
+ * the page shown are read (one deleted in between is left out of that page).
  */
 export async function getRecordingsCentral(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const q = recordingQuery(req.params, req.tenant);
   const base = await baseFor(ctx, req.tenant);
   const grant = await grantsFor(ctx, req.tenant);
-  const entries: ListedRecording[] = (await listRecordings(ctx.kv, req.tenant, q.prefixes))
-    .filter((r) => recordingMatches(r, q))
-    .map((r) => ({
-      recordID: r.recordID,
-      startTime: r.startTime,
-      node: recordingNode(grant ? withGrants(r, grant(r.recordID)) : r, base),
-    }));
+  const entries: Listed[] = q.prefixes.length > 0
+    ? (await listRecordings(ctx.kv, req.tenant, q.prefixes))
+      .filter((r) => recordingMatches(r, q))
+      .map((r) => ({ recordID: r.recordID, startTime: r.startTime, record: r }))
+    : (await listRecordingsByStart(ctx.kv, req.tenant))
+      .filter((s) => summaryMatches(s, q))
+      .map((s) => ({ recordID: s.recordID, startTime: s.startTime }));
   if (central(ctx).routedFallback) {
     const routed = await routedRecordingNodes(ctx, req);
     const indexed = await indexedRecordIds(ctx.kv, routed.entries.map((e) => e.recordID));
     entries.push(...routed.entries.filter((e) => !indexed.has(e.recordID)));
   }
-  return recordingsAnswer(entries, req);
+  return pagedRecordingsAnswer(entries, req, async (shown) => {
+    const unread = shown.filter((e) => !e.node && !e.record).map((e) => e.recordID);
+    // A page is read by its IDs (ten a read); a long list (no limit) in one scan of the tenant's records.
+    const records = new Map<string, RecordingRecord | null>(
+      unread.length > LONG_LIST
+        ? (await listRecordings(ctx.kv, req.tenant)).map((r) => [r.recordID, r])
+        : (await readRecordings(ctx.kv, req.tenant, unread)).map((r, i) => [unread[i], r]),
+    );
+    return shown.flatMap((e) => {
+      if (e.node) return [e.node];
+      const record = e.record ?? records.get(e.recordID);
+      if (!record) return [];
+      return [recordingNode(grant ? withGrants(record, grant(record.recordID)) : record, base)];
+    });
+  });
 }
 
 /** A tenant's own records among `ids` (exact IDs), and the IDs no tenant has in the index. */

@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { PUBLIC_URL, SECRET, setup, sign, tag } from "../../tests/harness.ts";
-import { recordThroughBbblb, uploadPublished, withTempDir } from "../../tests/recording_fixtures.ts";
+import {
+  indexRecord,
+  recordThroughBbblb,
+  uploadPublished,
+  withTempDir,
+} from "../../tests/recording_fixtures.ts";
+import { byStart } from "../recordings/listing.ts";
 import { encodeQuery } from "../bbb/query.ts";
 import { addTenant, emptyTenant } from "../store/tenants.ts";
-import { getRecording } from "../store/recordings.ts";
+import { getRecording, type RecordingRecord, updateRecording } from "../store/recordings.ts";
 import { removeServer } from "../store/servers.ts";
 
 const recordIDs = (xml: string) => [...xml.matchAll(/<recordID>([^<]*)<\/recordID>/g)].map((m) => m[1]);
@@ -120,6 +126,57 @@ Deno.test("filters and paging over the index behave as BBB's: meetingID lists, r
     await h.text("publishRecordings", { recordID: ids[2], publish: "false" });
     assert.deepEqual(recordIDs(await h.text("getRecordings", { state: "unpublished" })), [ids[2]]);
     assert.equal(recordIDs(await h.text("getRecordings", { state: "published,unpublished" })).length, 4);
+  });
+});
+
+Deno.test("a page from the start-time index lists what the whole list lists there, with state and meta filters, per tenant", async () => {
+  await withTempDir(async (dir) => {
+    await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
+    await addTenant(h.kv, { ...emptyTenant("law"), secrets: ["law-secret-123456"] });
+    const t0 = 1_700_000_000_000;
+    const made: RecordingRecord[] = [];
+    // written out of start order; two share a start time (then recordID orders them)
+    for (let i = 0; i < 150; i++) {
+      const n = (i * 37) % 150;
+      const r = indexRecord({
+        meetingID: `room-${n % 40}`,
+        startTime: t0 + (n === 149 ? 148 : n) * 60_000,
+        tenant: n % 5 === 0 ? "law" : undefined,
+        state: n % 7 === 0 ? "unpublished" : n % 11 === 0 ? "deleted" : "published",
+        meta: { meetingId: `room-${n % 40}`, "gl-listed": String(n % 2 === 0) },
+      });
+      await updateRecording(h.kv, r.recordID, () => r);
+      made.push(r);
+    }
+    const expected = (tenant: string, keep: (r: RecordingRecord) => boolean) =>
+      made.filter((r) => r.tenant === tenant && keep(r)).sort(byStart).map((r) => r.recordID);
+    const live = (r: RecordingRecord) => r.state !== "deleted";
+    const all = await h.text("getRecordings");
+    assert.deepEqual(recordIDs(all), expected("", live));
+    const page = await h.text("getRecordings", { offset: "50", limit: "20" });
+    assert.deepEqual(recordIDs(page), expected("", live).slice(50, 70));
+    assert.equal(tag(page, "totalElements"), String(expected("", live).length));
+    const listed = await h.text("getRecordings", {
+      "meta_gl-listed": "true",
+      state: "any",
+      offset: "10",
+      limit: "15",
+    });
+    const listedIDs = expected("", (r) => r.meta["gl-listed"] === "true");
+    assert.deepEqual(recordIDs(listed), listedIDs.slice(10, 25));
+    assert.equal(tag(listed, "totalElements"), String(listedIDs.length));
+    const law = await (await h.app.request(
+      `/bigbluebutton/api/getRecordings?${sign("getRecordings", "limit=100", "law-secret-123456")}`,
+    )).text();
+    assert.deepEqual(recordIDs(law), expected("law", live));
+
+    // a metadata change through bbblb and a rebuilt recording with another start time move its index entry
+    const moved = expected("", (r) => live(r) && r.meta["gl-listed"] === "false")[3];
+    await h.text("updateRecordings", { recordID: moved, "meta_gl-listed": "true" });
+    await updateRecording(h.kv, moved, (cur) => ({ ...cur!, startTime: t0 + 1_000 * 60_000 }));
+    const after = recordIDs(await h.text("getRecordings", { "meta_gl-listed": "true", state: "any" }));
+    assert.equal(after.filter((id) => id === moved).length, 1);
+    assert.equal(after.at(-1), moved);
   });
 });
 

@@ -4,8 +4,8 @@
  * - `POST /bbblb/v1/recordings`: a tar (optionally gzip) of `<format>/<recordID>/…` as under
  *   `/var/bigbluebutton/published`, authorised by a JWT the server signs with its own secret (see
  *   `recordings/upload.ts`). 202 once the archive is safely on disk (it is imported in the background), 401 for
- *   a bad or expired token, 413 over `--max-recording-upload`, 400 for an archive bbblb cannot read, 507 when the
- *   disk is full. Exempt from `--max-body` and `--request-timeout`; the body streams to disk.
+ *   a bad or expired token, 411 without a Content-Length, 413 over `--max-recording-upload`, 400 for an archive
+ *   bbblb cannot read, 507 when the disk is full. Exempt from `--max-body` and `--request-timeout`; the body streams to disk.
  * - `GET /bbblb/v1/recordings/uploads/<id>`: what became of an upload (`received`, `importing`, `imported`,
  *   `failed`, and per format its state and error), for the server that sent it; the post_publish script removes
  *   its copy only once this says `imported`.

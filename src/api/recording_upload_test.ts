@@ -87,21 +87,23 @@ Deno.test("an upload with a missing, forged, expired, long-lived or misaddressed
   });
 });
 
-Deno.test("an upload over --max-recording-upload is 413, by its Content-Length or while it streams", async () => {
+Deno.test("an upload over --max-recording-upload is 413, and one without a Content-Length is 411", async () => {
   await withTempDir(async (dir) => {
     await using h = await setup({ servers: 1, recordingsDir: dir, maxRecordingUploadBytes: 1024 * 1024 });
     const big = await tarOf([{ name: `video/${ID}/video-0.m4v`, content: new Uint8Array(2 * 1024 * 1024) }]);
     const declared = await postUpload(h, 0, big);
     assert.equal(declared.status, 413);
-    // the same bytes without a length (chunked): counted as they arrive
+    // a small archive without a length (chunked) is refused before anything is written
+    const small = await tarOf([{ name: `video/${ID}/video-0.m4v`, content: new Uint8Array(1024) }]);
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
-        for (let i = 0; i < big.length; i += 65536) c.enqueue(big.slice(i, i + 65536));
+        c.enqueue(small);
         c.close();
       },
     });
-    const streamed = await postUpload(h, 0, stream);
-    assert.equal(streamed.status, 413);
+    const chunked = await postUpload(h, 0, stream);
+    assert.equal(chunked.status, 411);
+    assert.match((await chunked.json()).error, /Content-Length/);
     assert.deepEqual(await Array.fromAsync(Deno.readDir(`${dir}/.staging`)), []);
     assert.equal(await Deno.stat(`${dir}/video`).then(() => true, () => false), false);
   });

@@ -111,15 +111,27 @@ export async function routedRecordingNodes(
  * The getRecordings answer for these recordings: ordered by start time then recordID, paged with
  * `offset`/`limit` as BBB 2.6+ pages (with its `<pagination>`), `noRecordings` when there are none.
  */
-export function recordingsAnswer(entries: ListedRecording[], req: ApiRequest): Response {
-  const sorted = [...entries]
-    .sort((x, y) =>
-      x.startTime - y.startTime || (x.recordID < y.recordID ? -1 : x.recordID > y.recordID ? 1 : 0)
-    )
-    .map((r) => r.node);
+export function recordingsAnswer(entries: ListedRecording[], req: ApiRequest): Promise<Response> {
+  return pagedRecordingsAnswer(entries, req, (shown) => Promise.resolve(shown.map((e) => e.node)));
+}
+
+/**
+ * {@linkcode recordingsAnswer} for entries whose `<recording>` is built only when shown: `render` gets the entries
+ * of the page (in order) and returns their nodes, so a page of 100 out of 10,000 builds 100.
+ */
+export async function pagedRecordingsAnswer<T extends { recordID: string; startTime: number }>(
+  entries: T[],
+  req: ApiRequest,
+  render: (shown: T[]) => Promise<OrderedNode[]>,
+): Promise<Response> {
+  const sorted = [...entries].sort((x, y) =>
+    x.startTime - y.startTime || (x.recordID < y.recordID ? -1 : x.recordID > y.recordID ? 1 : 0)
+  );
   const paging = pageOf(get(req.params, "offset"), get(req.params, "limit"));
-  if (!paging) return xml(sorted.length === 0 ? NO_RECORDINGS : renderList("recordings", sorted));
-  const shown = sorted.slice(paging.offset, paging.offset + paging.limit);
+  if (!paging) {
+    return xml(sorted.length === 0 ? NO_RECORDINGS : renderList("recordings", await render(sorted)));
+  }
+  const shown = await render(sorted.slice(paging.offset, paging.offset + paging.limit));
   return xml(renderRecordingsPage(shown, paging, sorted.length));
 }
 

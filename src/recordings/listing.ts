@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { get, type Params } from "../bbb/query.ts";
 import type { OrderedNode } from "../bbb/xml.ts";
 import { backendMeetingID } from "../cluster/tenancy.ts";
-import { effectiveMeta, type RecordingRecord } from "../store/recordings.ts";
+import { effectiveMeta, type RecordingRecord, type RecordingSummary } from "../store/recordings.ts";
 
 /** A parsed getRecordings query. */
 export interface RecordingQuery {
@@ -77,9 +77,16 @@ export function metaMatches(value: string, filter: string): boolean {
 /** Whether a recording passes the query's state and metadata filters (the prefixes select what is read). */
 export function recordingMatches(r: RecordingRecord, q: RecordingQuery): boolean {
   if (!stateIncluded(q.states, r.state)) return false;
-  if (q.meta.length === 0) return true;
-  const meta = effectiveMeta(r);
-  return q.meta.every(([k, f]) => Object.hasOwn(meta, k) && metaMatches(meta[k], f));
+  return q.meta.length === 0 || summaryMatches({ state: r.state, meta: effectiveMeta(r) }, q);
+}
+
+/**
+ * {@linkcode recordingMatches} for a recording as the start-time index keeps it (`meta` is the metadata it is
+ * listed with).
+ */
+export function summaryMatches(s: RecordingSummary, q: RecordingQuery): boolean {
+  if (!stateIncluded(q.states, s.state)) return false;
+  return q.meta.every(([k, f]) => Object.hasOwn(s.meta, k) && metaMatches(s.meta[k], f));
 }
 
 /** Start time, then recordID: the order bbblb lists recordings in. */

@@ -108,6 +108,25 @@ export const keys = {
   recordings: (tenant: string): Deno.KvKey => ["recording", tenant],
   /** Prefix of every recording of every tenant. */
   allRecordings: (): Deno.KvKey => ["recording"],
+  /**
+   * `RecordingSummary` (state and listed metadata) of a tenant's recording, ordered as getRecordings lists them
+   * (start time, then recordID), so a page is read from one range scan of small values. Kept with the record.
+   */
+  recordingByStart: (tenant: string, startTime: number, recordID: string): Deno.KvKey => [
+    "recording_start",
+    tenant,
+    startTime,
+    recordID,
+  ],
+  /**
+   * A counter (`Deno.KvU64`) summed by every change of a tenant's start-time index: a process that keeps the
+   * index in memory re-reads it only when the counter's versionstamp moved.
+   */
+  recordingIndexVersion: (tenant: string): Deno.KvKey => ["recording_index_version", tenant],
+  /** Prefix of a tenant's start-time index. */
+  recordingsByStart: (tenant: string): Deno.KvKey => ["recording_start", tenant],
+  /** Prefix of every tenant's start-time index. */
+  allRecordingsByStart: (): Deno.KvKey => ["recording_start"],
   /** The tenant a recordID is kept under (a string), so it can be found by its ID alone. */
   recordingTenant: (recordID: string): Deno.KvKey => ["recording_tenant", recordID],
   /** Count and bytes of the recordings in custody, `{ count, bytes }` (plain numbers, changed with checks). */

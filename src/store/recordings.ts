@@ -1,6 +1,8 @@
 /**
  * The index of the recordings in central custody (`serve --recordings-dir`): one record per recordID, kept
- * under its tenant (`["recording", tenant, recordID]`, plus `["recording_tenant", recordID]` to find it by ID),
+ * under its tenant (`["recording", tenant, recordID]`, plus `["recording_tenant", recordID]` to find it by ID, and
+ * `["recording_start", tenant, startTime, recordID]`, a small summary in listing order, so a getRecordings page
+ * does not read every record),
  * the uploads waiting to be imported, the short locks held while files are swapped into place, and the totals
  * for the metrics. The files themselves live under the recordings directory (see `recordings/layout.ts`).
  *
@@ -131,6 +133,68 @@ export class RecordTooLargeError extends Error {
   }
 }
 
+/** What the start-time index keeps of a recording: enough to filter a listing without reading the record. */
+export interface RecordingSummary {
+  state: RecordingState;
+  /** {@linkcode effectiveMeta}: the metadata it is listed (and filtered) with. */
+  meta: Record<string, string>;
+}
+
+/** A recording as the start-time index lists it. */
+export interface IndexedRecording extends RecordingSummary {
+  recordID: string;
+  /** ms since the epoch. */
+  startTime: number;
+}
+
+/** The start-time index entry of a record. */
+function summaryOf(r: RecordingRecord): RecordingSummary {
+  return { state: r.state, meta: effectiveMeta(r) };
+}
+
+/** The start-time index as last read, per store and tenant, with the versionstamp of its counter then. */
+const indexCache = new WeakMap<Deno.Kv, Map<string, { version: string | null; list: IndexedRecording[] }>>();
+
+/**
+ * A tenant's recordings in listing order (start time, then recordID), from the start-time index: the state and
+ * metadata of each, not the records (read the ones shown with {@linkcode readRecordings}). The list is kept in
+ * memory and read again only when the tenant's index counter moved (one read when nothing changed, whichever
+ * process changed it); the counter is read first, so a change made during a read is seen by the next call.
+ * Callers must not change the array.
+ */
+export async function listRecordingsByStart(
+  kv: Deno.Kv,
+  tenant: string,
+): Promise<readonly IndexedRecording[]> {
+  const version = (await kv.get(keys.recordingIndexVersion(tenant))).versionstamp;
+  let byTenant = indexCache.get(kv);
+  if (!byTenant) indexCache.set(kv, byTenant = new Map());
+  const cached = byTenant.get(tenant);
+  if (cached && cached.version === version) return cached.list;
+  const list: IndexedRecording[] = [];
+  for await (
+    const e of kv.list<RecordingSummary>({ prefix: keys.recordingsByStart(tenant) }, { batchSize: 1000 })
+  ) {
+    list.push({ recordID: e.key[3] as string, startTime: e.key[2] as number, ...e.value });
+  }
+  byTenant.set(tenant, { version, list });
+  return list;
+}
+
+/** The records of a tenant's recordIDs, in the same order (`null` for one that is gone). */
+export async function readRecordings(
+  kv: Deno.Kv,
+  tenant: string,
+  recordIDs: readonly string[],
+): Promise<(RecordingRecord | null)[]> {
+  const out: (RecordingRecord | null)[] = [];
+  for (let i = 0; i < recordIDs.length; i += 10) {
+    const batch = recordIDs.slice(i, i + 10).map((id) => keys.recording(tenant, id));
+    for (const e of await kv.getMany<RecordingRecord[]>(batch)) out.push(e.value);
+  }
+  return out;
+}
+
 /** The record of a recordID (any tenant), with its versionstamp, or `null`. */
 export async function getRecording(
   kv: Deno.Kv,
@@ -178,6 +242,21 @@ export async function listAllRecordings(kv: Deno.Kv): Promise<RecordingRecord[]>
   );
 }
 
+/**
+ * Write the start-time index entry of every recording (schema 3 to 4; safe to run again, and while records
+ * change: an entry is written only against the record it was made from).
+ */
+export async function indexRecordingsByStart(kv: Deno.Kv): Promise<void> {
+  for await (const e of kv.list<RecordingRecord>({ prefix: keys.allRecordings() })) {
+    const r = e.value;
+    await commitWithRetry(() =>
+      kv.atomic().check(e)
+        .set(keys.recordingByStart(r.tenant, r.startTime, r.recordID), summaryOf(r))
+        .sum(keys.recordingIndexVersion(r.tenant), 1n)
+    );
+  }
+}
+
 /** Count and bytes of the recordings in custody. */
 export interface RecordingStats {
   count: number;
@@ -191,9 +270,10 @@ export async function recordingStats(kv: Deno.Kv): Promise<RecordingStats> {
 
 /**
  * Change one recording: `change` gets the current record (or `null`) and returns the new one, or `null` to
- * leave it as it is. The record, its tenant pointer (a record that changes tenant moves) and the totals are
- * written in one atomic operation that checks all three, retried from a fresh read when another process changed
- * them in between, so concurrent imports of a recording's formats merge instead of overwriting each other.
+ * leave it as it is. The record, its tenant pointer (a record that changes tenant moves), its start-time index
+ * entry with its tenant's index counter, and the totals are written in one atomic operation that checks the
+ * record, the pointer and the totals, retried from a fresh read when another process changed them in between, so
+ * concurrent imports of a recording's formats merge instead of overwriting each other.
  *
  * @returns the record as written, or the current one when `change` left it
  * @throws {RecordTooLargeError} when the new record does not fit in one store value
@@ -221,12 +301,18 @@ export async function updateRecording(
       const op = kv.atomic().check(pointer).check(stats).set(keys.recordingStats(), totals);
       if (current) {
         op.check(current);
-        if (current.value && current.value.tenant !== next.tenant) op.delete(current.key);
+        const was = current.value;
+        if (was && was.tenant !== next.tenant) {
+          op.delete(current.key).sum(keys.recordingIndexVersion(was.tenant), 1n);
+        }
+        if (was && (was.tenant !== next.tenant || was.startTime !== next.startTime)) {
+          op.delete(keys.recordingByStart(was.tenant, was.startTime, recordID));
+        }
       }
-      return op.set(keys.recording(next.tenant, recordID), next).set(
-        keys.recordingTenant(recordID),
-        next.tenant,
-      );
+      return op.sum(keys.recordingIndexVersion(next.tenant), 1n)
+        .set(keys.recording(next.tenant, recordID), next)
+        .set(keys.recordingTenant(recordID), next.tenant)
+        .set(keys.recordingByStart(next.tenant, next.startTime, recordID), summaryOf(next));
     });
     if (res.ok) return next;
   }

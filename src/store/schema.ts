@@ -15,6 +15,10 @@
  *   record (absent or `null`: no cap, which is what an older record means), and the `["servers_version"]`
  *   counter (absent until the first change after an upgrade; a claim checks its versionstamp, `null` before).
  *   An older bbblb reading such a store ignores both.
+ * - 4: `["recording_start", tenant, startTime, recordID]`, the start-time index of the recordings in custody
+ *   (state and listed metadata of each), written with every record, so a getRecordings page reads small values
+ *   in listing order instead of every record; `["recording_index_version", tenant]` counts its changes, so a
+ *   process keeps it in memory until it changes.
  *
  * Optional fields and keys added since, which need no migration because their absence reads as the old
  * behaviour: `ServerRecord.tags` (absent: untagged); `["tenant", name]` and `["tenant_default"]` (absent: no
@@ -27,6 +31,7 @@
 import { keys } from "./keys.ts";
 import { loadValue } from "./load.ts";
 import { commitWithRetry } from "./kv.ts";
+import { indexRecordingsByStart } from "./recordings.ts";
 import type { MeetingRecord } from "./meetings.ts";
 import { NEW_SERVER_HEALTH, type ServerHealth, type ServerRecord } from "./servers.ts";
 
@@ -39,7 +44,7 @@ export class SchemaError extends Error {
 }
 
 /** The schema version this code reads and writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const VERSION_KEY = keys.setting("schema_version");
 
@@ -60,6 +65,11 @@ const MIGRATIONS: Migration[] = [
     from: 2,
     what: "load sums become Deno.KvU64 values",
     run: migrate2to3,
+  },
+  {
+    from: 3,
+    what: "the recordings in custody get their start-time index",
+    run: indexRecordingsByStart,
   },
 ];
 

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { assertLoadsExact, holder, setup, tag } from "../../tests/harness.ts";
-import { keys } from "./keys.ts";
+import { indexRecord } from "../../tests/recording_fixtures.ts";
+import { DEFAULT_TENANT, keys } from "./keys.ts";
+import { listRecordingsByStart, updateRecording } from "./recordings.ts";
 import { ensureSchema, SCHEMA_VERSION, SchemaError, schemaVersionOf } from "./schema.ts";
 import type { MeetingRecord } from "./meetings.ts";
 import type { ServerHealth } from "./servers.ts";
@@ -47,7 +49,7 @@ Deno.test("a store written in the first layout is migrated at start and then pla
   const report = await ensureSchema(h.kv);
   assert.equal(report.from, 1);
   assert.equal(report.to, SCHEMA_VERSION);
-  assert.equal(report.migrated.length, 2);
+  assert.equal(report.migrated.length, SCHEMA_VERSION - 1);
   // load sums are Deno.KvU64 again, and still exact
   await assertLoadsExact(h.kv);
   for await (const e of h.kv.list({ prefix: keys.loads() })) assert.ok(e.value instanceof Deno.KvU64);
@@ -90,4 +92,22 @@ Deno.test("a store newer than the code is refused with a clear error and left as
           `(${SCHEMA_VERSION}): run the newer bbblb that wrote it, or restore a backup made before the upgrade`,
   );
   assert.equal((await kv.get(keys.setting("schema_version"))).value, SCHEMA_VERSION + 1);
+});
+
+Deno.test("a store from before the start-time index of recordings gets it at start, and pages list its recordings", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await ensureSchema(kv);
+  const made = [3, 1, 2].map((n) =>
+    indexRecord({ meetingID: `room-${n}`, startTime: 1_700_000_000_000 + n })
+  );
+  for (const r of made) await updateRecording(kv, r.recordID, () => r);
+  for await (const e of kv.list({ prefix: keys.allRecordingsByStart() })) await kv.delete(e.key);
+  await kv.set(keys.setting("schema_version"), 3);
+
+  const report = await ensureSchema(kv);
+  assert.deepEqual(report.migrated, ["schema 3 to 4: the recordings in custody get their start-time index"]);
+  assert.deepEqual(
+    (await listRecordingsByStart(kv, DEFAULT_TENANT)).map((s) => s.recordID),
+    [made[1], made[2], made[0]].map((r) => r.recordID),
+  );
 });
