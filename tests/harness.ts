@@ -15,6 +15,7 @@ import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
+import type { MeetingLists } from "../src/cluster/fan_out.ts";
 import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
 import { Custody } from "../src/recordings/custody.ts";
 import { notifyRecordingReady } from "../src/recordings/ready.ts";
@@ -89,6 +90,10 @@ export interface SetupOptions {
   dialNumber?: string;
   /** Passed to createApp. @default off */
   fsapi?: FsapiSettings;
+  /** Passed to createApp. @default 2000 */
+  fanoutTimeoutMs?: number;
+  /** Passed to createApp. @default a new one */
+  meetingLists?: MeetingLists;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -160,6 +165,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     voiceBridgeDigits: options.voiceBridgeDigits,
     dialNumber: options.dialNumber,
     fsapi: options.fsapi,
+    fanoutTimeoutMs: options.fanoutTimeoutMs,
+    meetingLists: options.meetingLists,
   });
   const ctx = clusterContext({
     kv,

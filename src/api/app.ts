@@ -35,6 +35,7 @@ import type { Directory } from "../cluster/directory.ts";
 import { BackendError } from "../bbb/client.ts";
 import { serverUnavailable } from "../cluster/context.ts";
 import { Placer } from "../cluster/placement_turns.ts";
+import { MeetingLists } from "../cluster/fan_out.ts";
 import { clusterContext } from "../cluster/context.ts";
 import { createDeadlineMs } from "../cluster/lifecycle.ts";
 import { get } from "../bbb/query.ts";
@@ -57,6 +58,13 @@ export interface AppDeps {
   failoverDelayMs?: number;
   /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
   createTimeoutMs?: number;
+  /** How long getMeetings and routed getRecordings wait for the servers, in ms (`--fanout-timeout`). @default 2000 */
+  fanoutTimeoutMs?: number;
+  /**
+   * The last meeting list of each server, which getMeetings lists for a server late to answer (`serve` shares it
+   * with its poller). @default a new one, fed by getMeetings only
+   */
+  meetingLists?: MeetingLists;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
   /**
@@ -253,6 +261,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       failThreshold: deps.failThreshold,
       failoverDelayMs: deps.failoverDelayMs,
       createTimeoutMs: deps.createTimeoutMs,
+      fanoutTimeoutMs: deps.fanoutTimeoutMs,
+      meetingLists: deps.meetingLists ?? new MeetingLists(),
       fetch: deps.fetch,
       log: deps.log ?? silentLogger,
       publicUrl: deps.publicUrl ?? "http://127.0.0.1:8090",

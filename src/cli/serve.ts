@@ -15,6 +15,7 @@ import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
 import { Directory } from "../cluster/directory.ts";
+import { MeetingLists } from "../cluster/fan_out.ts";
 import { Custody } from "../recordings/custody.ts";
 import { notifyRecordingReady } from "../recordings/ready.ts";
 
@@ -72,8 +73,11 @@ export async function serve(
   const linkKey = await internalKey(kv, "link_key");
   // Joins are answered from memory; admin changes by other processes reach it within a second.
   const directory = new Directory(kv);
+  // getMeetings lists a server late to answer as the last poll round saw it.
+  const meetingLists = new MeetingLists();
   const app = createApp({
     directory,
+    meetingLists,
     kv,
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
@@ -138,6 +142,7 @@ export async function serve(
       directory.forgetAll();
     },
     links: { publicUrl: config.url, linkKey },
+    onMeetingList: (server, text) => meetingLists.remember(server, text),
   });
   // The chores settle claims by asking their servers, with the same settings as the API.
   const cluster = clusterContext({
