@@ -21,6 +21,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Whether lines of `level` are written (so a caller can skip building a line that would be dropped). */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** Options of {@linkcode createLogger}. */
@@ -94,7 +96,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       write([time, level.toUpperCase(), msg, ...rest].join(" "));
     }
   };
-  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  return {
+    debug: log("debug"),
+    info: log("info"),
+    warn: log("warn"),
+    error: log("error"),
+    enabled: (level) => ORDER[level] >= min,
+  };
 }
 
 /** A logger that drops everything (tests). */
