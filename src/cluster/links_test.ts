@@ -25,7 +25,10 @@ Deno.test("a join ticket does not open when altered anywhere, under another name
     bad[i] ^= 0x01;
     assert.equal(openTicket(key, "bbblb_join_a", bad.toString("base64url"), 0), null, `byte ${i}`);
   }
-  assert.equal(openTicket(key, "bbblb_join_a", raw.subarray(0, raw.length - 1).toString("base64url"), 0), null);
+  assert.equal(
+    openTicket(key, "bbblb_join_a", raw.subarray(0, raw.length - 1).toString("base64url"), 0),
+    null,
+  );
   assert.equal(openTicket(key, "bbblb_join_b", sealed, 0), null);
   assert.equal(openTicket(crypto.getRandomValues(new Uint8Array(32)), "bbblb_join_a", sealed, 0), null);
   assert.equal(openTicket(key, "bbblb_join_a", sealed, ticket.exp), null);
