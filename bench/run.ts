@@ -175,7 +175,7 @@ async function joinBench() {
     ];
     log("(a) join: warming up");
     await sideBySide(targets, 10, 2, 1);
-    for (const connections of [10, 1]) {
+    for (const connections of [48, 10, 1]) {
       log(`(a) join: ${connections} connection(s)`);
       const [c, b] = (await sideBySide(targets, connections, 5, 2)).map(medianRun);
       if (b.errors > 0) throw new Error(`join through bbblb: ${b.errors} errors`);
@@ -183,19 +183,19 @@ async function joinBench() {
         `join, ${connections} connection(s), median of 2 runs of 5 s: ceiling ${perS(c.rps)} ` +
           `(p50 ${us(c.p50)}, p99 ${us(c.p99)}); bbblb ${perS(b.rps)} (p50 ${us(b.p50)}, p99 ${us(b.p99)})`,
       );
-      if (connections === 10) {
+      if (connections > 1) {
         const ratio = b.rps / c.rps;
         figures.push({
           section: "a",
-          what: "join throughput, 10 connections (bbblb / fixed-302 ceiling)",
+          what: `join throughput, ${connections} connections (bbblb / fixed-302 ceiling)`,
           measured: `${perS(b.rps)} / ${perS(c.rps)} = ${pct(ratio)}`,
-          goal: "≥ 25%",
-          met: ratio >= 0.25,
+          goal: connections === 48 ? "≥ 25%" : "—",
+          met: connections === 48 ? ratio >= 0.25 : null,
           note: JOIN_CAUSE,
         });
         figures.push({
           section: "a",
-          what: "join latency, 10 connections, p50 / p99 (ceiling p50 / p99)",
+          what: `join latency, ${connections} connections, p50 / p99 (ceiling p50 / p99)`,
           measured: `${us(b.p50)} / ${us(b.p99)} (${us(c.p50)} / ${us(c.p99)})`,
           goal: "—",
           met: null,
@@ -206,8 +206,8 @@ async function joinBench() {
           section: "a",
           what: "added latency per join, 1 connection (p50 bbblb − p50 ceiling)",
           measured: `${us(b.p50)} − ${us(c.p50)} = ${us(added)} (p99 ${us(b.p99)} vs ${us(c.p99)})`,
-          goal: "≤ 100 µs",
-          met: added <= 100,
+          goal: "≤ 50 µs",
+          met: added <= 50,
           note: JOIN_CAUSE,
         });
       }
@@ -220,8 +220,8 @@ async function joinBench() {
 
 /** Why a join costs what it costs (shown when a join goal is missed). */
 const JOIN_CAUSE = "CPU: no store is read on the way, but a join costs ~10× the CPU of the ceiling's fixed " +
-  "answer on bbblb's one core: the checksum check and parsing, sealing the rejoin cookie with AES-GCM " +
-  "(node:crypto), signing the redirect, the metrics and the log line, the request deadline, and the garbage " +
+  "answer on bbblb's one core: the checksum check and parsing, sealing the rejoin cookie (AES-CTR and " +
+  "HMAC-SHA256 from node:crypto: every hash object node:crypto makes costs ~3 µs), signing the redirect, the metrics and the log line, the request deadline, and the garbage " +
   "all of it leaves (see the CPU breakdown below; the parts do not add up to the whole join, the rest is that " +
   "glue and garbage collection)";
 
@@ -440,20 +440,13 @@ async function placementBench() {
 // ---------------------------------------------------------------------------------------------------------------
 // (d) getMeetings with a hanging server
 async function getMeetingsBench() {
-  log("(d) getMeetings: 50 servers, one hanging, timeout 1 s");
+  log("(d) getMeetings: 50 servers, one hanging, default settings");
   const kv = freshKv();
   const fleet: Fleet = await startFleet(work, 50, { meetings: 2, hang: 1 });
   await registerFleet(kv, fleet);
-  const timeoutMs = 1000;
-  // A high fail threshold keeps the hanging server asked on every call (it is never declared offline).
-  const serve = await startServe(work, kv, SECRET, [
-    "--backend-timeout",
-    String(timeoutMs / 1000),
-    "--fail-threshold",
-    "100",
-    "--poll-interval",
-    "3600",
-  ]);
+  // Default settings (backend timeout 5 s, fan-out timeout 2 s); the first poll round starts with serve.
+  const serve = await startServe(work, kv, SECRET, ["--poll-interval", "3600"]);
+  const fanoutMs = 2000;
   try {
     const times: number[] = [];
     let meetings = 0;
@@ -463,21 +456,19 @@ async function getMeetingsBench() {
       times.push(performance.now() - t0);
       meetings = text.split("<meeting>").length - 1;
     }
-    const worst = Math.max(...times);
     details.push(
-      `getMeetings over 50 servers (one hanging), 5 calls: ${
+      `getMeetings over 50 servers (one hanging), 5 calls from serve's start, default settings: ${
         times.map(ms).join(", ")
-      }; ${meetings} meetings ` +
-        "listed (98 expected); --fail-threshold 100 keeps the hanging server online, so every call waits for it " +
-        "(by default it goes offline after two failures and is no longer asked)",
+      }; ${meetings} meetings listed (98 expected: the hanging server never answered, so it has no earlier ` +
+        "list; a server that answered before is listed as it last did)",
     );
     figures.push({
       section: "d",
-      what: "getMeetings over 50 servers, one hanging: slowest of 5 calls (backend timeout 1 s)",
-      measured: `${ms(worst)} (median ${ms(median(times))}; ${meetings} meetings)`,
-      goal: `≤ ${timeoutMs + 100} ms`,
-      met: worst <= timeoutMs + 100 && meetings === 98,
-      note: "the hanging server is waited for until the backend timeout",
+      what: "getMeetings over 50 servers, one hanging: first call (default settings: backend timeout 5 s)",
+      measured: `${ms(times[0])} (slowest of 5 ${ms(Math.max(...times))}; ${meetings} meetings)`,
+      goal: `≤ ${fanoutMs + 100} ms (the fan-out timeout)`,
+      met: Math.max(...times) <= fanoutMs + 100 && meetings === 98,
+      note: "the fan-out timeout did not hold",
     });
   } finally {
     await Promise.all([serve.proc.stop(), fleet.proc.stop()]);
