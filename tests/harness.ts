@@ -15,6 +15,7 @@ import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
+import { createsRecorded } from "../src/cluster/create.ts";
 import type { MeetingLists } from "../src/cluster/fan_out.ts";
 import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
 import { Custody } from "../src/recordings/custody.ts";
@@ -179,8 +180,14 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     linkKey,
     directory,
   });
-  const call = async (name: string, params: Record<string, string> = {}) =>
-    await app.request(`/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`);
+  const call = async (name: string, params: Record<string, string> = {}) => {
+    const res = await app.request(
+      `/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`,
+    );
+    // A create's BBB answer is recorded just after the answer: tests read the store as it then stands.
+    await createsRecorded();
+    return res;
+  };
   return {
     kv,
     ctx,
@@ -192,6 +199,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     custody,
     async [Symbol.asyncDispose]() {
       await custody?.idle();
+      await createsRecorded();
       await Promise.all(fakes.map((f) => f.close()));
       kv.close();
     },

@@ -16,6 +16,7 @@ import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts
 import { CliError } from "./errors.ts";
 import { Directory } from "../cluster/directory.ts";
 import { MeetingLists } from "../cluster/fan_out.ts";
+import { createsRecorded } from "../cluster/create.ts";
 import { Custody } from "../recordings/custody.ts";
 import { notifyRecordingReady } from "../recordings/ready.ts";
 
@@ -174,6 +175,8 @@ export async function serve(
   await poller;
   await cron.catch(() => {});
   await custody?.idle();
+  // Creates answered in the last moment get BBB's answer into the store before it closes.
+  await createsRecorded();
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   kv.close();
