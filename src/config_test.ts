@@ -5,15 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  displayValue,
-  layeredEnv,
-  MASK,
-  parseConfigFile,
-  serveConfig,
-  SETTINGS,
-} from "./config.ts";
+import { ConfigError, displayValue, layeredEnv, MASK, parseConfigFile, serveConfig } from "./config.ts";
+import { SETTINGS } from "./settings.ts";
 
 const noEnv = () => undefined;
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -66,7 +59,7 @@ Deno.test("flags win over the environment, the environment over the file, the fi
   assert.equal(config.backendTimeoutMs, 5000); // default
 });
 
-Deno.test("every bad value is reported, each naming its flag and variable, in one error", () => {
+Deno.test("every bad value is reported in the settings' order, each naming its flag and variable, in one error", () => {
   assert.throws(
     () =>
       serveConfig(
@@ -77,8 +70,8 @@ Deno.test("every bad value is reported, each naming its flag and variable, in on
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.problems, [
         '--port / BBBLB_PORT: "70000" is not a number from 0 to 65535',
-        '--log-level / BBBLB_LOG_LEVEL: "loud" is not one of debug, info, warn, error',
         '--poll-interval / BBBLB_POLL_INTERVAL: "0" is not a number from 1 to 3600',
+        '--log-level / BBBLB_LOG_LEVEL: "loud" is not one of debug, info, warn, error',
         "--admin-token / BBBLB_ADMIN_TOKEN: needs at least 16 characters and no spaces",
       ]);
       assert.ok(!e.message.includes("\n"), "the message must fit one line");

@@ -122,7 +122,8 @@ const CASES: [Misbehaviour, RegExp][] = [
 
 for (const [mode, why] of CASES) {
   Deno.test(`a server answering with ${mode} fails alone: placement skips it, getMeetings lists the others`, async () => {
-    await using h = await setup({ servers: 2, backendTimeoutMs: 500 });
+    // A short create timeout: a dripping server leaves the create in doubt that long (the default is 15 s).
+    await using h = await setup({ servers: 2, backendTimeoutMs: 500, createTimeoutMs: 1000 });
     await using bad = new BadServer(mode);
     // One meeting on each good server first, so the empty bad server is the one placement prefers.
     for (const id of ["warm-1", "warm-2"]) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { keys } from "../store/keys.ts";
+import { schemaVersionOf } from "../store/schema.ts";
 import { listServers } from "../store/servers.ts";
 
 /** How long `/healthz` waits for the store before it declares it not answering, in ms. */
@@ -18,7 +18,7 @@ export const HEALTH_STORE_TIMEOUT_MS = 2000;
 export async function healthz(kv: Deno.Kv, timeoutMs = HEALTH_STORE_TIMEOUT_MS): Promise<Response> {
   let servers;
   try {
-    await withTimeout(kv.get(keys.setting("schema_version")), timeoutMs);
+    await withTimeout(schemaVersionOf(kv), timeoutMs);
     servers = await withTimeout(listServers(kv), timeoutMs);
   } catch (e) {
     return plain(503, `unhealthy: the store does not answer (${(e as Error)?.message ?? e})`);

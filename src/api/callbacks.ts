@@ -15,8 +15,7 @@ import { jwtVerify, SignJWT } from "jose";
 import { get, replaceParam } from "../bbb/query.ts";
 import { type CallbackKind, verifyRelay } from "../cluster/callbacks.ts";
 import { httpUrlOrNull } from "../cluster/links.ts";
-import { keys } from "../store/keys.ts";
-import { type HistoryRecord, loadCreateParams, rememberRecordingServers } from "../store/meetings.ts";
+import { getHistory, loadCreateParams, rememberRecordingServers } from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
@@ -53,7 +52,7 @@ export async function relayCallback(ctx: ApiContext, c: Context): Promise<Respon
   ) {
     return plain(403, "invalid callback link");
   }
-  const history = (await ctx.kv.get<HistoryRecord>(keys.history(historyId))).value;
+  const history = await getHistory(ctx.kv, historyId);
   const params = history ? await loadCreateParams(ctx.kv, historyId) : null;
   const target = httpUrlOrNull(params ? get(params, name) : undefined);
   const server = history ? await getServerWithHealth(ctx.kv, history.serverId) : null;

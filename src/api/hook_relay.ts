@@ -10,8 +10,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { algorithmForLength } from "../bbb/checksum.ts";
 import { hookChecksum, hookRelayUrl, verifyHookRelay } from "../cluster/hooks.ts";
-import { keys } from "../store/keys.ts";
-import type { HookRecord } from "../store/hooks.ts";
+import { getHook } from "../store/hooks.ts";
 import { listServers } from "../store/servers.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
 import { listTenants } from "../store/tenants.ts";
@@ -37,7 +36,7 @@ function same(given: string, expected: string): boolean {
 export async function relayHookEvent(ctx: ApiContext, c: Context): Promise<Response> {
   const { hookID, sig } = c.req.param() as Record<string, string>;
   if (!verifyHookRelay(ctx.linkKey, hookID, sig)) return plain(403, "invalid hook link");
-  const hook = (await ctx.kv.get<HookRecord>(keys.hook(hookID))).value;
+  const hook = await getHook(ctx.kv, hookID);
   if (!hook) return plain(404, "unknown hook");
   const body = await c.req.text();
   const checksum = c.req.query("checksum") ?? "";

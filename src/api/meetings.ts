@@ -11,12 +11,12 @@ import { get, type Params, replaceParam } from "../bbb/query.ts";
 import { callServer } from "../cluster/context.ts";
 import { createMeeting, type Holder, meetingHolder, settledMeeting } from "../cluster/lifecycle.ts";
 import { scopeCreateParams } from "../cluster/tenancy.ts";
-import { type MeetingRecord, removeMeeting } from "../store/meetings.ts";
+import { getMeeting, type MeetingRecord, removeMeeting } from "../store/meetings.ts";
 import type { ServerRecord } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 import type { ApiRequest } from "./request.ts";
 import { success, xml } from "./responses.ts";
-import { joinCookie } from "./rejoin.ts";
+import { joinCookie, logoutTarget } from "./rejoin.ts";
 
 /** Largest declared `load` of one meeting. */
 const MAX_LOAD = 1_000_000;
@@ -109,7 +109,11 @@ export async function join(ctx: ApiContext, req: ApiRequest): Promise<Response> 
   try {
     return await joinRedirect(ctx, req);
   } catch (e) {
-    const redirect = e instanceof BbbError ? errorRedirect(req.params, e) : null;
+    if (!(e instanceof BbbError)) throw e;
+    const redirect = await errorRedirect(req.params, e, async () => {
+      const known = (await getMeeting(ctx.kv, req.tenant, get(req.params, "meetingID") ?? "")).value;
+      return await logoutTarget(ctx, known?.historyId ?? null);
+    });
     if (redirect) return redirect;
     throw e;
   }
@@ -138,12 +142,20 @@ async function joinRedirect(ctx: ApiContext, req: ApiRequest): Promise<Response>
 
 /**
  * BBB 2.7+'s answer to a refused join that asked to be redirected: a 302 to the client's `errorRedirectUrl` with
- * `errors=[{"key":…,"message":…}]` appended (bbb-web's shape). Only for http(s) URLs, and only with `redirect`
- * not false; the request's checksum was verified, so the URL is the front-end's own. `null` otherwise.
+ * `errors=[{"key":…,"message":…}]` appended (bbb-web's shape). The value `logout` means the meeting's logoutURL
+ * (BBB's rule; bbblb's: the creator's logoutURL, else `BBBLB_LOGOUT_URL`, from `logout()`). Only for http(s)
+ * URLs, and only with `redirect` not false; the request's checksum was verified, so the URL is the front-end's
+ * own. `null` otherwise (the FAILED XML is answered).
  */
-export function errorRedirect(params: Params, error: BbbError): Response | null {
-  const target = get(params, "errorRedirectUrl");
-  if (!target || get(params, "redirect")?.toLowerCase() === "false") return null;
+export async function errorRedirect(
+  params: Params,
+  error: BbbError,
+  logout: () => Promise<string | null>,
+): Promise<Response | null> {
+  const given = get(params, "errorRedirectUrl");
+  if (!given || get(params, "redirect")?.toLowerCase() === "false") return null;
+  const target = given === "logout" ? await logout() : given;
+  if (target === null) return null;
   let url: URL;
   try {
     url = new URL(target);

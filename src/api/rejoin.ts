@@ -13,8 +13,13 @@ import { backendUrl } from "../bbb/client.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import { httpUrlOrNull, openTicket, sealTicket, verifyRejoinLink } from "../cluster/links.ts";
 import { backendMeetingID } from "../cluster/tenancy.ts";
-import { keys } from "../store/keys.ts";
-import { getMeeting, type HistoryRecord, loadCreateParams, type MeetingRecord } from "../store/meetings.ts";
+import {
+  getHistory,
+  getMeeting,
+  type HistoryRecord,
+  loadCreateParams,
+  type MeetingRecord,
+} from "../store/meetings.ts";
 import { getServerWithHealth } from "../store/servers.ts";
 import type { ApiContext } from "./context.ts";
 
@@ -102,11 +107,22 @@ function redirect(location: string): Response {
   return new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } });
 }
 
+/**
+ * Where users of a meeting instance go when they leave: the logoutURL its creator gave (bbblb put its rejoin link
+ * in its place), else `BBBLB_LOGOUT_URL`; `null` when neither is set. Only http(s) URLs bbblb stored.
+ *
+ * @param historyId the instance, or `null` for an unknown meeting (then only `BBBLB_LOGOUT_URL`)
+ */
+export async function logoutTarget(ctx: ApiContext, historyId: string | null): Promise<string | null> {
+  const params = historyId === null ? null : await loadCreateParams(ctx.kv, historyId);
+  return httpUrlOrNull(params ? get(params, "logoutURL") : null) ?? ctx.logoutUrl;
+}
+
 /** Follow `movedTo` from a history row to the latest instance (bounded, so a loop cannot hang a request). */
 async function latestInstance(kv: Deno.Kv, first: HistoryRecord): Promise<HistoryRecord> {
   let current = first;
   for (let hops = 0; hops < 50 && current.movedTo; hops++) {
-    const next = (await kv.get<HistoryRecord>(keys.history(current.movedTo))).value;
+    const next = await getHistory(kv, current.movedTo);
     if (!next) break;
     current = next;
   }
@@ -133,7 +149,7 @@ export async function rejoin(ctx: ApiContext, c: Context): Promise<Response> {
       "This link is not valid. Please join the meeting again from where you started.",
     );
   }
-  const first = (await ctx.kv.get<HistoryRecord>(keys.history(historyId))).value;
+  const first = await getHistory(ctx.kv, historyId);
   if (!first) return page(404, "Unknown meeting", "This meeting is not known here any more.");
   const latest = await latestInstance(ctx.kv, first);
   const current = (await getMeeting(ctx.kv, latest.tenant, latest.meetingID)).value;
@@ -159,8 +175,7 @@ export async function rejoin(ctx: ApiContext, c: Context): Promise<Response> {
         "or room link).",
     );
   }
-  const params = await loadCreateParams(ctx.kv, first.historyId);
-  const target = httpUrlOrNull(params ? get(params, "logoutURL") : null) ?? ctx.logoutUrl;
+  const target = await logoutTarget(ctx, first.historyId);
   if (target) return redirect(target);
   return page(200, "The meeting has ended", "You have left the meeting. You can close this window.");
 }

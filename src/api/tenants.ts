@@ -19,12 +19,14 @@ import {
   tenantOfBackendID,
   unscopeXml,
 } from "../cluster/tenancy.ts";
-import { DEFAULT_TENANT, keys } from "../store/keys.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
+import { getMeeting, hasMeetings } from "../store/meetings.ts";
 import {
   countTenantMeetings,
   getDefaultTenantRecord,
   isTenantName,
   listTenants,
+  tenantParticipants,
   type TenantRecord,
 } from "../store/tenants.ts";
 import type { ApiRequest, Keyring } from "./request.ts";
@@ -212,7 +214,7 @@ export async function tenantAnswer(req: ApiRequest, res: Response): Promise<Resp
  * by at most the number of creates in flight at once.
  */
 async function checkMeetingLimit(kv: Deno.Kv, tenant: string, meetingID: string, max: number): Promise<void> {
-  if ((await kv.get(keys.meeting(tenant, meetingID))).versionstamp !== null) return;
+  if ((await getMeeting(kv, tenant, meetingID)).versionstamp !== null) return;
   const running = await countTenantMeetings(kv, tenant);
   if (running >= max) {
     throw limitExceeded(
@@ -223,7 +225,7 @@ async function checkMeetingLimit(kv: Deno.Kv, tenant: string, meetingID: string,
 
 /** `maxParticipants`: a join is refused while the tenant's meetings hold that many participants (last poll). */
 async function checkParticipantLimit(kv: Deno.Kv, tenant: string, max: number): Promise<void> {
-  const participants = (await kv.get<number>(keys.tenantParticipants(tenant))).value ?? 0;
+  const participants = await tenantParticipants(kv, tenant);
   if (participants >= max) {
     throw limitExceeded(
       `The limit of ${max} participants in the meetings of this front-end is reached; try again later.`,
@@ -272,6 +274,5 @@ async function reservedForTenant(
   if (tenantOfBackendID(meetingID, names).tenant !== DEFAULT_TENANT) return true;
   const prefix = meetingID.slice(0, Math.max(0, meetingID.indexOf("~")));
   if (!isTenantName(prefix)) return false;
-  for await (const _ of kv.list({ prefix: keys.meetings(prefix) }, { limit: 1 })) return true;
-  return false;
+  return await hasMeetings(kv, prefix);
 }

@@ -16,9 +16,9 @@ import {
   MASK,
   serveConfig,
   type ServeFlags,
-  SETTINGS,
   sourceOf,
 } from "../config.ts";
+import { SETTINGS } from "../settings.ts";
 import { openStore } from "../store/kv.ts";
 import { storedSecret } from "../store/settings.ts";
 
@@ -49,7 +49,7 @@ export async function configCommand(
     let value = displayValue(setting, config, show);
     const { source, line } = sourceOf(setting, flags, env, file);
     let from: string = source === "file" ? `file ${file!.path}:${line}` : source;
-    if (setting.key === "secret" && config.secrets.length === 0) {
+    if (setting.key === "secrets" && config.secrets.length === 0) {
       value = typeof stored.secret === "string" ? (show ? stored.secret : MASK) : "";
       from = typeof stored.secret === "string"
         ? "store (generated at the first start)"

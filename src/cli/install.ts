@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { DEFAULT_CONFIG_FILE, displayValue, parseConfigFile, serveConfig, SETTINGS } from "../config.ts";
+import { DEFAULT_CONFIG_FILE, displayValue, parseConfigFile, serveConfig } from "../config.ts";
+import { SETTINGS } from "../settings.ts";
 import { generateSecret } from "../store/settings.ts";
 import { openStore } from "../store/kv.ts";
 import { ensureSchema } from "../store/schema.ts";

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { envFileFor, unitFor } from "./install.ts";
 import { SERVICE_UNIT } from "./service_unit.ts";
-import { parseConfigFile, SETTINGS } from "../config.ts";
+import { parseConfigFile } from "../config.ts";
+import { SETTINGS } from "../settings.ts";
 
 Deno.test("the unit bbblb install carries is deploy/bbblb.service, byte for byte", async () => {
   const shipped = await Deno.readTextFile(new URL("../../deploy/bbblb.service", import.meta.url));

@@ -7,7 +7,7 @@ import { BbbError } from "../bbb/errors.ts";
 import type { ClusterContext } from "../cluster/context.ts";
 import { moveMeeting } from "../cluster/move.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
-import { DEFAULT_TENANT, keys } from "../store/keys.ts";
+import { DEFAULT_TENANT } from "../store/keys.ts";
 import { DEFAULT_TENANT_NAME } from "../store/tenants.ts";
 import {
   getMeeting,
@@ -15,6 +15,7 @@ import {
   listAllMeetings,
   type MeetingRecord,
   meetingRef,
+  meetingsOnServer,
 } from "../store/meetings.ts";
 import { getServer, setServerState } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
@@ -35,9 +36,8 @@ export async function panicCommand(ctx: ClusterContext, rawId: string, print: (l
   const id = serverId(rawId);
   if (!(await getServer(ctx.kv, id))) throw new CliError(`there is no server ${id}`);
   await setServerState(ctx.kv, id, "panic");
-  const names = await Array.fromAsync(ctx.kv.list<string>({ prefix: keys.meetingsByServer(id) }));
-  const results = await mapLimit(names, PANIC_CONCURRENCY, async (e) => {
-    const [, , tenant, meetingID] = e.key as [string, number, string, string];
+  const names = await meetingsOnServer(ctx.kv, id);
+  const results = await mapLimit(names, PANIC_CONCURRENCY, async ([tenant, meetingID]) => {
     const label = tenant === "" ? meetingID : `${meetingID} (tenant ${tenant})`;
     const entry = await getMeeting(ctx.kv, tenant, meetingID);
     if (entry.value?.status !== "running" || entry.value.serverId !== id) {

@@ -1,11 +1,11 @@
 /**
- * The `bbblb recording` command group (import, list, publish, unpublish, delete) as a commander command, kept
- * apart from `main.ts` so its options live beside the code that reads them.
+ * The `bbblb recording` command group (import, list, publish, unpublish, delete), registered on the program like
+ * every group.
  *
  * @module
  */
-import type { Command, Option } from "commander";
-import type { Env } from "../config.ts";
+import type { Command } from "commander";
+import { kvOption, settingsEnv, withStore } from "./kit.ts";
 import {
   importRecordingsCommand,
   listRecordingsCommand,
@@ -13,22 +13,9 @@ import {
   setRecordingsStateCommand,
 } from "./recordings.ts";
 
-/** Runs a subcommand on the store named by `--kv` and prints what it returns (from `main.ts`). */
-type WithStore = (kvFlag: string | undefined, run: (kv: Deno.Kv) => Promise<string>) => Promise<void>;
-
-/**
- * Add the subcommands of `bbblb recording …` to `recording`.
- *
- * @param withStore opens the store, runs, prints, closes
- * @param kvOption the shared `--kv` option
- * @param settingsEnv the environment with the config file under it (for `BBBLB_RECORDINGS_DIR`)
- */
-export function addRecordingCommands(
-  recording: Command,
-  withStore: WithStore,
-  kvOption: () => Option,
-  settingsEnv: () => Promise<Env>,
-): Command {
+/** Add the `recording` group (import, list, publish, unpublish, delete) to the program. */
+export function recordingCommands(cli: Command): void {
+  const recording = cli.command("recording");
   recording.description(
     "recordings in central custody (serve --recordings-dir): import, list, publish, delete",
   );
@@ -80,5 +67,4 @@ export function addRecordingCommands(
         await withStore(o.kv, (kv) => setRecordingsStateCommand(kv, ids, name));
       });
   }
-  return recording;
 }

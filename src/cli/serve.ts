@@ -8,7 +8,7 @@ import { createMetrics } from "../api/metrics.ts";
 import { clusterContext } from "../cluster/context.ts";
 import { settleClaim, staleClaimMs } from "../cluster/lifecycle.ts";
 import { runChores, runPoller } from "../poller/loop.ts";
-import type { ServeConfig } from "../config.ts";
+import type { ServeConfig } from "../settings.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { openStore, storeAnswers, storeProblem, StoreUnavailableError } from "../store/kv.ts";
 import { ensureSchema } from "../store/schema.ts";
@@ -79,6 +79,7 @@ export async function serve(
   const app = createApp({
     directory,
     meetingLists,
+    fanoutTimeoutMs: config.fanoutTimeoutMs,
     kv,
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,

@@ -1,11 +1,10 @@
 /**
- * The `bbblb tenant` command group (add, list, remove, set) as a commander command, kept apart from `main.ts`
- * so the tenant options live beside the code that reads them.
+ * The `bbblb tenant` command group (add, list, remove, set), registered on the program like every group.
  *
  * @module
  */
-import type { Command, Option } from "commander";
-import type { Env } from "../config.ts";
+import type { Command } from "commander";
+import { collect, kvOption, readStdin, settingsEnv, withStore } from "./kit.ts";
 import {
   addTenantCommand,
   globalSecretsOf,
@@ -14,31 +13,9 @@ import {
   setTenantCommand,
 } from "./tenants.ts";
 
-/** Runs a subcommand on the store named by `--kv` and prints what it returns (from `main.ts`). */
-type WithStore = (kvFlag: string | undefined, run: (kv: Deno.Kv) => Promise<string>) => Promise<void>;
-
-/** Commander's way to repeat an option: collect its values. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-/**
- * Add the subcommands of `bbblb tenant …` to `tenant` (made with `cli.command("tenant")`, so they inherit the
- * program's error handling: one line on stderr, exit 2 for usage errors).
- *
- * @param tenant the `tenant` command
- * @param withStore opens the store, runs, prints, closes
- * @param kvOption the shared `--kv` option
- * @param settingsEnv the environment with the config file under it (for `BBBLB_SECRET`)
- * @param readStdin reads standard input (for `--secret -`)
- */
-export function addTenantCommands(
-  tenant: Command,
-  withStore: WithStore,
-  kvOption: () => Option,
-  settingsEnv: () => Promise<Env>,
-  readStdin: () => Promise<string>,
-): Command {
+/** Add the `tenant` group (add, list, remove, set) to the program. */
+export function tenantCommands(cli: Command): void {
+  const tenant = cli.command("tenant");
   tenant.description("manage tenants: front-ends with their own secrets, host, rules and limits");
   const globalSecrets = async (kv: Deno.Kv) => globalSecretsOf(kv, (await settingsEnv())("BBBLB_SECRET"));
 
@@ -129,5 +106,4 @@ export function addTenantCommands(
           readStdin,
         }));
     });
-  return tenant;
 }

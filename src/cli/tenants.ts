@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { keys } from "../store/keys.ts";
 import { listAllMeetings } from "../store/meetings.ts";
-import { generateSecret } from "../store/settings.ts";
+import { generateSecret, storedSecret } from "../store/settings.ts";
 import {
   addTenant,
   countTenantMeetings,
@@ -127,7 +126,7 @@ async function checkUnique(
 export async function globalSecretsOf(kv: Deno.Kv, configured: string | undefined): Promise<string[]> {
   const given = (configured ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   if (given.length > 0) return given;
-  const stored = (await kv.get<string>(keys.setting("secret"))).value;
+  const stored = await storedSecret(kv);
   return stored ? [stored] : [];
 }
 

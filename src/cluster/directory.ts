@@ -16,8 +16,7 @@
  *
  * @module
  */
-import { keys } from "../store/keys.ts";
-import type { MeetingRecord } from "../store/meetings.ts";
+import { getMeeting, type MeetingRecord } from "../store/meetings.ts";
 import { listServers, type ServerHealth, type ServerRecord } from "../store/servers.ts";
 
 /** A server as a join needs it. */
@@ -83,7 +82,7 @@ export class Directory {
     const now = this.#now();
     const hit = this.#meetings.get(ref);
     if (hit && now - hit.at <= this.#meetingMs) return hit.entry;
-    const entry = await this.#kv.get<MeetingRecord>(keys.meeting(tenant, meetingID));
+    const entry = await getMeeting(this.#kv, tenant, meetingID);
     this.#meetings.delete(ref);
     if (entry.value?.status === "running") {
       if (this.#meetings.size >= this.#maxMeetings) {

@@ -15,9 +15,8 @@
  * @module
  */
 import { withServerTags } from "../balancer/tags.ts";
-import { BackendError } from "../bbb/client.ts";
 import { meetingNotFound } from "../bbb/errors.ts";
-import { encodeQuery, type Params } from "../bbb/query.ts";
+import type { Params } from "../bbb/query.ts";
 import type { BbbResponse } from "../bbb/xml.ts";
 import {
   adoptMeeting,
@@ -40,7 +39,6 @@ import {
   getServerWithHealth,
   isGone,
   listServers,
-  markAnswered,
   type ServerRecord,
 } from "../store/servers.ts";
 import {
@@ -54,9 +52,7 @@ import { MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
 import { createBeingRecorded, createCall, createDetails, placeNewMeeting, type XmlBody } from "./create.ts";
 import { endOn, moveMeeting } from "./move.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
-
-/** Timeout of a probe (getMeetingInfo of one meeting on its server), in ms. */
-export const PROBE_TIMEOUT_MS = 2000;
+import { PROBE_TIMEOUT_MS, probeMeeting } from "./probe.ts";
 
 /**
  * A claim older than this (ms) whose request never finished (its process died) is settled by others: longer
@@ -72,56 +68,6 @@ export function staleClaimMs(createTimeoutMs: number): number {
  */
 export function createDeadlineMs(createTimeoutMs: number, backendTimeoutMs: number): number {
   return createTimeoutMs * MAX_SERVERS_PER_CREATE + 2 * PROBE_TIMEOUT_MS + backendTimeoutMs;
-}
-
-/** What a probe of one meeting on one server found. */
-export type ProbeResult =
-  | { state: "running"; details: CreateDetails }
-  | { state: "absent" }
-  | { state: "failed"; error: string };
-
-const probesInFlight = new Map<string, Promise<ProbeResult>>();
-
-/**
- * Ask a server whether it runs a meeting: `getMeetingInfo` with the probe timeout. A valid BBB answer either way
- * ends the server's failure streak; a failure counts like any failed call. Concurrent probes of one meeting on
- * one server share one call.
- *
- * @param backendID the meetingID as the server knows it (scoped for a tenant)
- */
-export function probeMeeting(
-  ctx: ClusterContext,
-  server: ServerRecord,
-  backendID: string,
-): Promise<ProbeResult> {
-  const key = `${server.id}\u0000${backendID}`;
-  let probe = probesInFlight.get(key);
-  if (!probe) {
-    probe = doProbe(ctx, server, backendID).finally(() => probesInFlight.delete(key));
-    probesInFlight.set(key, probe);
-  }
-  return probe;
-}
-
-async function doProbe(ctx: ClusterContext, server: ServerRecord, backendID: string): Promise<ProbeResult> {
-  let response: BbbResponse;
-  try {
-    response = (await callServer(ctx, server, "getMeetingInfo", encodeQuery([["meetingID", backendID]]), {
-      timeoutMs: Math.min(PROBE_TIMEOUT_MS, ctx.backendTimeoutMs),
-    })).response;
-  } catch (e) {
-    if (e instanceof BackendError) return { state: "failed", error: e.message };
-    throw e;
-  }
-  if (response.returncode === "SUCCESS" && response.meetingID === backendID) {
-    await markAnswered(ctx.kv, server.id);
-    return { state: "running", details: createDetails(response) };
-  }
-  if (response.messageKey === "notFound" || response.messageKey === "invalidMeetingIdentifier") {
-    await markAnswered(ctx.kv, server.id);
-    return { state: "absent" };
-  }
-  return { state: "failed", error: `getMeetingInfo answered ${response.messageKey ?? "FAILED"}` };
 }
 
 /**

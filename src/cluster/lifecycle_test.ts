@@ -60,38 +60,6 @@ Deno.test("within the failover delay a silent holder's meetings answer serverUna
   assert.equal((await getMeeting(h.kv, "", "mm")).value!.serverId, b + 1);
 });
 
-Deno.test("a refused join with errorRedirectUrl is redirected there with BBB's errors parameter", async () => {
-  await using h = await setup({ servers: 1 });
-  const res = await h.call("join", {
-    meetingID: "nope",
-    fullName: "A",
-    role: "VIEWER",
-    errorRedirectUrl: "https://lms.example.org/bbb-error?course=7",
-  });
-  assert.equal(res.status, 302);
-  const to = new URL(res.headers.get("location")!);
-  assert.equal(to.origin + to.pathname, "https://lms.example.org/bbb-error");
-  assert.equal(to.searchParams.get("course"), "7");
-  const errors = JSON.parse(to.searchParams.get("errors")!);
-  assert.equal(errors[0].key, "notFound");
-  // Not for redirect=false, and never to anything but http(s).
-  const xml = await h.text("join", {
-    meetingID: "nope",
-    fullName: "A",
-    role: "VIEWER",
-    redirect: "false",
-    errorRedirectUrl: "https://lms.example.org/",
-  });
-  assert.equal(tag(xml, "messageKey"), "notFound");
-  const js = await h.call("join", {
-    meetingID: "nope",
-    fullName: "A",
-    role: "VIEWER",
-    errorRedirectUrl: "javascript:alert(1)",
-  });
-  assert.equal(js.status, 200);
-});
-
 Deno.test("once the holder is gone (delay passed, probe failed), a join re-creates the meeting elsewhere", async () => {
   await using h = await setup({ servers: 2, failoverDelayMs: 300, backendTimeoutMs: 300 });
   await h.text("create", { meetingID: "mm", name: "MM" });

@@ -29,6 +29,8 @@ import {
 import { candidates, createCall, createDetails } from "./create.ts";
 import { decidePlacement, MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
+import { probeMeeting } from "./probe.ts";
+import type { BbbResponse } from "../bbb/xml.ts";
 
 /** Options of {@linkcode moveMeeting}. */
 export interface MoveOptions {
@@ -65,19 +67,21 @@ export async function recreateParams(
   m: MeetingRecord,
   fallback: Params = [],
 ): Promise<Params> {
-  return (await paramsToRecreate(ctx, m, fallback)).params;
+  return (await paramsToRecreate(ctx, m, fallback, undefined)).params;
 }
 
+/** @param info the server's getMeetingInfo answer when a probe already has it (it is not asked again) */
 async function paramsToRecreate(
   ctx: ClusterContext,
   m: MeetingRecord,
   fallback: Params,
+  info: BbbResponse | undefined,
 ): Promise<{ params: Params; recovered: boolean }> {
   let stored = await loadCreateParams(ctx.kv, m.historyId);
   let recovered = false;
   if (!stored && fallback.length > 0) stored = fallback;
   if (!stored) {
-    stored = await recoveredParams(ctx, m);
+    stored = info ? paramsFromInfo(m, info) : await recoveredParams(ctx, m);
     recovered = stored !== null;
   }
   stored ??= scopeCreateParams(m.tenant, [["meetingID", m.meetingID], ["name", m.meetingID]]);
@@ -103,14 +107,18 @@ export async function recoveredParams(ctx: ClusterContext, m: MeetingRecord): Pr
   const s = await getServerWithHealth(ctx.kv, m.serverId);
   if (!s) return null;
   const backendID = backendMeetingID(m.tenant, m.meetingID);
-  let info;
   try {
-    info =
-      (await callServer(ctx, s.server, "getMeetingInfo", encodeQuery([["meetingID", backendID]]))).response;
+    const answer = await callServer(ctx, s.server, "getMeetingInfo", encodeQuery([["meetingID", backendID]]));
+    return paramsFromInfo(m, answer.response);
   } catch (e) {
     if (e instanceof BackendError) return null;
     throw e;
   }
+}
+
+/** Create parameters from a getMeetingInfo answer about `m`; `null` when it is not a running `m`. */
+function paramsFromInfo(m: MeetingRecord, info: BbbResponse): Params | null {
+  const backendID = backendMeetingID(m.tenant, m.meetingID);
   if (info.returncode !== "SUCCESS" || info.meetingID !== backendID) return null;
   const text = (v: unknown) => (typeof v === "string" && v !== "" && v.length <= 10_000 ? v : null);
   const params: Params = [["meetingID", backendID], ["name", text(info.meetingName) ?? m.meetingID]];
@@ -139,8 +147,9 @@ export async function moveMeeting(
   options: MoveOptions,
 ): Promise<MoveResult> {
   const m = entry.value;
-  const endOld = options.endOld && await oldCopyAnswers(ctx, m);
-  const { params, recovered } = await paramsToRecreate(ctx, m, options.fallbackParams ?? []);
+  const old = options.endOld ? await askOldCopy(ctx, m) : { endOld: false, info: undefined };
+  const endOld = old.endOld;
+  const { params, recovered } = await paramsToRecreate(ctx, m, options.fallbackParams ?? [], old.info);
   const tags = parseTagRequest(tagParamOf(params));
   const tried = new Set<number>([m.serverId]);
   for (let attempt = 0; attempt < MAX_SERVERS_PER_CREATE; attempt++) {
@@ -247,23 +256,21 @@ export async function moveMeeting(
  * more (a split with people on both sides): such a move is refused while the server is not gone. A gone server
  * (`isGone`) cannot be asked: the move goes ahead without ending anything, as a failover does.
  *
- * @returns whether to end the old copy after the switch
+ * @returns whether to end the old copy after the switch, and the server's getMeetingInfo answer when it runs the
+ *   meeting (so an adopted meeting's parameters are recovered from it without asking again)
  * @throws {BbbError} `serverUnavailable` when the server is silent but not gone
  */
-async function oldCopyAnswers(ctx: ClusterContext, m: MeetingRecord): Promise<boolean> {
+async function askOldCopy(
+  ctx: ClusterContext,
+  m: MeetingRecord,
+): Promise<{ endOld: boolean; info: BbbResponse | undefined }> {
   const s = await getServerWithHealth(ctx.kv, m.serverId);
-  if (!s) return false;
-  try {
-    const query = encodeQuery([["meetingID", backendMeetingID(m.tenant, m.meetingID)]]);
-    await callServer(ctx, s.server, "getMeetingInfo", query, {
-      timeoutMs: Math.min(2000, ctx.backendTimeoutMs),
-    });
-    return true;
-  } catch (e) {
-    if (!(e instanceof BackendError)) throw e;
-  }
+  if (!s) return { endOld: false, info: undefined };
+  const probe = await probeMeeting(ctx, s.server, backendMeetingID(m.tenant, m.meetingID));
+  if (probe.state === "running") return { endOld: true, info: probe.info };
+  if (probe.state === "absent") return { endOld: true, info: undefined };
   const now = await getServerWithHealth(ctx.kv, m.serverId);
-  if (!now || isGone(now.health, Date.now(), failoverDelayOf(ctx))) return false;
+  if (!now || isGone(now.health, Date.now(), failoverDelayOf(ctx))) return { endOld: false, info: undefined };
   throw serverUnavailable(
     `The meeting's BBB server (${m.serverId}) does not answer: moving the meeting now would leave its ` +
       "participants behind in the old room. Try again when the server answers.",

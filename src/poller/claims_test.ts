@@ -189,3 +189,39 @@ Deno.test("a join right after a create lands on the meeting's server, with BBB's
   assert.equal(m.status, "running");
   assert.equal(m.internalMeetingID, h.fakes[where].meetings.get("quick")!.internalMeetingID);
 });
+
+Deno.test("a released claim's meeting that another server runs is adopted in the same round, not a round later", async () => {
+  await using h = await setup({ servers: 2 });
+  const load = (await listServers(h.kv)).find((s) => s.id === 2)!;
+  // The claim is on server 2, which never got the create; the meeting runs on server 1 (polled first).
+  const claimed = await claimMeeting(h.kv, {
+    tenant: "",
+    meetingID: "elsewhere",
+    serverId: 2,
+    loadMilli: 1000,
+    loadEntry: { value: load.loadMilli, versionstamp: load.loadVersionstamp },
+    now: Date.now() - 10 * 60_000,
+  });
+  assert.ok(claimed);
+  h.fakes[0].addMeeting("elsewhere");
+  const round = () =>
+    pollRound({
+      kv: h.kv,
+      backendTimeoutMs: 1000,
+      failThreshold: 2,
+      recoverThreshold: 2,
+      staleClaimMs: 30_000,
+      missedRounds: 1,
+      log: silentLogger,
+    });
+  const report = await round();
+  assert.equal(report.claimsSettled, 1, "server 2 does not run it: the claim is released");
+  assert.equal(report.adopted, 1, "and the copy server 1 runs is adopted in that round");
+  const record = (await getMeeting(h.kv, "", "elsewhere")).value!;
+  assert.equal(record.status, "running");
+  assert.equal(record.serverId, 1);
+  await assertLoadsExact(h.kv);
+  const join = await h.call("join", { meetingID: "elsewhere", fullName: "Ann", role: "VIEWER" });
+  assert.equal(join.status, 302);
+  assert.ok(join.headers.get("location")!.startsWith(h.fakes[0].apiUrl));
+});

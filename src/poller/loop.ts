@@ -8,7 +8,7 @@
 import type { MeetingRecord } from "../store/meetings.ts";
 import { listUnsettledClaims } from "../store/meetings.ts";
 import { storeProblem } from "../store/kv.ts";
-import { acquireLease, releaseLease, removeExpiredLease } from "./lease.ts";
+import { acquireLease, releaseLease, removeExpiredLease } from "../store/lease.ts";
 import { newPollState, type PollDeps, pollRound, type RoundReport } from "./round.ts";
 
 /** Options of {@linkcode runPoller}. */

@@ -12,11 +12,10 @@ import type { Logger } from "../log.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
 import { registerHook } from "../cluster/hooks.ts";
 import { listHooks } from "../store/hooks.ts";
-import { keys } from "../store/keys.ts";
-import { loadValue } from "../store/load.ts";
-import { commitWithRetry } from "../store/kv.ts";
+import { repairLoad } from "../store/load.ts";
 import {
   adoptMeeting,
+  getMeeting,
   isUnsettled,
   listAllLive,
   listAllMeetings,
@@ -29,18 +28,21 @@ import {
   type SeenRecord,
   setSeen,
   switchServer,
+  writeLive,
 } from "../store/meetings.ts";
 import {
-  bumpServersVersion,
+  disableCordoned,
   failedHealth,
+  getServerEntry,
   goodHealth,
+  type HealthWrite,
   listServers,
-  type ServerHealth,
-  type ServerRecord,
   type ServerStats,
   type ServerView,
+  writeRoundHealth,
+  writeServerStats,
 } from "../store/servers.ts";
-import { listTenants } from "../store/tenants.ts";
+import { listTenants, writeTenantParticipants } from "../store/tenants.ts";
 import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
 import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 import { reconcileVoiceBridges } from "../cluster/voice_bridge.ts";
@@ -178,23 +180,33 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
     report.serverDurationsMs[s.id] = performance.now() - started;
     return result;
   });
-  const healthWrites: [ServerView, ServerHealth][] = [];
+  const healthWrites: HealthWrite[] = [];
   const copies: Copy[] = [];
-  const liveWrites: [Deno.KvKey, MeetingLive][] = [];
+  const liveWrites: [string, string, MeetingLive][] = [];
   const liveSeen = new Set<string>();
   const tenantParticipants = new Map<string, number>();
   const byId = new Map(meetings.map((m) => [meetingRef(m.value.tenant, m.value.meetingID), m]));
   const byServer = Map.groupBy(meetings, (m) => m.value.serverId);
+  const released = new Set<string>();
+  const heldByClaim: ReconcileState["heldByClaim"] = [];
   const serverIds = new Set(servers.map((s) => s.id));
 
   for (const [i, server] of servers.entries()) {
     const result = results[i];
     if (!result.ok) {
       report.failedServers++;
-      healthWrites.push([server, failedHealth(server.health, result.error, deps.failThreshold, now())]);
+      healthWrites.push({
+        id: server.id,
+        from: server.health,
+        to: failedHealth(server.health, result.error, deps.failThreshold, now()),
+      });
       continue;
     }
-    healthWrites.push([server, goodHealth(server.health, deps.recoverThreshold, now())]);
+    healthWrites.push({
+      id: server.id,
+      from: server.health,
+      to: goodHealth(server.health, deps.recoverThreshold, now()),
+    });
     const mine = byServer.get(server.id) ?? [];
     try {
       await reconcile(deps, {
@@ -210,6 +222,8 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
         report,
         tenantNames,
         tenantParticipants,
+        released,
+        heldByClaim,
       });
     } catch (e) {
       // One server's odd data must not stop the round for the others (health is written below regardless).
@@ -217,6 +231,14 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
         server: server.id,
         error: String((e as Error)?.message ?? e),
       });
+    }
+  }
+
+  // A meeting another server runs under the meetingID of a claim released this round (its create never reached
+  // BBB, or reached another server) is adopted now, not a round later: until then a join would be notFound.
+  for (const { server, listed, owner } of heldByClaim) {
+    if (released.has(meetingRef(owner.tenant, owner.meetingID)) && await adopt(deps, server, listed, owner)) {
+      report.adopted++;
     }
   }
 
@@ -230,17 +252,16 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   await healSplits(deps, { servers, results, byId, marks, copies, mayEnd, report });
   await writeHealth(deps, healthWrites);
   await ensureHooks(deps, servers.filter((_, i) => results[i].ok), servers);
-  await writeBatched(deps.kv, liveWrites.map(([key, value]) => ({ key, value })));
-  // Each tenant's participants, so a join checks a participant limit with one read (no scan on the request path).
-  await writeBatched(
-    deps.kv,
-    [...tenantNames].map((t) => ({ key: keys.tenantParticipants(t), value: tenantParticipants.get(t) ?? 0 })),
-  );
   // Live records of meetings that are gone (or of an older instance) are deleted.
   const orphans = [...lives.entries()]
     .filter(([ref, e]) => !liveSeen.has(ref) && byId.get(ref)?.value.historyId !== e.value.historyId)
-    .map(([, e]) => ({ key: e.key, value: null }));
-  await writeBatched(deps.kv, orphans);
+    .map(([, e]) => e);
+  await writeLive(deps.kv, liveWrites, orphans);
+  // Each tenant's participants, so a join checks a participant limit with one read (no scan on the request path).
+  await writeTenantParticipants(
+    deps.kv,
+    new Map([...tenantNames].map((t) => [t, tenantParticipants.get(t) ?? 0])),
+  );
   report.repaired = await repairLoads(deps, servers, byServer);
   // PINs of meetings adopted this round are reserved, and PINs two servers gave out are marked not routable.
   await reconcileVoiceBridges(deps.kv, deps.log);
@@ -282,13 +303,17 @@ interface ReconcileState {
   mine: Deno.KvEntry<MeetingRecord>[];
   byId: Map<string, Deno.KvEntry<MeetingRecord>>;
   lives: Map<string, Deno.KvEntry<MeetingLive>>;
-  liveWrites: [Deno.KvKey, MeetingLive][];
+  liveWrites: [tenant: string, meetingID: string, live: MeetingLive][];
   liveSeen: Set<string>;
   report: RoundReport;
   /** The names of the tenants: a listed `<tenant>~<id>` of one of them is that tenant's meeting `<id>`. */
   tenantNames: ReadonlySet<string>;
   /** Participants in each tenant's meetings, summed over the servers of this round. */
   tenantParticipants: Map<string, number>;
+  /** Meetings whose unsettled claim this round released (by meetingRef). */
+  released: Set<string>;
+  /** Listed meetings left alone because a claim held their meetingID: adopted if that claim is released. */
+  heldByClaim: { server: ServerView; listed: Listed; owner: { tenant: string; meetingID: string } }[];
 }
 
 async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
@@ -324,6 +349,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
       if (missed >= missedRounds) {
         if (await removeMeeting(deps.kv, entry, "createFailed", now)) {
           report.claimsSettled++;
+          st.released.add(ref);
           deps.log.warn("claim released: the server does not run the meeting", {
             meetingID: m.meetingID,
             tenant: m.tenant || undefined,
@@ -368,7 +394,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     }
     st.liveSeen.add(ref);
     if (!before || !sameLive(before, next)) {
-      st.liveWrites.push([keys.meetingLive(m.tenant, m.meetingID), next]);
+      st.liveWrites.push([m.tenant, m.meetingID, next]);
     }
   }
 
@@ -380,13 +406,19 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     const elsewhere = st.byId.get(meetingRef(owner.tenant, owner.meetingID));
     if (elsewhere) {
       if (elsewhere.value.status === "running") st.copies.push({ serverId: server.id, ...owner, listed: l });
+      else st.heldByClaim.push({ server, listed: l, owner });
       continue;
     }
     if (await adopt(deps, server, l, owner)) report.adopted++;
   }
 
-  await writeStats(deps.kv, server.id, stats);
-  if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) await drain(deps, server);
+  await writeServerStats(deps.kv, server.id, stats);
+  if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) {
+    // Scalelite's drain: a cordoned server that has emptied becomes disabled.
+    if (await disableCordoned(deps.kv, server.id)) {
+      deps.log.info("cordoned server is empty: disabled", { server: server.id });
+    }
+  }
 }
 
 /** What the split pass needs from the round. */
@@ -552,8 +584,8 @@ async function adopt(
   owner: { tenant: string; meetingID: string },
 ): Promise<boolean> {
   for (let i = 0; i < 5; i++) {
-    const record = await deps.kv.get<ServerRecord>(keys.server(server.id));
-    if (record.versionstamp === null) return false; // removed meanwhile
+    const record = await getServerEntry(deps.kv, server.id);
+    if (record === null) return false; // removed meanwhile
     const adopted = await adoptMeeting(deps.kv, {
       tenant: owner.tenant,
       meetingID: owner.meetingID,
@@ -574,64 +606,18 @@ async function adopt(
       deps.log.info("meeting adopted", { meetingID: l.meetingID, server: server.id });
       return true;
     }
-    if ((await deps.kv.get(keys.meeting(owner.tenant, owner.meetingID))).versionstamp) return false; // taken
+    if ((await getMeeting(deps.kv, owner.tenant, owner.meetingID)).versionstamp) return false; // taken
   }
   return false;
 }
 
-/** Scalelite's drain: a cordoned server that has emptied becomes disabled. */
-async function drain(deps: PollDeps, server: ServerView): Promise<void> {
-  const entry = await deps.kv.get<ServerRecord>(keys.server(server.id));
-  if (entry.value?.state !== "cordoned") return;
-  const res = await commitWithRetry(() =>
-    bumpServersVersion(deps.kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" }))
-  );
-  if (res.ok) deps.log.info("cordoned server is empty: disabled", { server: server.id });
-}
-
-async function writeStats(kv: Deno.Kv, id: number, stats: ServerStats): Promise<void> {
-  const key = keys.serverStats(id);
-  const old = await kv.get<ServerStats>(key);
-  const same = old.value && old.value.participants === stats.participants &&
-    old.value.videos === stats.videos &&
-    old.value.extraMilli === stats.extraMilli;
-  if (!same) await commitWithRetry(() => bumpServersVersion(kv.atomic().set(key, stats)));
-}
-
-/** Health writes, 40 servers per atomic; a batch that lost a race with a request-path write is redone singly. */
-async function writeHealth(deps: PollDeps, writes: [ServerView, ServerHealth][]): Promise<void> {
-  const changed = writes.filter(([s, h]) => JSON.stringify(s.health) !== JSON.stringify(h));
-  for (let i = 0; i < changed.length; i += 40) {
-    const batch = changed.slice(i, i + 40);
-    const entries = await Promise.all(batch.map(([s]) => deps.kv.get<ServerHealth>(keys.health(s.id))));
-    // only the values this round started from may be replaced: a request-path failure in between wins
-    const applied = batch.filter(([s], j) => JSON.stringify(entries[j].value) === JSON.stringify(s.health));
-    const res = await commitWithRetry(() => {
-      const op = bumpServersVersion(deps.kv.atomic());
-      batch.forEach(([s, h], j) => {
-        if (applied.some(([a]) => a === s)) op.check(entries[j]).set(entries[j].key, h);
-      });
-      return op;
-    });
-    if (!res.ok) {
-      deps.log.debug("health batch lost a race; the next round corrects it");
-      continue;
-    }
-    // Each turn is logged once, by whoever committed it (a request-path failure logs its own).
-    for (const [s, h] of applied) {
-      if (s.health.online && !h.online) deps.log.warn("server offline", { server: s.id, error: h.lastError });
-      if (!s.health.online && h.online) deps.log.info("server online", { server: s.id });
-    }
-  }
-}
-
-async function writeBatched(kv: Deno.Kv, writes: { key: Deno.KvKey; value: unknown }[]): Promise<void> {
-  for (let i = 0; i < writes.length; i += 500) {
-    await commitWithRetry(() => {
-      const op = kv.atomic();
-      for (const w of writes.slice(i, i + 500)) w.value === null ? op.delete(w.key) : op.set(w.key, w.value);
-      return op;
-    });
+/** Health writes of the round; each turn is logged once, by whoever committed it (a request-path failure logs its own). */
+async function writeHealth(deps: PollDeps, writes: HealthWrite[]): Promise<void> {
+  const { applied, lostBatches } = await writeRoundHealth(deps.kv, writes);
+  if (lostBatches > 0) deps.log.debug("health batch lost a race; the next round corrects it");
+  for (const { id, from, to } of applied) {
+    if (from.online && !to.online) deps.log.warn("server offline", { server: id, error: to.lastError });
+    if (!from.online && to.online) deps.log.info("server online", { server: id });
   }
 }
 
@@ -649,12 +635,7 @@ async function repairLoads(
   for (const s of servers) {
     const expected = (byServer.get(s.id) ?? []).reduce((n, m) => n + m.value.loadMilli, 0);
     if (expected === s.loadMilli) continue;
-    const res = await commitWithRetry(() =>
-      deps.kv.atomic()
-        .check({ key: keys.load(s.id), versionstamp: s.loadVersionstamp })
-        .set(keys.load(s.id), loadValue(expected))
-    );
-    if (res.ok) {
+    if (await repairLoad(deps.kv, s.id, s.loadVersionstamp, expected)) {
       repaired++;
       deps.log.warn("load sum repaired", { server: s.id, was: s.loadMilli / 1000, now: expected / 1000 });
     }

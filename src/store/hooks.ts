@@ -78,3 +78,8 @@ export async function removeHook(kv: Deno.Kv, hookID: string): Promise<HookRecor
   const res = await commitWithRetry(() => kv.atomic().check(entry).delete(entry.key));
   return res.ok ? entry.value : null;
 }
+
+/** A hook created through bbblb, or `null`. */
+export async function getHook(kv: Deno.Kv, hookID: string): Promise<HookRecord | null> {
+  return (await kv.get<HookRecord>(keys.hook(hookID))).value;
+}

@@ -166,3 +166,20 @@ export async function commitWithRetry(
 function isLocked(e: unknown): boolean {
   return e instanceof Error && /database is locked|database is busy/i.test(e.message);
 }
+
+/**
+ * Write many entries, 500 per atomic operation (Deno KV's limit is 1000 mutations): `null` deletes. Not one
+ * transaction: for derived data that the next poll round rewrites anyway (live counts, participant sums).
+ */
+export async function writeBatched(
+  kv: Deno.Kv,
+  writes: { key: Deno.KvKey; value: unknown }[],
+): Promise<void> {
+  for (let i = 0; i < writes.length; i += 500) {
+    await commitWithRetry(() => {
+      const op = kv.atomic();
+      for (const w of writes.slice(i, i + 500)) w.value === null ? op.delete(w.key) : op.set(w.key, w.value);
+      return op;
+    });
+  }
+}

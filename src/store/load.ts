@@ -10,6 +10,7 @@
  * @module
  */
 import { keys } from "./keys.ts";
+import { commitWithRetry } from "./kv.ts";
 
 const MOD = 1n << 64n;
 
@@ -27,4 +28,22 @@ export function loadValue(milli: number): Deno.KvU64 {
 export function addLoad(op: Deno.AtomicOperation, serverId: number, milli: number): Deno.AtomicOperation {
   const delta = BigInt(milli);
   return op.sum(keys.load(serverId), delta >= 0n ? delta : MOD + delta);
+}
+
+/**
+ * Set a server's load sum to `milli` if it is unchanged since it was read (`versionstamp`, `null` when it had
+ * none): any claim, removal or move in between changes it, and then nothing is written.
+ *
+ * @returns whether the sum was set
+ */
+export async function repairLoad(
+  kv: Deno.Kv,
+  serverId: number,
+  versionstamp: string | null,
+  milli: number,
+): Promise<boolean> {
+  const res = await commitWithRetry(() =>
+    kv.atomic().check({ key: keys.load(serverId), versionstamp }).set(keys.load(serverId), loadValue(milli))
+  );
+  return res.ok;
 }

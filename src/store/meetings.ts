@@ -9,7 +9,7 @@
  * @module
  */
 import type { Params } from "../bbb/query.ts";
-import { commitWithRetry } from "./kv.ts";
+import { commitWithRetry, writeBatched } from "./kv.ts";
 import { keys } from "./keys.ts";
 import { addLoad } from "./load.ts";
 
@@ -766,4 +766,40 @@ export async function findHistoryByInternalId(
     }
   }
   return null;
+}
+
+/** A row of the meetings' history (every instance bbblb created or adopted), or `null`. */
+export async function getHistory(kv: Deno.Kv, historyId: string): Promise<HistoryRecord | null> {
+  return (await kv.get<HistoryRecord>(keys.history(historyId))).value;
+}
+
+/** The meetings placed on a server, as `[tenant, meetingID]`, from the by-server index. */
+export async function meetingsOnServer(kv: Deno.Kv, serverId: number): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  for await (const e of kv.list({ prefix: keys.meetingsByServer(serverId) })) {
+    const [, , tenant, meetingID] = e.key as [string, number, string, string];
+    out.push([tenant, meetingID]);
+  }
+  return out;
+}
+
+/** Whether a tenant has any meeting record (running, claimed or in doubt). */
+export async function hasMeetings(kv: Deno.Kv, tenant: string): Promise<boolean> {
+  for await (const _ of kv.list({ prefix: keys.meetings(tenant) }, { limit: 1 })) return true;
+  return false;
+}
+
+/**
+ * Save what a poll round found about running meetings (`live` values by `[tenant, meetingID]`) and delete the
+ * live records of meetings that are gone (`stale`, as read).
+ */
+export async function writeLive(
+  kv: Deno.Kv,
+  live: [tenant: string, meetingID: string, value: MeetingLive][],
+  stale: Deno.KvEntry<MeetingLive>[],
+): Promise<void> {
+  await writeBatched(kv, [
+    ...live.map(([tenant, meetingID, value]) => ({ key: keys.meetingLive(tenant, meetingID), value })),
+    ...stale.map((e) => ({ key: e.key, value: null })),
+  ]);
 }

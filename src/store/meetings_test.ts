@@ -3,12 +3,19 @@ import { keys } from "./keys.ts";
 import { loadOf as loadValueOf } from "./load.ts";
 import {
   claimMeeting,
+  getHistory,
   getMeeting,
+  hasMeetings,
+  listAllLive,
   loadCreateParams,
   markRunning,
+  type MeetingLive,
   type MeetingRecord,
+  meetingRef,
+  meetingsOnServer,
   newHistoryId,
   removeMeeting,
+  writeLive,
 } from "./meetings.ts";
 import { addServer, listServers, removeServer, type ServerRecord } from "./servers.ts";
 
@@ -191,4 +198,57 @@ Deno.test("saving shorter create parameters for an instance drops the older, lon
   const running = await markRunning(kv, c!, details, [["welcome", "x".repeat(150_000)]]);
   await markRunning(kv, running!, { ...details, createTime: "2" }, [["welcome", "short"]]);
   assert.deepEqual(await loadCreateParams(kv, c!.value.historyId), [["welcome", "short"]]);
+});
+
+Deno.test("meetingsOnServer lists the meetings placed on a server, and hasMeetings says whether a tenant has one", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await addServer(kv, server(1));
+    await addServer(kv, server(2));
+    await claim(kv, "a", 1);
+    await claim(kv, "b", 2);
+    assert.deepEqual(await meetingsOnServer(kv, 1), [["", "a"]]);
+    assert.equal(await hasMeetings(kv, ""), true);
+    assert.equal(await hasMeetings(kv, "other"), false);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("writeLive saves a round's live records and deletes those of meetings that are gone", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const live = (historyId: string): MeetingLive => ({
+      historyId,
+      participants: 2,
+      listeners: 0,
+      voiceParticipants: 0,
+      videos: 0,
+      moderators: 1,
+      missed: 0,
+    });
+    await writeLive(kv, [["", "a", live("h1")], ["", "b", live("h2")]], []);
+    const all = await listAllLive(kv);
+    assert.equal(all.size, 2);
+    await writeLive(kv, [["", "a", { ...live("h1"), participants: 5 }]], [all.get(meetingRef("", "b"))!]);
+    const after = await listAllLive(kv);
+    assert.deepEqual([...after.keys()], [meetingRef("", "a")]);
+    assert.equal(after.get(meetingRef("", "a"))!.value.participants, 5);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("getHistory finds an instance by its historyId, and null for an unknown one", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await addServer(kv, server(1));
+    const claimed = await claim(kv, "a", 1);
+    assert.ok(claimed);
+    const record = (await getMeeting(kv, "", "a")).value!;
+    assert.equal((await getHistory(kv, record.historyId))?.meetingID, "a");
+    assert.equal(await getHistory(kv, "nope"), null);
+  } finally {
+    kv.close();
+  }
 });

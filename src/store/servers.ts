@@ -441,3 +441,60 @@ export async function listRemovedServers(kv: Deno.Kv, since: number): Promise<Re
     b.removedAt - a.removedAt
   );
 }
+
+/** Disable a server that is still cordoned (Scalelite's drain, once it is empty). @returns whether it did */
+export async function disableCordoned(kv: Deno.Kv, id: number): Promise<boolean> {
+  const entry = await kv.get<ServerRecord>(keys.server(id));
+  if (entry.value?.state !== "cordoned") return false;
+  const res = await commitWithRetry(() =>
+    bumpServersVersion(kv.atomic().check(entry).set(entry.key, { ...entry.value!, state: "disabled" }))
+  );
+  return res.ok;
+}
+
+/** Save a server's stats from a poll round; nothing is written (and no cache invalidated) when they are the same. */
+export async function writeServerStats(kv: Deno.Kv, id: number, stats: ServerStats): Promise<void> {
+  const key = keys.serverStats(id);
+  const old = (await kv.get<ServerStats>(key)).value;
+  const same = old !== null && old.participants === stats.participants && old.videos === stats.videos &&
+    old.extraMilli === stats.extraMilli;
+  if (!same) await commitWithRetry(() => bumpServersVersion(kv.atomic().set(key, stats)));
+}
+
+/** A health change a poll round wants to write: from what the round read to what it found. */
+export interface HealthWrite {
+  id: number;
+  from: ServerHealth;
+  to: ServerHealth;
+}
+
+/**
+ * Write a round's health changes, 40 servers per atomic operation. Only a value still equal to what the round
+ * read is replaced (a request-path failure written in between wins); a batch that lost a race is skipped (the
+ * next round corrects it).
+ *
+ * @returns the changes written (for logging each turn once) and how many batches lost a race
+ */
+export async function writeRoundHealth(
+  kv: Deno.Kv,
+  writes: HealthWrite[],
+): Promise<{ applied: HealthWrite[]; lostBatches: number }> {
+  const applied: HealthWrite[] = [];
+  let lostBatches = 0;
+  const changed = writes.filter((w) => JSON.stringify(w.from) !== JSON.stringify(w.to));
+  for (let i = 0; i < changed.length; i += 40) {
+    const batch = changed.slice(i, i + 40);
+    const entries = await Promise.all(batch.map((w) => kv.get<ServerHealth>(keys.health(w.id))));
+    const unchanged = batch.filter((w, j) => JSON.stringify(entries[j].value) === JSON.stringify(w.from));
+    const res = await commitWithRetry(() => {
+      const op = bumpServersVersion(kv.atomic());
+      batch.forEach((w, j) => {
+        if (unchanged.includes(w)) op.check(entries[j]).set(entries[j].key, w.to);
+      });
+      return op;
+    });
+    if (res.ok) applied.push(...unchanged);
+    else lostBatches++;
+  }
+  return { applied, lostBatches };
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import { DEFAULT_TENANT, keys } from "./keys.ts";
-import { commitWithRetry } from "./kv.ts";
+import { commitWithRetry, writeBatched } from "./kv.ts";
 
 /** One create or join parameter rule (Scalelite's `DEFAULT_`/`OVERRIDE_` parameters). */
 export interface ParamRule {
@@ -132,4 +132,14 @@ export async function countTenantMeetings(kv: Deno.Kv, tenant: string): Promise<
 /** The store slot of a tenant name: `default` is {@linkcode DEFAULT_TENANT}. */
 export function tenantSlot(name: string): string {
   return name === DEFAULT_TENANT_NAME ? DEFAULT_TENANT : name;
+}
+
+/** Participants in a tenant's meetings at the last poll round (0 when unknown). */
+export async function tenantParticipants(kv: Deno.Kv, tenant: string): Promise<number> {
+  return (await kv.get<number>(keys.tenantParticipants(tenant))).value ?? 0;
+}
+
+/** Save each tenant's participants from a poll round (one read per join that checks a participant limit). */
+export async function writeTenantParticipants(kv: Deno.Kv, counts: Map<string, number>): Promise<void> {
+  await writeBatched(kv, [...counts].map(([t, n]) => ({ key: keys.tenantParticipants(t), value: n })));
 }

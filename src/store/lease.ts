@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { keys } from "../store/keys.ts";
-import { commitWithRetry } from "../store/kv.ts";
+import { keys } from "./keys.ts";
+import { commitWithRetry } from "./kv.ts";
 
 /** The lease record. */
 export interface Lease {
