@@ -16,7 +16,8 @@ const TICK_MS = 50;
 /** The requests still running whose deadline falls in one tick, and the one timer that fails them. */
 interface Tick {
   timer: ReturnType<typeof setTimeout>;
-  waiting: Set<(e: BbbError) => void>;
+  /** Each still running request's way to fail with its own deadline's error. */
+  waiting: Set<() => void>;
 }
 
 const ticks = new Map<number, Tick>();
@@ -33,18 +34,19 @@ export function withinDeadline<T>(ms: number, work: () => Promise<T>): Promise<T
     const tickAt = Math.ceil((Date.now() + ms) / TICK_MS);
     let tick = ticks.get(tickAt);
     if (!tick) {
-      const waiting = new Set<(e: BbbError) => void>();
+      const waiting = new Set<() => void>();
       const timer = setTimeout(() => {
         ticks.delete(tickAt);
-        for (const fail of waiting) fail(deadlineError(ms));
+        for (const fail of waiting) fail();
       }, tickAt * TICK_MS - Date.now());
       tick = { timer, waiting };
       ticks.set(tickAt, tick);
     }
     const { waiting, timer } = tick;
-    waiting.add(reject);
+    const fail = () => reject(deadlineError(ms));
+    waiting.add(fail);
     const done = () => {
-      waiting.delete(reject);
+      waiting.delete(fail);
       if (waiting.size === 0 && ticks.get(tickAt)?.timer === timer) {
         clearTimeout(timer);
         ticks.delete(tickAt);
