@@ -8,19 +8,63 @@ import { BbbError } from "../../bbb/errors.ts";
 import type { AppEnv } from "./env.ts";
 
 /**
- * Deadlines share one timer per tick of this many ms: a request that finishes in time (nearly all) costs no timer
- * of its own; a deadline fires at most this much late.
+ * Deadlines share one timer per tick of this many ms, and a request gets a place in a tick only if it is still
+ * running after the turn of the event loop it started in (a join answered from memory never is): most requests
+ * cost no timer of their own. A deadline fires at most this much late.
  */
 const TICK_MS = 50;
 
-/** The requests still running whose deadline falls in one tick, and the one timer that fails them. */
+/** A request still running: when its deadline falls (ms since the epoch), and how it fails then. */
+interface Waiter {
+  at: number;
+  fail: () => void;
+  /** Its tick, once it has one. */
+  tick?: Tick;
+}
+
+/** The requests whose deadline falls in one tick, and the one timer that fails them. */
 interface Tick {
+  at: number;
   timer: ReturnType<typeof setTimeout>;
-  /** Each still running request's way to fail with its own deadline's error. */
-  waiting: Set<() => void>;
+  waiting: Set<Waiter>;
 }
 
 const ticks = new Map<number, Tick>();
+/** Requests started in this turn of the event loop, placed in their ticks at its end if still running. */
+let unplaced = new Set<Waiter>();
+let placing: ReturnType<typeof setTimeout> | null = null;
+
+function placeAll(): void {
+  placing = null;
+  const batch = unplaced;
+  unplaced = new Set();
+  for (const waiter of batch) {
+    const at = Math.ceil(waiter.at / TICK_MS);
+    let tick = ticks.get(at);
+    if (!tick) {
+      const waiting = new Set<Waiter>();
+      const timer = setTimeout(() => {
+        ticks.delete(at);
+        for (const w of waiting) w.fail();
+      }, Math.max(0, at * TICK_MS - Date.now()));
+      tick = { at, timer, waiting };
+      ticks.set(at, tick);
+    }
+    tick.waiting.add(waiter);
+    waiter.tick = tick;
+  }
+}
+
+function settle(waiter: Waiter): void {
+  unplaced.delete(waiter);
+  const tick = waiter.tick;
+  if (!tick) return;
+  tick.waiting.delete(waiter);
+  if (tick.waiting.size === 0 && ticks.get(tick.at) === tick) {
+    clearTimeout(tick.timer);
+    ticks.delete(tick.at);
+  }
+}
 
 /**
  * Run `work`, but fail with `serverUnavailable` once `ms` have passed (at most {@linkcode TICK_MS} later). The
@@ -31,34 +75,16 @@ const ticks = new Map<number, Tick>();
  */
 export function withinDeadline<T>(ms: number, work: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const tickAt = Math.ceil((Date.now() + ms) / TICK_MS);
-    let tick = ticks.get(tickAt);
-    if (!tick) {
-      const waiting = new Set<() => void>();
-      const timer = setTimeout(() => {
-        ticks.delete(tickAt);
-        for (const fail of waiting) fail();
-      }, tickAt * TICK_MS - Date.now());
-      tick = { timer, waiting };
-      ticks.set(tickAt, tick);
-    }
-    const { waiting, timer } = tick;
-    const fail = () => reject(deadlineError(ms));
-    waiting.add(fail);
-    const done = () => {
-      waiting.delete(fail);
-      if (waiting.size === 0 && ticks.get(tickAt)?.timer === timer) {
-        clearTimeout(timer);
-        ticks.delete(tickAt);
-      }
-    };
+    const waiter: Waiter = { at: Date.now() + ms, fail: () => reject(deadlineError(ms)) };
+    unplaced.add(waiter);
+    placing ??= setTimeout(placeAll, 0);
     work().then(
       (value) => {
-        done();
+        settle(waiter);
         resolve(value);
       },
       (error) => {
-        done();
+        settle(waiter);
         reject(error);
       },
     );
