@@ -75,7 +75,7 @@ Deno.test(
         assert.ok(widths.some((w) => w > 0 && w < full), `no partial bar: ${widths} of ${full}`);
 
         const shot = `${shots}/status.png`;
-        await page.screenshot({ path: shot, fullPage: true });
+        await page.screenshot({ path: shot, fullPage: true, timeout: 90_000 }); // slow on a loaded machine
         assert.ok((await Deno.stat(shot)).size > 1000);
         console.log(`status page screenshot: ${shot}`);
 

@@ -13,6 +13,19 @@ import { assertLoadsExact, setup, sign, tag } from "../../tests/harness.ts";
 import { addTenant, emptyTenant, tenantSlot } from "../store/tenants.ts";
 import { backendMeetingID } from "../cluster/tenancy.ts";
 
+/** A poll round in which a claim older than 30 s is settled by what its server lists. */
+function claimRound(kv: Deno.Kv, missedRounds?: number) {
+  return pollRound({
+    kv,
+    backendTimeoutMs: 1000,
+    failThreshold: 2,
+    recoverThreshold: 2,
+    staleClaimMs: 30_000,
+    missedRounds,
+    log: silentLogger,
+  });
+}
+
 Deno.test("poll rounds track an abandoned claim its server runs, release one it misses twice, and leave fresh ones", async () => {
   await using h = await setup({ servers: 1 });
   const now = Date.now();
@@ -32,15 +45,7 @@ Deno.test("poll rounds track an abandoned claim its server runs, release one it 
   h.fakes[0].addMeeting("reached-bbb"); // the create got there before the process died
   await claim("never-sent", 60_000);
   await claim("in-flight", 1_000);
-  const round = () =>
-    pollRound({
-      kv: h.kv,
-      backendTimeoutMs: 1000,
-      failThreshold: 2,
-      recoverThreshold: 2,
-      staleClaimMs: 30_000,
-      log: silentLogger,
-    });
+  const round = () => claimRound(h.kv);
   const report = await round();
   assert.equal(report.claimsSettled, 1, "the listed claim is tracked at once");
   assert.equal(
@@ -120,14 +125,7 @@ Deno.test("an abandoned claim of a tenant's meeting is found under the ID its se
   // The create reached BBB before the process died: the server runs it under the scoped ID.
   h.fakes[0].addMeeting(backendMeetingID(tenant, "lecture"));
   const before = (await getMeeting(h.kv, tenant, "lecture")).value!;
-  const report = await pollRound({
-    kv: h.kv,
-    backendTimeoutMs: 1000,
-    failThreshold: 2,
-    recoverThreshold: 2,
-    staleClaimMs: 30_000,
-    log: silentLogger,
-  });
+  const report = await claimRound(h.kv);
   assert.equal(report.claimsSettled, 1);
   assert.equal(report.adopted, 0, "not released and adopted again as a new instance");
   const after = (await getMeeting(h.kv, tenant, "lecture")).value!;
@@ -204,17 +202,7 @@ Deno.test("a released claim's meeting that another server runs is adopted in the
   });
   assert.ok(claimed);
   h.fakes[0].addMeeting("elsewhere");
-  const round = () =>
-    pollRound({
-      kv: h.kv,
-      backendTimeoutMs: 1000,
-      failThreshold: 2,
-      recoverThreshold: 2,
-      staleClaimMs: 30_000,
-      missedRounds: 1,
-      log: silentLogger,
-    });
-  const report = await round();
+  const report = await claimRound(h.kv, 1);
   assert.equal(report.claimsSettled, 1, "server 2 does not run it: the claim is released");
   assert.equal(report.adopted, 1, "and the copy server 1 runs is adopted in that round");
   const record = (await getMeeting(h.kv, "", "elsewhere")).value!;
