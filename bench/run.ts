@@ -380,12 +380,14 @@ async function createBench() {
       measured: `${ms(b.p50 / 1000)} − ${ms(f.p50 / 1000)} = ${ms(added)}`,
       goal: "≤ 1 ms",
       met: added <= 1,
-      note: `the store: one commit (the claim, with the create parameters) is on a create's path, and one ` +
-        `commit on this disk takes ${
+      note: `the store, one step after another: a create reads the meeting, the marks of where it was last ` +
+        "seen and the voiceBridges held (a store read each, a hop to the store's thread), commits the claim with " +
+        `its parameters (one commit on its path; ${
           ms(commit.p50)
-        } (p50, measured in this run; 0.5 ms on 2026-11-29). BBB's ` +
-        "answer is recorded just after the response, but SQLite takes one writer at a time, so a client's next " +
-        "create waits for the previous one's recording. Next step: group-commit the recording with the next claim",
+        } p50 on this disk in this run, far more when ` +
+        "other processes write), calls BBB, and records BBB's answer just after the response; SQLite takes one " +
+        "writer at a time, so a client's next create waits for that recording. Next step: one read for the three " +
+        "lookups, and the recording group-committed with the next claim",
     });
 
     log("(b) create: sustained, 16 connections, 10 s");
