@@ -156,14 +156,7 @@ Deno.test("a claim keeps the create parameters in its own commit: one settled af
   assert.deepEqual(await loadCreateParams(h.kv, claim.value.historyId), params);
   // The process died after BBB created the meeting and before it recorded the answer.
   h.fakes[0].addMeeting("kept");
-  const report = await pollRound({
-    kv: h.kv,
-    backendTimeoutMs: 1000,
-    failThreshold: 2,
-    recoverThreshold: 2,
-    staleClaimMs: 30_000,
-    log: silentLogger,
-  });
+  const report = await claimRound(h.kv);
   assert.equal(report.claimsSettled, 1);
   const m = (await getMeeting(h.kv, "", "kept")).value!;
   assert.equal(m.status, "running");
