@@ -938,8 +938,8 @@ const doc = [
       "",
       "With connections (section a): a join's cost is CPU on bbblb's one JavaScript thread, so throughput stays",
       "flat from 10 to 48 connections and latency grows with the queue (p50 at 1, 10 and 48 connections in the",
-      "Details). A create's cost is dominated by its store commit (one fsync), which does not overlap between",
-      "creates; a getMeetings costs the fan-out timeout at most, whatever the number of servers.",
+      "Details). A create's cost is its store reads and its one commit, one after another, plus BBB's own",
+      "time; a getMeetings costs the fan-out timeout at most, whatever the number of servers.",
     ]
     : []),
   ...(failures.length > 0
