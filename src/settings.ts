@@ -233,6 +233,17 @@ export const SETTINGS = [
     show: String,
   }),
   row({
+    key: "overdueGraceMinutes",
+    flag: "--overdue-grace-minutes",
+    arg: "<minutes>",
+    env: "BBBLB_OVERDUE_GRACE_MINUTES",
+    default: "10",
+    unit: "minutes",
+    help: "minutes a meeting may run past its duration before the poller ends it",
+    parse: integer(0, 1440),
+    show: String,
+  }),
+  row({
     key: "logLevel",
     flag: "--log-level",
     arg: "<level>",

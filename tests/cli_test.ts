@@ -514,3 +514,37 @@ Deno.test("add-server and set-server --hooks-checksum choose what webhook calls 
     assertOneLineError(await runBbblb(["set-server", "1", "--hooks-checksum", "md5", "--kv", kv]), /md5/);
   });
 });
+
+Deno.test("add-server and set-server --bbb-version give a server's BBB version, shown in list-servers", async () => {
+  await withKv(async (kv) => {
+    const url = "http://127.0.0.1:9/bigbluebutton/";
+    const added = await runBbblb([
+      "add-server",
+      "1",
+      url,
+      SECRET,
+      "--no-check",
+      "--bbb-version",
+      "3.0",
+      "--kv",
+      kv,
+    ]);
+    assertOk(added);
+    assert.match(added.stdout, /BBB 3\.0/);
+    const row = async () => {
+      const r = JSON.parse((await runBbblb(["list-servers", "--json", "--kv", kv])).stdout)[0];
+      return [r.bbbVersion, r.versionSource];
+    };
+    assert.deepEqual(await row(), ["3.0", "configured"]);
+    const table = (await runBbblb(["list-servers", "--kv", kv])).stdout;
+    assert.match(table.split("\n")[0], /VERSION/);
+    assert.match(table.split("\n")[1], /\s3\.0\*\s/);
+    assertOk(await runBbblb(["set-server", "1", "--bbb-version", "4.0.0-beta.5", "--kv", kv]));
+    assert.deepEqual(await row(), ["4.0.0-beta.5", "configured"]);
+    assertOk(await runBbblb(["set-server", "1", "--bbb-version", "none", "--kv", kv]));
+    assert.deepEqual(await row(), [null, null]);
+    const bad = await runBbblb(["set-server", "1", "--bbb-version", "latest", "--kv", kv]);
+    assertOneLineError(bad, /--bbb-version: "latest" is not a BBB version/);
+    assert.equal(bad.code, 2);
+  });
+});

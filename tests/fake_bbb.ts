@@ -65,6 +65,10 @@ export interface FakeParticipant {
   hasVideo?: boolean;
   /** `userdata-*` join parameters, without the prefix. */
   customdata?: Record<string, string>;
+  /** Joined with `bot=true` (BBB 3.0, PR #21480). */
+  bot?: boolean;
+  /** The internal user ID (`w_…`) BBB gave the session. */
+  internalUserID?: string;
 }
 
 /** A meeting held by the fake server. Tests may read and mutate it directly. */
@@ -423,6 +427,16 @@ export class FakeBbb {
    * after this many ms. 0: at once.
    */
   createDelayMs = 0;
+  /**
+   * What the API root reveals as `bbbVersion` (`allowRevealOfBBBVersion=true`); empty: hidden, as bbb-web's
+   * default.
+   */
+  bbbVersion = "";
+  /**
+   * Whether attendee lists mark bots with a `<bot>true</bot>` child (how a BBB release that marks them would; the
+   * element name is bbblb's assumption, unverified against BBB). @default false
+   */
+  marksBots = false;
   /** External meetingIDs that `getMeetings` leaves out although they run (a listing that misses a meeting). */
   readonly hidden: Set<string> = new Set();
 
@@ -593,7 +607,7 @@ export class FakeBbb {
   /** Adds a participant to a meeting (as if a user joined directly). Throws for an unknown meeting. */
   addParticipant(
     meetingID: string,
-    p: { fullName?: string; role?: "MODERATOR" | "VIEWER"; video?: boolean } = {},
+    p: { fullName?: string; role?: "MODERATOR" | "VIEWER"; video?: boolean; bot?: boolean } = {},
   ): void {
     const meeting = this.meetings.get(meetingID);
     if (!meeting) throw new Error(`fake BBB: no meeting ${meetingID}`);
@@ -603,6 +617,7 @@ export class FakeBbb {
       fullName: p.fullName ?? `User ${meeting.participants.length + 1}`,
       role: p.role ?? "VIEWER",
       hasVideo: p.video ?? false,
+      ...(p.bot ? { bot: true } : {}),
     });
     if (p.video) meeting.videoCount++;
   }
@@ -720,7 +735,7 @@ export class FakeBbb {
         ["returncode", "SUCCESS"],
         ["version", "2.0"],
         ["apiVersion", "2.0"],
-        ["bbbVersion", ""],
+        ["bbbVersion", this.bbbVersion],
       ]));
     }
     const handler = Object.hasOwn(this.#handlers, call) ? this.#handlers[call] : undefined;
@@ -801,6 +816,7 @@ export class FakeBbb {
     isMeetingRunning: (params) => this.#isMeetingRunning(params),
     getMeetingInfo: (params) => this.#getMeetingInfo(params),
     getMeetings: () => this.#getMeetings(),
+    getSessions: () => this.#getSessions(),
     insertDocument: (params, ctx) => this.#insertDocument(params, ctx),
     sendChatMessage: (params) => this.#sendChatMessage(params),
     getRecordings: (params, ctx) => this.#getRecordings(params, ctx),
@@ -964,7 +980,9 @@ export class FakeBbb {
       fullName,
       role,
       hasVideo: false,
+      internalUserID,
     };
+    if (parseBool(params.get("bot"))) participant.bot = true;
     if (Object.keys(customdata).length > 0) participant.customdata = customdata;
     meeting.participants.push(participant);
 
@@ -1041,6 +1059,37 @@ export class FakeBbb {
       ["returncode", "SUCCESS"],
       ["meetings", meetings.map((m): XmlNode => ["meeting", this.#meetingNodes(m)])],
     ]));
+  }
+
+  /**
+   * getSessions (no parameters): one `<session>` per joined user of a meeting not ended, with the meeting's
+   * *internal* ID, its name and the user's name and role, as the BBB API docs describe it (the element names
+   * beyond those are unverified); none: `noSessions`, shaped like getMeetings' `noMeetings`.
+   */
+  #getSessions(): Response {
+    const sessions: XmlNode[] = [];
+    for (const m of this.meetings.values()) {
+      if (m.ended) continue;
+      for (const p of m.participants) {
+        sessions.push(["session", [
+          ["meetingID", m.internalMeetingID],
+          ["meetingName", m.meetingName],
+          ["userID", p.internalUserID ?? p.userID],
+          ["externUserID", p.userID],
+          ["fullName", p.fullName],
+          ["role", p.role],
+        ]]);
+      }
+    }
+    if (sessions.length === 0) {
+      return xmlResponse(responseXml([
+        ["returncode", "SUCCESS"],
+        ["sessions", []],
+        ["messageKey", "noSessions"],
+        ["message", "no sessions were found on this server"],
+      ]));
+    }
+    return xmlResponse(responseXml([["returncode", "SUCCESS"], ["sessions", sessions]]));
   }
 
   #insertDocument(params: URLSearchParams, ctx: CallContext): Response {
@@ -1393,6 +1442,7 @@ export class FakeBbb {
       if (p.customdata && Object.keys(p.customdata).length > 0) {
         a.push(["customdata", Object.entries(p.customdata).map(([k, v]): XmlNode => [k, v])]);
       }
+      if (this.marksBots) a.push(["bot", p.bot === true]);
       return ["attendee", a];
     });
     nodes.push(

@@ -1628,3 +1628,30 @@ Deno.test("the new calls honour the hang, garbage and http500 modes and keep the
     assert.equal((await api(fake, "hooks/list")).doc.hooks.hook.length, 1);
   });
 });
+
+Deno.test("the version document reveals bbbVersion when the fake is set to", async () => {
+  await withFake(async (fake) => {
+    fake.bbbVersion = "3.0.34";
+    assert.equal((await get(fake.apiUrl)).doc.bbbVersion, "3.0.34");
+  });
+});
+
+Deno.test("getSessions lists each joined user with the internal meetingID, or noSessions", async () => {
+  await withFake(async (fake) => {
+    const empty = await api(fake, "getSessions", "");
+    assert.equal(empty.doc.returncode, "SUCCESS");
+    assert.equal(empty.doc.messageKey, "noSessions");
+    await api(fake, "create", "meetingID=s-1&name=Seminar");
+    await api(fake, "join", "meetingID=s-1&fullName=Ann&role=MODERATOR&redirect=false");
+    await api(fake, "join", "meetingID=s-1&fullName=Bot&role=VIEWER&redirect=false&bot=true");
+    const r = await api(fake, "getSessions", "");
+    const sessions = new XMLParser({ parseTagValue: false, isArray: (n) => n === "session" }).parse(r.text)
+      .response.sessions.session;
+    assert.equal(sessions.length, 2);
+    assert.equal(sessions[0].meetingID, fake.meetings.get("s-1")!.internalMeetingID);
+    assert.equal(sessions[0].meetingName, "Seminar");
+    assert.deepEqual(sessions.map((s: Doc) => s.fullName), ["Ann", "Bot"]);
+    assert.equal(fake.meetings.get("s-1")!.participants[1].bot, true);
+    assert.equal((await get(`${fake.apiUrl}getSessions?checksum=abc`)).doc.messageKey, "checksumError");
+  });
+});

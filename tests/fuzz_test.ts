@@ -47,7 +47,12 @@ const CALLS = [
 ];
 
 /** Calls BBB answers in JSON. */
-const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
+const JSON_CALLS = new Set([
+  "getRecordingTextTracks",
+  "putRecordingTextTrack",
+  "getJoinUrl",
+  "learningDashboard",
+]);
 
 const PARAM_NAMES = [
   "meetingID",

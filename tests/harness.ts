@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { SelfAddress } from "../src/cluster/policy.ts";
 import type { FsapiSettings } from "../src/api/fsapi.ts";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
@@ -12,7 +13,7 @@ import { encodeQuery } from "../src/bbb/query.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
 import { type PollDeps, pollRound, type PollState } from "../src/poller/round.ts";
 import { listAllMeetings } from "../src/store/meetings.ts";
-import { addServer, listServers } from "../src/store/servers.ts";
+import { addServer, listServers, type ServerRecord } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
 import { createsRecorded } from "../src/cluster/create.ts";
@@ -65,6 +66,8 @@ export interface SetupOptions {
   log?: Logger;
   /** Passed to createApp. @default false */
   trustProxy?: boolean;
+  /** Passed to createApp. @default none */
+  selfAddresses?: SelfAddress[];
   /** Answer joins from an in-memory directory, as `serve` does. @default false */
   directory?: boolean;
   /** Passed to createApp. @default 30 000 */
@@ -159,6 +162,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     statusRefreshSeconds: options.statusRefreshSeconds,
     log: options.log,
     trustProxy: options.trustProxy,
+    selfAddresses: options.selfAddresses,
     checksumAlgorithms: options.checksumAlgorithms,
     tenantCacheMs: 0, // tests change tenants between requests
     recordings: custody ? { custody, routedFallback: options.routedFallback ?? true } : undefined,
@@ -206,6 +210,30 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   };
 }
 
+/**
+ * An in-memory store with servers 1..`count` registered (enabled, weight 1, SHA-256, on unused local URLs), for
+ * tests that need servers in the store but no BBB to call.
+ */
+export async function storeWithServers(
+  count: number,
+  change: (id: number) => Partial<ServerRecord> = () => ({}),
+): Promise<Deno.Kv> {
+  const kv = await Deno.openKv(":memory:");
+  for (let id = 1; id <= count; id++) {
+    await addServer(kv, {
+      id,
+      apiUrl: `http://127.0.0.1:${id}/bigbluebutton/api/`,
+      secret: `secret-${id}`,
+      weight: 1,
+      state: "enabled",
+      checksum: "sha256",
+      addedAt: 0,
+      ...change(id),
+    });
+  }
+  return kv;
+}
+
 /** The text of an element in an XML answer (first occurrence), or undefined. */
 export function tag(xml: string, name: string): string | undefined {
   return xml.match(new RegExp(`<${name}>([^<]*)</${name}>`))?.[1];
@@ -224,6 +252,12 @@ export interface PollOptions {
   missedRounds?: number;
   staleClaimMs?: number;
   state?: PollState;
+  /** The round's clock. @default Date.now */
+  now?: () => number;
+  /** @default silent */
+  log?: Logger;
+  /** @default 10 */
+  overdueGraceMinutes?: number;
 }
 
 /** The poller's dependencies on a harness's store. */
@@ -236,7 +270,9 @@ export function pollDeps(h: Harness, options: PollOptions = {}): PollDeps {
     missedRounds: options.missedRounds,
     staleClaimMs: options.staleClaimMs,
     state: options.state,
-    log: silentLogger,
+    now: options.now,
+    overdueGraceMinutes: options.overdueGraceMinutes,
+    log: options.log ?? silentLogger,
     links: { publicUrl: h.ctx.publicUrl, linkKey: h.ctx.linkKey },
   };
 }

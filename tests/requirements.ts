@@ -62,8 +62,13 @@ export function missing(needs: Needs): string | null {
  * A test definition that is ignored, with the reason in its name, when the machine lacks what it needs.
  *
  * @example
- * ```ts ignore
- * Deno.test(needing({ tools: [{ command: "nginx", pkg: "nginx-light" }] }, "nginx -t passes", async () => {}));
+ * ```ts
+ * import { needing } from "./requirements.ts";
+ * // Used as `Deno.test(needing({ tools: [SYSTEMD_ANALYZE] }, "the unit is valid", async () => {…}))`:
+ * const needs = { tools: [{ command: "no-such-tool", pkg: "no-such-pkg" }] };
+ * const test = needing(needs, "it runs", () => {});
+ * const reason = "no-such-tool is missing: apt-get install no-such-pkg";
+ * if (!test.ignore || test.name !== `it runs [ignored: ${reason}]`) throw new Error(test.name);
  * ```
  */
 export function needing(needs: Needs, name: string, fn: () => Promise<void> | void): Deno.TestDefinition {

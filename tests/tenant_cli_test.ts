@@ -94,7 +94,7 @@ Deno.test("tenant add shows a generated secret once; tenant list shows how many 
     assert.doesNotMatch(set.stdout, /med-secret/);
     const list = await runBbblb(["tenant", "list", "--kv", kv]);
     assert.doesNotMatch(list.stdout, new RegExp(`${secret}|med-secret`));
-    assert.match(list.stdout, /^med\s+med\.example\.org\s+2\s+lecture\s+1\s+10\s+-\s+0$/m);
+    assert.match(list.stdout, /^med\s+med\.example\.org\s+2\s+lecture\s+1\s+10\s+-\s+0\s+-$/m);
     const rows = JSON.parse((await runBbblb(["tenant", "list", "--json", "--kv", kv])).stdout);
     assert.deepEqual(rows.map((r: { name: string }) => r.name), ["default", "law", "med"]);
     assert.equal(rows[2].secrets, 2);
@@ -182,5 +182,71 @@ Deno.test("a tenant added while serve runs can create within two seconds; remove
     } finally {
       await fake.close();
     }
+  });
+});
+
+Deno.test("tenant set --block, --url-host and --callback-host set a policy that tenant list shows", async () => {
+  await withKv(async (kv) => {
+    assert.equal(
+      (await runBbblb(["tenant", "add", "law", "--secret", "law-secret-0123456789", "--kv", kv])).code,
+      0,
+    );
+    const set = await runBbblb([
+      "tenant",
+      "set",
+      "law",
+      "--block",
+      "pluginManifests",
+      "--block",
+      "meta_x",
+      "--url-host",
+      "*.law.example.org",
+      "--callback-host",
+      "moodle.law.example.org",
+      "--kv",
+      kv,
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /blocked pluginManifests, meta_x/);
+    const policy = async () =>
+      JSON.parse((await runBbblb(["tenant", "list", "--json", "--kv", kv])).stdout)
+        .find((t: { name: string }) => t.name === "law").policy;
+    assert.deepEqual(await policy(), {
+      blocked: ["pluginManifests", "meta_x"],
+      urlHosts: ["*.law.example.org"],
+      callbackHosts: ["moodle.law.example.org"],
+    });
+    assert.match(
+      (await runBbblb(["tenant", "list", "--kv", kv])).stdout,
+      /blocked pluginManifests,meta_x; urls/,
+    );
+    const back = await runBbblb([
+      "tenant",
+      "set",
+      "law",
+      "--unblock",
+      "meta_x",
+      "--any-url-host",
+      "--kv",
+      kv,
+    ]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await policy(), {
+      blocked: ["pluginManifests"],
+      urlHosts: null,
+      callbackHosts: ["moodle.law.example.org"],
+    });
+    // the default tenant's policy is the global one
+    assert.equal((await runBbblb(["tenant", "set", "default", "--block", "bot", "--kv", kv])).code, 0);
+    assertOneLineError(
+      await runBbblb(["tenant", "set", "law", "--url-host", "https://x.org/", "--kv", kv]),
+      2,
+      /--url-host: "https:\/\/x\.org\/" is not a host/,
+    );
+    assertOneLineError(
+      await runBbblb(["tenant", "set", "law", "--url-host", "a.org", "--any-url-host", "--kv", kv]),
+      2,
+      /exclude each other/,
+    );
   });
 });

@@ -18,6 +18,8 @@ import { getStatistics } from "./statistics.ts";
 import { getMeetings } from "./get_meetings.ts";
 import { create, end, getMeetingInfo, inMeetingCall, isMeetingRunning, join } from "./meetings.ts";
 import { createHook, destroyHook, listHooksCall } from "./hooks.ts";
+import { getSessions } from "./get_sessions.ts";
+import type { SelfAddress } from "../cluster/policy.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { centralRecordingCall, centralTextTrackCall, getRecordingsCentral } from "./central_recordings.ts";
 import { UPLOAD_PATH, uploadRecording, uploadStatus } from "./recording_upload.ts";
@@ -98,6 +100,11 @@ export interface AppDeps {
   statusRefreshSeconds?: number;
   /** Whether `X-Forwarded-Host` names the host a request was made to (tenants by host). @default false */
   trustProxy?: boolean;
+  /**
+   * bbblb's own addresses (listen address, public URL, KV Connect host), which callback URLs may not name unless
+   * an allow-list does (`cluster/policy.ts`). @default none
+   */
+  selfAddresses?: readonly SelfAddress[];
   /** How long the tenant list read from the store is reused, in ms. @default 1000 */
   tenantCacheMs?: number;
   /**
@@ -132,6 +139,7 @@ const CALLS: Record<string, CallHandler> = {
   getMeetingInfo,
   isMeetingRunning,
   getMeetings: (ctx, req) => getMeetings(ctx, req.tenant),
+  getSessions: (ctx, req) => getSessions(ctx, req.tenant),
   move,
   getStatistics: (ctx, req) => getStatistics(ctx, req.tenant),
   getRecordings,
@@ -159,8 +167,16 @@ const CENTRAL_CALLS: Record<string, CallHandler> = {
   putRecordingTextTrack: centralTextTrackCall("putRecordingTextTrack"),
 };
 
-/** Calls BBB answers in JSON: their failures are JSON too. */
-const JSON_CALLS = new Set(["getRecordingTextTracks", "putRecordingTextTrack"]);
+/**
+ * Calls BBB answers in JSON: their failures are JSON too (the session-token calls getJoinUrl and
+ * learningDashboard answer JSON on BBB 3.0+, so their refusal does too).
+ */
+const JSON_CALLS = new Set([
+  "getRecordingTextTracks",
+  "putRecordingTextTrack",
+  "getJoinUrl",
+  "learningDashboard",
+]);
 
 /** Calls bbblb refuses with a reason: they can never work through a load balancer, or BBB removed them. */
 const REFUSED: Record<string, string> = {
@@ -309,7 +325,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     knownCall({ calls, refused: REFUSED }),
     deadline({ ms: requestTimeoutMs, slowMs: slowCallTimeoutMs, slowCalls: SLOW_CALLS }),
     verifiedRequest({ ctx, trustProxy: deps.trustProxy ?? false, maxBodyBytes, checksumAlgorithms }),
-    tenantScope(ctx),
+    tenantScope(ctx, deps.selfAddresses),
     runCall(ctx),
   );
 

@@ -5,10 +5,10 @@
  * @module
  */
 import { BackendError } from "../bbb/client.ts";
-import { meetingNodes, type OrderedNode, renderMeetings } from "../bbb/xml.ts";
+import { meetingNodes, renderMeetings } from "../bbb/xml.ts";
 import { listServers } from "../store/servers.ts";
 import { callServer, fanoutTimeoutOf, serverUnavailable } from "../cluster/context.ts";
-import { fanOut } from "../cluster/fan_out.ts";
+import { fanOut, type MeetingLists } from "../cluster/fan_out.ts";
 import type { ApiContext } from "./context.ts";
 import { xml } from "./responses.ts";
 import { ownNodes } from "./tenants.ts";
@@ -29,44 +29,9 @@ const FAN_OUT = 100;
  */
 export async function getMeetings(ctx: ApiContext, tenant: string): Promise<Response> {
   const names = (await ctx.tenants.snapshot()).names;
-  const servers = await listServers(ctx.kv);
-  const asked = servers.filter((s) => s.online);
-  ctx.meetingLists?.keepOnly(new Set(servers.map((s) => s.id)));
-  if (servers.length > 0 && asked.length === 0) {
-    throw serverUnavailable("No BBB server can be reached right now.");
-  }
-  const results = await fanOut(
-    asked,
-    { limit: FAN_OUT, timeoutMs: fanoutTimeoutOf(ctx) },
-    (s) => callServer(ctx, s, "getMeetings", ""),
+  const nodes = (await askEveryServer(ctx, "getMeetings", ctx.meetingLists)).flatMap((text) =>
+    ownNodes(meetingNodes(text), tenant, names)
   );
-  const nodes: OrderedNode[] = [];
-  let answered = 0;
-  results.forEach((r, i) => {
-    const server = asked[i].id;
-    let text: string;
-    if (r.status === "late") {
-      const last = ctx.meetingLists?.get(server);
-      ctx.log.warn("getMeetings: server late, listed as before", {
-        server,
-        listedAgoMs: last ? Date.now() - last.at : undefined,
-      });
-      if (!last) return;
-      text = last.text;
-    } else if (r.status === "rejected") {
-      if (!(r.reason instanceof BackendError)) throw r.reason;
-      return;
-    } else if (r.value.response.returncode !== "SUCCESS") {
-      ctx.log.warn("getMeetings refused by server", { server, messageKey: r.value.response.messageKey });
-      return;
-    } else {
-      text = r.value.text;
-      ctx.meetingLists?.remember(server, text);
-    }
-    answered++;
-    nodes.push(...ownNodes(meetingNodes(text), tenant, names));
-  });
-  if (asked.length > 0 && answered === 0) throw serverUnavailable("No BBB server answered getMeetings.");
   if (nodes.length === 0) {
     return xml(
       "<response><returncode>SUCCESS</returncode><meetings/><messageKey>noMeetings</messageKey>" +
@@ -74,4 +39,56 @@ export async function getMeetings(ctx: ApiContext, tenant: string): Promise<Resp
     );
   }
   return xml(renderMeetings(nodes));
+}
+
+/**
+ * Call a listing call without parameters (`getMeetings`, `getSessions`) on every server not known to be offline
+ * (disabled ones too: their meetings still run), in parallel, all within the fan-out timeout.
+ *
+ * @param lastLists each server's last answer to this call, which stands in for a server that has not answered in
+ *   time (and is updated with every answer); without it, a late server is left out
+ * @returns the SUCCESS answers' texts; a failing or refusing server is left out (and logged)
+ * @throws {BbbError} `serverUnavailable` when servers exist and none is online, or no server asked has a part
+ */
+export async function askEveryServer(
+  ctx: ApiContext,
+  call: string,
+  lastLists?: MeetingLists,
+): Promise<string[]> {
+  const servers = await listServers(ctx.kv);
+  const asked = servers.filter((s) => s.online);
+  lastLists?.keepOnly(new Set(servers.map((s) => s.id)));
+  if (servers.length > 0 && asked.length === 0) {
+    throw serverUnavailable("No BBB server can be reached right now.");
+  }
+  const results = await fanOut(
+    asked,
+    { limit: FAN_OUT, timeoutMs: fanoutTimeoutOf(ctx) },
+    (s) => callServer(ctx, s, call, ""),
+  );
+  const texts: string[] = [];
+  results.forEach((r, i) => {
+    const server = asked[i].id;
+    if (r.status === "late") {
+      const last = lastLists?.get(server);
+      ctx.log.warn(`${call}: server late, ${last ? "listed as before" : "left out"}`, {
+        server,
+        listedAgoMs: last ? Date.now() - last.at : undefined,
+      });
+      if (last) texts.push(last.text);
+      return;
+    }
+    if (r.status === "rejected") {
+      if (!(r.reason instanceof BackendError)) throw r.reason;
+      return;
+    }
+    if (r.value.response.returncode !== "SUCCESS") {
+      ctx.log.warn(`${call} refused by server`, { server, messageKey: r.value.response.messageKey });
+      return;
+    }
+    lastLists?.remember(server, r.value.text);
+    texts.push(r.value.text);
+  });
+  if (asked.length > 0 && texts.length === 0) throw serverUnavailable(`No BBB server answered ${call}.`);
+  return texts;
 }

@@ -37,17 +37,33 @@ export function meetingIdOf(params: Params): string {
 }
 
 /**
+ * The metadata other load balancers and their clients declare a meeting's expected size with; bbblb reads it as
+ * the declared load when `load` is absent (and BBB keeps it as metadata, like any `meta_`).
+ */
+export const SIZE_HINT_PARAM = "meta_bbb-meeting-size-hint";
+
+/** A positive number as `load` takes it (at most {@linkcode MAX_LOAD}), or `NaN`. */
+function loadNumber(raw: string): number {
+  const n = /^\s*\d*\.?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  return n >= 0.001 && n <= MAX_LOAD ? n : NaN;
+}
+
+/**
  * The declared load of a new meeting in milli-units: create's optional `load` parameter (the seed's extension),
- * a positive number, default 1.
+ * a positive number; without it `meta_bbb-meeting-size-hint` when that is such a number (a hint that is not is
+ * ignored, as the clients that send it expect no error); else 1.
  *
- * @throws {BbbError} `validationError` naming the parameter for anything else
+ * @throws {BbbError} `validationError` naming the parameter for a `load` that is not a positive number
  */
 export function loadMilliOf(params: Params): number {
   const raw = get(params, "load");
-  if (raw === undefined) return 1000;
-  const n = /^\s*\d*\.?\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  const milli = Math.round(n * 1000);
-  if (!Number.isFinite(n) || n < 0.001 || n > MAX_LOAD) {
+  if (raw === undefined) {
+    const hint = params.find(([n]) => n.toLowerCase() === SIZE_HINT_PARAM)?.[1];
+    const n = hint === undefined ? NaN : loadNumber(hint);
+    return Number.isFinite(n) ? Math.round(n * 1000) : 1000;
+  }
+  const n = loadNumber(raw);
+  if (!Number.isFinite(n)) {
     throw new BbbError(
       "validationError",
       `Parameter load must be a positive number (at least 0.001, at most ${MAX_LOAD}); got "${
@@ -55,7 +71,7 @@ export function loadMilliOf(params: Params): number {
       }".`,
     );
   }
-  return milli;
+  return Math.round(n * 1000);
 }
 
 /**

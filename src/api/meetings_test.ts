@@ -414,3 +414,77 @@ Deno.test("errorRedirectUrl=logout of an unknown meeting goes to BBBLB_LOGOUT_UR
   assert.equal(to.origin + to.pathname, "https://lb.example.org/bye");
   assert.equal(JSON.parse(to.searchParams.get("errors")!)[0].key, "notFound");
 });
+
+Deno.test("meta_bbb-meeting-size-hint is the declared load when load is absent, and reaches BBB as metadata", async () => {
+  await using h = await setup({ servers: 1 });
+  await h.text("create", { meetingID: "hint", name: "Hint", "meta_bbb-meeting-size-hint": "40" });
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 40_000);
+  assert.equal(h.fakes[0].meetings.get("hint")!.metadata["bbb-meeting-size-hint"], "40");
+  await h.text("create", { meetingID: "both", name: "Both", load: "2", "meta_BBB-meeting-size-hint": "40" });
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 42_000, "load wins over the hint");
+  const odd = await h.text("create", { meetingID: "odd", name: "Odd", "meta_bbb-meeting-size-hint": "big" });
+  assert.equal(tag(odd, "returncode"), "SUCCESS", "a hint that is not a number is ignored, not refused");
+  assert.equal(loadOf(await h.kv.get(keys.load(1))), 43_000);
+});
+
+Deno.test("BBB 3.0 and 4.0 create and join parameters reach the server unchanged", async () => {
+  await using h = await setup({ servers: 1 });
+  const created: Record<string, string> = {
+    meetingID: "v4",
+    name: "New params",
+    pluginManifests: '[{"url":"https://plugins.example.org/%%BBB_MAIN_VERSION%%/manifest.json"}]',
+    pluginManifestsFetchUrl: "https://plugins.example.org/list.json?meeting=%%MEETING_ID%%",
+    clientSettingsOverrideJsonUrl: "https://cfg.example.org/settings.json",
+    sharedNotesEditor: "pad",
+    sharedNotesInitialContentMarkdown: "# Agenda\n- one & two",
+    lockSettingsPresenterPolicy: "freeForAll",
+    meetingLayout: "UNIFIED_LAYOUT",
+    disabledFeatures: "multiFunctionalMode,pinChatMessage,privateChat",
+    requireUserConsentBeforeUnmuting: "true",
+    notifyRecordingAppend: "true",
+    maxPinnedCameras: "3",
+    cameraBridge: "livekit",
+    "meta_plugin_x-setting": "on",
+  };
+  assert.equal(tag(await h.text("create", created), "returncode"), "SUCCESS");
+  const params = h.fakes[0].requests.find((r) => r.call === "create")!.params;
+  for (const [k, v] of Object.entries(created)) assert.equal(params.get(k), v, k);
+  const join: Record<string, string> = {
+    meetingID: "v4",
+    fullName: "Ann Example",
+    role: "VIEWER",
+    bot: "true",
+    firstName: "Ann",
+    lastName: "Example",
+    webcamBackgroundURL: "https://img.example.org/bg.png",
+    auth: "true",
+    existingUserID: "u-17",
+    replaceSessionToken: "abcdefghijklmnop",
+    sessionName: "tablet",
+    enforceLayout: "CAMERAS_ONLY",
+  };
+  const res = await h.call("join", join);
+  assert.equal(res.status, 302);
+  const sent = new URL(res.headers.get("location")!).searchParams;
+  for (const [k, v] of Object.entries(join)) assert.equal(sent.get(k), v, k);
+});
+
+Deno.test("a create's XML body with several modules is forwarded byte for byte with its content type", async () => {
+  await using h = await setup({ servers: 1 });
+  const body = '<?xml version="1.0" encoding="UTF-8"?>\n<modules>\r\n' +
+    '  <module name="presentation"><document url="https://s.example.org/a.pdf" filename="a.pdf" ' +
+    'downloadable="true"/><document name="b.pdf">JVBERi0xLjQK</document></module>\n' +
+    '  <module name="clientSettingsOverride"><![CDATA[{"public":{"app":{"appName":"Ünïcode & <x>"}}}]]></module>\n' +
+    '  <module name="sharedNotesInitialContentMarkdown"><![CDATA[# Notes\n\t* ä]]></module>\n' +
+    '  <module name="sharedNotesInitialContentJson"><![CDATA[{"ops":[]}]]></module>\n</modules>\n';
+  const query = sign("create", "meetingID=xml-mods&name=Modules");
+  const res = await h.app.request(`/bigbluebutton/api/create?${query}`, {
+    method: "POST",
+    headers: { "content-type": "text/xml; charset=UTF-8" },
+    body: new TextEncoder().encode(body),
+  });
+  assert.equal(tag(await res.text(), "returncode"), "SUCCESS");
+  const received = h.fakes[0].requests.find((r) => r.call === "create")!;
+  assert.equal(received.body, body);
+  assert.equal(received.contentType, "text/xml; charset=UTF-8");
+});

@@ -8,7 +8,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RoundReport } from "../poller/round.ts";
 import { listAllMeetings, listSplits } from "../store/meetings.ts";
-import { listServers, SERVER_STATES } from "../store/servers.ts";
+import { listServers, SERVER_STATES, serverVersion } from "../store/servers.ts";
 import { recordingStats } from "../store/recordings.ts";
 import { statfs } from "node:fs/promises";
 
@@ -80,6 +80,11 @@ export function createMetrics(kv: Deno.Kv, options: { recordingsDir?: string | n
     "Load placement uses: the sum of max(declared load, participants + videos) of its meetings",
   );
   const weight = server("bbblb_server_weight", "The server's relative capacity");
+  const version = server(
+    "bbblb_server_bbb_version_info",
+    "1, labelled with the BBB version bbblb goes by (revealed by the server, else --bbb-version; absent: unknown)",
+    ["server", "version"],
+  );
   const failures = server("bbblb_server_poll_failures", "Consecutive failed polls (and request-path calls)");
   const lastGood = server(
     "bbblb_server_last_good_poll_timestamp_seconds",
@@ -156,6 +161,7 @@ export function createMetrics(kv: Deno.Kv, options: { recordingsDir?: string | n
     load,
     effective,
     weight,
+    version,
     failures,
     lastGood,
   ];
@@ -215,6 +221,8 @@ export function createMetrics(kv: Deno.Kv, options: { recordingsDir?: string | n
         load.set(id, s.loadMilli / 1000);
         effective.set(id, (s.loadMilli + s.stats.extraMilli) / 1000);
         weight.set(id, s.weight);
+        const v = serverVersion(s);
+        if (v !== null) version.set({ ...id, version: v }, 1);
         failures.set(id, s.health.failures);
         if (s.health.lastGoodPoll !== null) lastGood.set(id, s.health.lastGoodPoll / 1000);
       }

@@ -205,9 +205,7 @@ Deno.test("session-token calls and calls BBB removed get a clear unsupportedRequ
   await using h = await setup({ servers: 1 });
   for (
     const call of [
-      "getJoinUrl",
       "enter",
-      "learningDashboard",
       "feedback",
       "getDefaultConfigXML",
       "setConfigXML",
@@ -216,6 +214,15 @@ Deno.test("session-token calls and calls BBB removed get a clear unsupportedRequ
     const body = await (await h.app.request(`/bigbluebutton/api/${call}?sessionToken=abc`)).text();
     assert.equal(tag(body, "messageKey"), "unsupportedRequest", call);
     assert.match(tag(body, "message")!, call.endsWith("ConfigXML") ? /removed/ : /server/, call);
+  }
+  // BBB answers these two in JSON (3.0+), so bbblb's refusal is JSON too.
+  for (const call of ["getJoinUrl", "learningDashboard"]) {
+    const res = await h.app.request(`/bigbluebutton/api/${call}?sessionToken=abc`);
+    assert.match(res.headers.get("content-type")!, /json/, call);
+    const { response } = await res.json();
+    assert.equal(response.returncode, "FAILED", call);
+    assert.equal(response.messageKey, "unsupportedRequest", call);
+    assert.match(response.message, /server/, call);
   }
   assert.equal(h.fakes[0].requests.length, 0);
 });

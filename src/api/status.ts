@@ -11,7 +11,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { listAllMeetings, listSplits } from "../store/meetings.ts";
-import { listServers } from "../store/servers.ts";
+import { listServers, serverVersion } from "../store/servers.ts";
 import { bearerOf, plain, tokenMatches } from "./admin.ts";
 
 /** Options of {@linkcode statusPage}. */
@@ -106,6 +106,7 @@ async function render(o: StatusOptions): Promise<string> {
     const url = s.apiUrl.replace(/api\/$/, "");
     return `<tr class="server" data-server="${s.id}">
 <td>${s.id}</td><td class="url">${esc(url)}</td>
+<td class="version">${esc(serverVersion(s) ?? "?")}</td>
 <td class="state state-${s.state}">${s.state}</td>
 <td class="${s.online ? "online" : "offline"}">${s.online ? "online" : "offline"}${
       s.health.lastError
@@ -149,7 +150,7 @@ footer { margin-top: 1rem; font-size: .8rem; color: #6b7280; }
 <h1>bbblb status</h1>
 <p class="summary">${servers.length} server(s), ${online} online · ${meetings.length} meeting(s) · ${participants} participant(s)</p>
 <table>
-<thead><tr><th>ID</th><th>Server</th><th>State</th><th>Health</th><th>Meetings</th><th>Participants</th><th>Load</th></tr></thead>
+<thead><tr><th>ID</th><th>Server</th><th>BBB</th><th>State</th><th>Health</th><th>Meetings</th><th>Participants</th><th>Load</th></tr></thead>
 <tbody>
 ${body || '<tr><td colspan="7">No servers registered.</td></tr>'}
 </tbody>

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { holder, poll, setup } from "../../tests/harness.ts";
-import { markFailure, setServerState } from "../store/servers.ts";
+import { markFailure, setServerState, updateServer } from "../store/servers.ts";
 import { shortError } from "./status.ts";
 import { keys } from "../store/keys.ts";
 
@@ -115,4 +115,16 @@ Deno.test("/status says a server's last error in a few words, the full text in i
     true,
   );
   assert.equal(shortError("x".repeat(200)).length, 80);
+});
+
+Deno.test("/status and /metrics show each server's BBB version, or that it is unknown", async () => {
+  await using h = await setup({ servers: 2 });
+  await updateServer(h.kv, 1, { revealedVersion: "3.0.34" });
+  const html = await (await h.app.request("/status")).text();
+  assert.match(html, /<th>BBB<\/th>/);
+  assert.match(html, /<td class="version">3\.0\.34<\/td>/);
+  assert.match(html, /<td class="version">\?<\/td>/);
+  const metrics = await (await h.app.request("/metrics")).text();
+  assert.match(metrics, /^bbblb_server_bbb_version_info\{server="1",version="3\.0\.34"\} 1$/m);
+  assert.doesNotMatch(metrics, /bbblb_server_bbb_version_info\{server="2"/);
 });

@@ -19,6 +19,9 @@ import {
   tenantOfBackendID,
   unscopeXml,
 } from "../cluster/tenancy.ts";
+import { callbackKindOf } from "../cluster/callbacks.ts";
+import { isBotJoin } from "../cluster/bots.ts";
+import { checkCallbackUrl, checkPolicy, type SelfAddress, type TenantPolicy } from "../cluster/policy.ts";
 import { DEFAULT_TENANT } from "../store/keys.ts";
 import { getMeeting, hasMeetings } from "../store/meetings.ts";
 import {
@@ -149,13 +152,20 @@ function limitExceeded(message: string): BbbError {
 }
 
 /**
- * Make a verified request the tenant's: refuse what a tenant may not do (hooks), check its limits, apply its
+ * Make a verified request the tenant's: refuse what a tenant may not do (hooks) and what the policies forbid
+ * (the default tenant's for everyone, then the tenant's own: see `cluster/policy.ts`), check its limits, apply its
  * create and join rules and default tag, and scope the meetingID of the calls that forward the client's query.
  * `req.params` keep the tenant's own meetingID (the store knows meetings by it).
  *
+ * @param self bbblb's own addresses, which callback URLs may not name unless an allow-list does
  * @throws {BbbError} `unsupportedRequest` (hooks of a tenant), `limitExceeded`, `validationError`
  */
-export async function tenantRequest(kv: Deno.Kv, snapshot: TenantSnapshot, req: ApiRequest): Promise<void> {
+export async function tenantRequest(
+  kv: Deno.Kv,
+  snapshot: TenantSnapshot,
+  req: ApiRequest,
+  self: readonly SelfAddress[] = [],
+): Promise<void> {
   const tenant = req.tenant;
   if (tenant !== DEFAULT_TENANT && req.call.startsWith("hooks/")) {
     throw new BbbError(
@@ -164,6 +174,11 @@ export async function tenantRequest(kv: Deno.Kv, snapshot: TenantSnapshot, req: 
     );
   }
   const record = recordOf(snapshot, tenant);
+  enforcePolicy(
+    req,
+    [snapshot.defaults?.policy, tenant === DEFAULT_TENANT ? undefined : record?.policy],
+    self,
+  );
   const meetingID = get(req.params, "meetingID");
   if (req.call === "create" && meetingID !== undefined) {
     if (backendMeetingID(tenant, meetingID).length > MAX_MEETING_ID) {
@@ -194,11 +209,38 @@ export async function tenantRequest(kv: Deno.Kv, snapshot: TenantSnapshot, req: 
       req.query = applyRulesToQuery(req.query, record.join);
       req.params = parseQuery(req.query);
     }
-    if (record.maxParticipants !== null) await checkParticipantLimit(kv, tenant, record.maxParticipants);
+    // A bot (BBB 3.0 `bot=true`) takes no participant's seat.
+    if (record.maxParticipants !== null && !isBotJoin(req.params)) {
+      await checkParticipantLimit(kv, tenant, record.maxParticipants);
+    }
   }
   if (tenant !== DEFAULT_TENANT && FORWARDS_MEETING_ID.has(req.call) && meetingID !== undefined) {
     req.query = replaceParam(req.query, "meetingID", backendMeetingID(tenant, meetingID));
   }
+}
+
+/**
+ * The policies on a request as the client sent it (before the tenant's rules): blocked parameters and URL hosts
+ * of create, join and insertDocument, and the callback URLs of create and `hooks/create`.
+ *
+ * @throws {BbbError} `validationError` naming the parameter
+ */
+function enforcePolicy(
+  req: ApiRequest,
+  policies: readonly (TenantPolicy | undefined)[],
+  self: readonly SelfAddress[],
+): void {
+  const urlsChecked = policies.some((p) => p?.urlHosts != null);
+  const xmlBody = urlsChecked && req.body && req.body.contentType.includes("xml")
+    ? new TextDecoder().decode(req.body.bytes)
+    : undefined;
+  checkPolicy({ call: req.call, params: req.params, xmlBody }, policies);
+  const callbacks = req.call === "create"
+    ? req.params.filter(([n, v]) => callbackKindOf(n) !== undefined && v.trim() !== "")
+    : req.call === "hooks/create"
+    ? req.params.filter(([n]) => n === "callbackURL")
+    : [];
+  for (const [n, v] of callbacks) checkCallbackUrl(n, v, policies, self);
 }
 
 /** A tenant's answer: BBB's XML with the tenant's own meetingIDs (see {@linkcode unscopeXml}). */

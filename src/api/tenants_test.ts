@@ -255,6 +255,33 @@ Deno.test("a tenant's participant limit refuses joins with limitExceeded once it
   assert.match(tag(refused, "message")!, /2 participants/);
 });
 
+Deno.test("bots pass a tenant's participant limit and, where BBB marks them, do not count toward it", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h, { maxParticipants: 2 });
+  await textAs(h, LAW, "create", { meetingID: "a", name: "Room A" });
+  h.fakes[0].addParticipant("law~a");
+  h.fakes[0].addParticipant("law~a");
+  await poll(h);
+  const join = (extra: Record<string, string>) =>
+    callAs(h, LAW, "join", { meetingID: "a", fullName: "Recorder", role: "VIEWER", ...extra });
+  assert.equal(tag(await (await join({})).text(), "messageKey"), "limitExceeded");
+  assert.equal((await join({ bot: "true" })).status, 302, "a bot passes the limit");
+  // A server that marks bot attendees: they are not counted.
+  h.fakes[0].marksBots = true;
+  h.fakes[0].meetings.get("law~a")!.participants.pop();
+  h.fakes[0].addParticipant("law~a", { bot: true });
+  h.fakes[0].addParticipant("law~a", { bot: true });
+  await poll(h);
+  assert.equal((await join({})).status, 302, "one person and two bots: a seat is free");
+  h.fakes[0].marksBots = false;
+  await poll(h);
+  assert.equal(
+    tag(await (await join({})).text(), "messageKey"),
+    "limitExceeded",
+    "unmarked, everyone counts",
+  );
+});
+
 Deno.test("a tenant's default tag places its meetings on tagged servers unless the create names a tag", async () => {
   await using h = await setup({ servers: 3 });
   await updateServer(h.kv, 3, { tags: ["law"] });
@@ -422,4 +449,91 @@ Deno.test("raw webhooks are refused while tenants exist", async () => {
   const body = await h.text("hooks/create", { callbackURL: "https://lms.example.org/hook", getRaw: "true" });
   assert.equal(tag(body, "messageKey"), "createHookError");
   assert.equal(h.fakes[0].hooks.size, 0);
+});
+
+Deno.test("a parameter the default tenant blocks is refused for everyone, naming it, before any server sees it", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h);
+  await updateTenant(h.kv, "default", (t) => ({ ...t, policy: { blocked: ["pluginManifests"] } }));
+  await updateTenant(h.kv, "law", (t) => ({ ...t, policy: { blocked: ["userdata-bbb_custom_css"] } }));
+  for (const secret of [SECRET, LAW]) {
+    const body = await textAs(h, secret, "create", { meetingID: "pm", name: "PM", pluginManifests: "[]" });
+    assert.equal(tag(body, "messageKey"), "validationError");
+    assert.match(tag(body, "message")!, /pluginManifests/);
+  }
+  assert.equal(h.fakes[0].requests.filter((r) => r.call === "create").length, 0);
+  // a tenant's own block applies to its joins only
+  await textAs(h, LAW, "create", { meetingID: "pm", name: "PM" });
+  await textAs(h, SECRET, "create", { meetingID: "pm", name: "PM" });
+  const join = {
+    meetingID: "pm",
+    fullName: "A",
+    role: "VIEWER",
+    redirect: "false",
+    "userdata-bbb_custom_css": "x",
+  };
+  assert.match(tag(await textAs(h, LAW, "join", join), "message")!, /userdata-bbb_custom_css/);
+  assert.equal(tag(await textAs(h, SECRET, "join", join), "returncode"), "SUCCESS");
+});
+
+Deno.test("a tenant's URL allow-list refuses URLs on other hosts in parameters and slides, naming the parameter", async () => {
+  await using h = await setup({ servers: 1 });
+  await twoTenants(h);
+  await updateTenant(h.kv, "law", (t) => ({ ...t, policy: { urlHosts: ["*.law.example.org"] } }));
+  const logo = { meetingID: "lg", name: "Logo", logo: "https://evil.example.net/l.png" };
+  const refused = await textAs(h, LAW, "create", logo);
+  assert.equal(tag(refused, "messageKey"), "validationError");
+  assert.match(tag(refused, "message")!, /logo points to evil\.example\.net/);
+  assert.equal(
+    tag(await textAs(h, SECRET, "create", logo), "returncode"),
+    "SUCCESS",
+    "other tenants: any host",
+  );
+  const ok = await textAs(h, LAW, "create", { ...logo, logo: "https://cdn.law.example.org/l.png" });
+  assert.equal(tag(ok, "returncode"), "SUCCESS");
+  // slides in an XML body
+  const slides = (url: string) =>
+    `<modules><module name="presentation"><document url="${url}" filename="a.pdf"/></module></modules>`;
+  const post = async (meetingID: string, url: string) => {
+    const query = sign("create", encodeQuery([["meetingID", meetingID], ["name", "Slides"]]), LAW);
+    const res = await h.app.request(`http://lb.example.org/bigbluebutton/api/create?${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/xml" },
+      body: slides(url),
+    });
+    return await res.text();
+  };
+  assert.match(tag(await post("sl1", "https://evil.example.net/a.pdf"), "message")!, /XML body/);
+  assert.equal(tag(await post("sl2", "https://files.law.example.org/a.pdf"), "returncode"), "SUCCESS");
+  // the XML body reaches BBB byte for byte
+  const received = h.fakes[0].requests.filter((r) => r.call === "create").at(-1)!;
+  assert.equal(received.body, slides("https://files.law.example.org/a.pdf"));
+});
+
+Deno.test("callback URLs toward bbblb itself are refused at create and hooks/create unless an allow-list names them", async () => {
+  const selfAddresses = [{ host: "127.0.0.1", port: 8090 }, { host: "lb.example.org", port: 443 }];
+  await using h = await setup({ servers: 1, selfAddresses });
+  const self = "http://127.0.0.1:8090/bigbluebutton/api/end?meetingID=x";
+  for (const name of ["meta_endCallbackUrl", "meta_bbb-recording-ready-url", "meta_analytics-callback-url"]) {
+    const body = await h.text("create", { meetingID: "cb", name: "CB", [name]: self });
+    assert.equal(tag(body, "messageKey"), "validationError", name);
+    assert.match(tag(body, "message")!, new RegExp(`${name}.*bbblb itself`));
+  }
+  const hook = await h.text("hooks/create", { callbackURL: "https://lb.example.org/bigbluebutton/api/x" });
+  assert.equal(tag(hook, "messageKey"), "validationError");
+  assert.equal(h.fakes[0].requests.length, 0);
+  const fine = await h.text("create", {
+    meetingID: "cb",
+    name: "CB",
+    meta_endCallbackUrl: "https://lms.example.org/e",
+  });
+  assert.equal(tag(fine, "returncode"), "SUCCESS");
+  // an allow-list: only its hosts (here the default tenant's, which applies to everyone)
+  await updateTenant(h.kv, "default", (t) => ({ ...t, policy: { callbackHosts: ["lms.example.org"] } }));
+  const other = await h.text("create", {
+    meetingID: "cb2",
+    name: "CB",
+    meta_endCallbackUrl: "https://x.io/e",
+  });
+  assert.match(tag(other, "message")!, /x\.io is not an allowed callback host/);
 });

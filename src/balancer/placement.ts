@@ -21,6 +21,45 @@ export interface Candidate {
   extraMilli?: number;
   /** The server has reached its meeting cap: it takes no new meeting. @default false */
   full?: boolean;
+  /** The BBB version it runs (`"3.0.34"`, `"4.0.0-beta.5"`), or `null`/absent when unknown. */
+  bbbVersion?: string | null;
+}
+
+/** A BBB version's major and minor number. */
+export interface BbbVersion {
+  major: number;
+  minor: number;
+}
+
+/**
+ * The major and minor number of a BBB version as servers reveal it (`bbbVersion` of the API root, e.g.
+ * `3.0.34` or `4.0.0-beta.5`) or an operator gives it (`3.0`); `null` for anything else (empty: not revealed).
+ *
+ * @example
+ * ```ts
+ * import { parseBbbVersion } from "./placement.ts";
+ * if (parseBbbVersion("4.0.0-beta.5")?.major !== 4) throw new Error();
+ * if (parseBbbVersion("") !== null) throw new Error();
+ * ```
+ */
+export function parseBbbVersion(value: string | null | undefined): BbbVersion | null {
+  const m = /^v?(\d{1,3})\.(\d{1,3})(?:[.\-+~][0-9A-Za-z.\-+~]*)?$/.exec((value ?? "").trim());
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : null;
+}
+
+/**
+ * A server's implicit tags: `bbb-<major>` and `bbb-<major>.<minor>` of its known BBB version, none when it is
+ * unknown. A create may ask for them in `meta_server-tag` like tags; they never make a server "tagged".
+ *
+ * @example
+ * ```ts
+ * import { versionTags } from "./placement.ts";
+ * if (versionTags({ bbbVersion: "3.0.34" }).join() !== "bbb-3,bbb-3.0") throw new Error();
+ * ```
+ */
+export function versionTags(server: { bbbVersion?: string | null }): string[] {
+  const v = parseBbbVersion(server.bbbVersion);
+  return v ? [`bbb-${v.major}`, `bbb-${v.major}.${v.minor}`] : [];
 }
 
 /**
@@ -64,6 +103,11 @@ export interface PlacementRequest {
   failures: number;
   /** After this many failures the answer is `serverUnavailable`. @default {@linkcode MAX_SERVERS_PER_CREATE} */
   maxFailures?: number;
+  /**
+   * A moved or failed-over meeting's BBB major version (that of the server it ran on): servers of that major, or
+   * of unknown version, are preferred; only when none of them can take it does another major. @default none
+   */
+  major?: number | null;
 }
 
 /** At most this many servers are tried for one new meeting (or one move) before the answer is `serverUnavailable`. */
@@ -84,8 +128,11 @@ export type PlacementDecision<T> = { server: T; refusal?: undefined } | {
 /**
  * Where a new meeting goes — the one place this is decided, for create, move, failover and panic alike:
  * 1. the servers {@linkcode rankServers} allows (enabled, placeable, under their cap, not excluded), best first;
- * 2. narrowed by the server tags (`filterByTags`, Scalelite's rules); a required tag no such server carries is
- *    `serverTagUnavailable` (Scalelite's key and words);
+ * 2. narrowed by the server tags (`filterByTags`, Scalelite's rules, with the implicit tags of
+ *    {@linkcode versionTags}); a required tag no such server carries is `serverTagUnavailable` (Scalelite's key
+ *    and words);
+ * 2a. for a move or failover (`major`), narrowed to servers of the same BBB major version or of unknown
+ *    version, when any is left;
  * 3. none left: `limitExceeded` when caps alone keep every otherwise usable server out and nothing failed yet,
  *    else `serverUnavailable`;
  * 4. `serverUnavailable` too once `maxFailures` servers failed this request;
@@ -107,10 +154,12 @@ export function decidePlacement<T extends Candidate & { tags?: readonly string[]
   request: PlacementRequest,
   random: () => number = Math.random,
 ): PlacementDecision<T> {
-  const { servers: ranked, unavailable } = filterByTags(
+  const { servers: matching, unavailable } = filterByTags(
     rankServers(servers, request.exclude, random),
     request.tags,
+    versionTags,
   );
+  const ranked = preferMajor(matching, request.major);
   if (unavailable) {
     return {
       refusal: {
@@ -121,7 +170,8 @@ export function decidePlacement<T extends Candidate & { tags?: readonly string[]
   }
   if (ranked.length === 0 && request.failures === 0) {
     const uncapped = servers.map((s) => ({ ...s, full: false }));
-    const capped = filterByTags(rankServers(uncapped, request.exclude, random), request.tags).servers;
+    const capped =
+      filterByTags(rankServers(uncapped, request.exclude, random), request.tags, versionTags).servers;
     if (capped.length > 0) {
       return {
         refusal: {
@@ -144,4 +194,14 @@ export function decidePlacement<T extends Candidate & { tags?: readonly string[]
     };
   }
   return { server: ranked[0] };
+}
+
+/** The servers of BBB major `major` or of unknown version, if any; else all of them (order kept). */
+function preferMajor<T extends Candidate>(ranked: T[], major: number | null | undefined): T[] {
+  if (major == null) return ranked;
+  const same = ranked.filter((s) => {
+    const v = parseBbbVersion(s.bbbVersion);
+    return v === null || v.major === major;
+  });
+  return same.length > 0 ? same : ranked;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Candidate, decidePlacement, rankServers } from "./placement.ts";
+import { type Candidate, decidePlacement, parseBbbVersion, rankServers, versionTags } from "./placement.ts";
 import { parseTagRequest } from "./tags.ts";
 
 const server = (id: number, loadMilli: number, extra: Partial<Candidate> = {}): Candidate => ({
@@ -120,4 +120,69 @@ Deno.test("decidePlacement() excludes failed servers and stops after maxFailures
       ?.id,
     4,
   );
+});
+
+Deno.test("parseBbbVersion() reads revealed and operator-given versions and nothing else", () => {
+  assert.deepEqual(parseBbbVersion("3.0.34"), { major: 3, minor: 0 });
+  assert.deepEqual(parseBbbVersion("4.0.0-beta.5"), { major: 4, minor: 0 });
+  assert.deepEqual(parseBbbVersion("2.7"), { major: 2, minor: 7 });
+  for (const bad of ["", "3", "three", "3.x", "3.0 beta", undefined, null]) {
+    assert.equal(parseBbbVersion(bad), null, String(bad));
+  }
+  assert.deepEqual(versionTags({ bbbVersion: "2.7.12" }), ["bbb-2", "bbb-2.7"]);
+  assert.deepEqual(versionTags({ bbbVersion: null }), []);
+});
+
+Deno.test("decidePlacement() lets a create ask for a BBB version by its implicit tag", () => {
+  const servers = [
+    server(1, 0, { bbbVersion: "2.7.12" }),
+    server(2, 5000, { bbbVersion: "3.0.34" }),
+    server(3, 9000, { bbbVersion: "3.0.34" }),
+  ];
+  const place = (value: string | undefined) =>
+    decidePlacement(servers, { tags: parseTagRequest(value), exclude: new Set(), failures: 0 });
+  assert.equal(place("bbb-3").server?.id, 2);
+  assert.equal(place("bbb-3.0!").server?.id, 2);
+  assert.equal(place("bbb-2.7").server?.id, 1);
+  assert.equal(place("bbb-4!").refusal?.messageKey, "serverTagUnavailable");
+  assert.equal(place("bbb-4").server?.id, 1, "an optional version tag no server has falls back to the best");
+});
+
+Deno.test("implicit version tags never make a server count as tagged", () => {
+  const servers = [
+    server(1, 9000, { bbbVersion: "3.0.1" }),
+    { ...server(2, 0, { bbbVersion: "3.0.1" }), tags: ["lecture"] },
+  ];
+  const untagged = decidePlacement(servers, { tags: none, exclude: new Set(), failures: 0 });
+  assert.equal(untagged.server?.id, 1, "a server with only a version still takes untagged creates");
+  const noneTag = decidePlacement(servers, {
+    tags: parseTagRequest("none"),
+    exclude: new Set(),
+    failures: 0,
+  });
+  assert.equal(noneTag.server?.id, 1, "`none` matches a server whose only tags are implicit");
+  const both = decidePlacement(servers, { tags: parseTagRequest("bbb-3"), exclude: new Set(), failures: 0 });
+  assert.equal(both.server?.id, 2, "a version tag matches tagged servers of that version too");
+});
+
+Deno.test("decidePlacement() keeps a moved meeting on its BBB major when a server of it can take it", () => {
+  const request = { tags: none, exclude: new Set([9]), failures: 0 };
+  const servers = [
+    server(1, 0, { bbbVersion: "4.0.0-beta.5" }),
+    server(2, 7000, { bbbVersion: "3.0.30" }),
+    server(3, 8000),
+  ];
+  assert.equal(decidePlacement(servers, { ...request, major: 3 }).server?.id, 2);
+  assert.equal(decidePlacement(servers, { ...request, major: 4 }).server?.id, 1);
+  assert.equal(
+    decidePlacement([servers[0], servers[2]], { ...request, major: 3 }).server?.id,
+    3,
+    "a server of unknown version matches any major",
+  );
+  assert.equal(
+    decidePlacement([servers[0]], { ...request, major: 3 }).server?.id,
+    1,
+    "when no server of the major can take it, another major does",
+  );
+  assert.equal(decidePlacement(servers, request).server?.id, 1, "without a major, load decides");
 });

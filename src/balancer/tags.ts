@@ -36,25 +36,36 @@ export function parseTagRequest(value: string | undefined): TagRequest {
   return { tags, required: required && tags.length > 0 };
 }
 
-/** Whether a server with these tags matches a request's tags (`none` matches an untagged server). */
-function matches(serverTags: readonly string[], wanted: readonly string[]): boolean {
-  if (serverTags.length === 0) return wanted.includes("none");
-  return serverTags.some((t) => wanted.includes(t));
+/**
+ * Whether a server matches a request's tags: one of its own tags or of its implicit ones (`bbb-3`, `bbb-3.0`
+ * from its BBB version) is wanted, or `none` is wanted and it has no tags of its own.
+ */
+function matches(
+  serverTags: readonly string[],
+  implicit: readonly string[],
+  wanted: readonly string[],
+): boolean {
+  if (serverTags.length === 0 && wanted.includes("none")) return true;
+  return serverTags.some((t) => wanted.includes(t)) || implicit.some((t) => wanted.includes(t));
 }
 
 /**
  * The servers a tagged create may use, from servers already ranked best first: those carrying a wanted tag; if
  * none (or no tag was asked for), the untagged ones — unless the tags were required, then none. Front-ends that
- * know nothing about tags therefore never land on tagged servers.
+ * know nothing about tags therefore never land on tagged servers. Implicit tags (`implicitTags`, e.g. the
+ * `bbb-3` and `bbb-3.0` of a server's BBB version) can be asked for like tags, but never make a server
+ * "tagged": a server with only implicit tags still takes untagged creates.
  *
+ * @param implicitTags a server's implicit tags @default none
  * @returns the usable servers, best first, and whether a required tag found no server
  */
 export function filterByTags<T extends { tags?: readonly string[] }>(
   ranked: readonly T[],
   request: TagRequest,
+  implicitTags: (server: T) => readonly string[] = () => [],
 ): { servers: T[]; unavailable: boolean } {
   if (request.tags.length > 0) {
-    const tagged = ranked.filter((s) => matches(s.tags ?? [], request.tags));
+    const tagged = ranked.filter((s) => matches(s.tags ?? [], implicitTags(s), request.tags));
     if (tagged.length > 0) return { servers: tagged, unavailable: false };
     if (request.required) return { servers: [], unavailable: true };
   }

@@ -128,8 +128,8 @@ export function verifyChecksum(
  * @example
  * ```ts
  * import { signQuery } from "./checksum.ts";
- * const q = signQuery("getMeetings", "", "secret", "sha1");
- * if (!q.startsWith("checksum=")) throw new Error(q);
+ * const q = signQuery("create", "meetingID=m1", "secret", "sha1");
+ * if (q !== "meetingID=m1&checksum=863c8f1f74554d3527d943540a90a8839a8a8594") throw new Error(q);
  * ```
  */
 export function signQuery(call: string, query: string, secret: string, algorithm: ChecksumAlgorithm): string {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { selfAddresses } from "../cluster/policy.ts";
 import { createApp } from "../api/app.ts";
 import { createMetrics } from "../api/metrics.ts";
 import { clusterContext } from "../cluster/context.ts";
@@ -94,6 +95,13 @@ export async function serve(
     metrics,
     adminToken: config.adminToken,
     trustProxy: config.trustProxy,
+    selfAddresses: selfAddresses({
+      listenHost: config.host,
+      port: config.port,
+      publicUrl: config.url,
+      kv: config.kv,
+      interfaces: Deno.networkInterfaces().map((i) => i.address),
+    }),
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     checksumAlgorithms: config.checksumAlgorithms,
@@ -137,6 +145,7 @@ export async function serve(
     failThreshold: config.failThreshold,
     recoverThreshold: config.recoverThreshold,
     missedRounds: config.missedRounds,
+    overdueGraceMinutes: config.overdueGraceMinutes,
     staleClaimMs: staleClaimMs(config.createTimeoutMs),
     signal: stop.signal,
     onRound: (report) => {

@@ -39,6 +39,7 @@ export function serverCommands(cli: Command): void {
     .option("--tag <tag>", "a placement tag (repeatable); meta_server-tag=TAG creates go here", collect, [])
     .option("--disabled", "add it disabled (no new meetings)")
     .option("--max-meetings <n>", "place at most this many meetings there (default: no cap)")
+    .option("--bbb-version <v>", "the BBB version it runs (e.g. 3.0), when it does not reveal it")
     .addOption(checksumOption().default("sha256"))
     .addOption(hooksChecksumOption())
     .option("--no-check", "skip the call that checks URL and secret")
@@ -54,6 +55,7 @@ export function serverCommands(cli: Command): void {
           checksum: o.checksum,
           hooksChecksum: o.hooksChecksum,
           maxMeetings: o.maxMeetings,
+          bbbVersion: o.bbbVersion,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,
@@ -62,7 +64,8 @@ export function serverCommands(cli: Command): void {
 
   cli.command("set-server")
     .description(
-      "change a server's URL, secret, weight, checksum algorithm, tags or meeting cap (SECRET - reads stdin)",
+      "change a server's URL, secret, weight, checksum algorithm, tags, meeting cap or BBB version " +
+        "(SECRET - reads stdin)",
     )
     .argument("<id>", "server id")
     .addOption(kvOption())
@@ -72,6 +75,7 @@ export function serverCommands(cli: Command): void {
     .option("--tag <tag>", "new placement tags (repeatable; replaces the old ones)", collect, [])
     .option("--no-tags", "remove every placement tag")
     .option("--max-meetings <n>", "place at most this many meetings there, or none to lift the cap")
+    .option("--bbb-version <v>", "the BBB version it runs (e.g. 3.0), or none to forget it")
     .addOption(checksumOption())
     .addOption(hooksChecksumOption())
     .option("--no-check", "skip the call that checks a new URL or secret")
@@ -87,6 +91,7 @@ export function serverCommands(cli: Command): void {
           tags: o.tag,
           clearTags: o.tags === false,
           maxMeetings: o.maxMeetings,
+          bbbVersion: o.bbbVersion,
           check: o.check,
           timeoutMs: 10_000,
           readStdin,

@@ -13,9 +13,12 @@ import {
   listServers,
   removeServer,
   type ServerState,
+  serverVersion,
   setServerState,
   updateServer,
+  versionSource,
 } from "../store/servers.ts";
+import { isBbbVersion } from "../cluster/versions.ts";
 import { CliError } from "./errors.ts";
 import { StoreUnavailableError } from "../store/kv.ts";
 
@@ -34,6 +37,8 @@ export interface AddServerOptions {
   hooksChecksum?: string;
   /** `--max-meetings`: a whole number, or absent for no cap. */
   maxMeetings?: string;
+  /** `--bbb-version`: the BBB version it runs (`3.0`), for a server that does not reveal it. */
+  bbbVersion?: string;
   /** Skip the call that checks URL and secret. */
   check: boolean;
   /** Timeout of the check call, in ms. */
@@ -59,6 +64,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
     : checksumOf(o.hooksChecksum, "--hooks-checksum");
   const tags = tagsOf(o.tags ?? []);
   const maxMeetings = o.maxMeetings === undefined ? null : maxMeetingsOf(o.maxMeetings, false);
+  const configuredVersion = o.bbbVersion === undefined ? null : bbbVersionOf(o.bbbVersion, false);
   if (await getServer(kv, id)) {
     throw new CliError(`server ${id} already exists; change it with bbblb set-server ${id}`);
   }
@@ -81,6 +87,7 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
       ...(tags.length > 0 ? { tags } : {}),
       ...(maxMeetings === null ? {} : { maxMeetings }),
       ...(hooksChecksum === undefined ? {} : { hooksChecksum }),
+      ...(configuredVersion === null ? {} : { configuredVersion }),
     });
   } catch (e) {
     if (e instanceof StoreUnavailableError) throw e; // main.ts says what is wrong with the store
@@ -90,7 +97,28 @@ export async function addServerCommand(kv: Deno.Kv, o: AddServerOptions): Promis
     o.disabled ? "disabled" : "enabled"
   }, weight ${weight}${tags.length > 0 ? `, tags ${tags.join(", ")}` : ""}${
     maxMeetings === null ? "" : `, at most ${maxMeetings} meetings`
-  }`;
+  }${configuredVersion === null ? "" : `, BBB ${configuredVersion}`}`;
+}
+
+/**
+ * Parse `--bbb-version`: a BBB version as `3.0`, `3.0.34` or `4.0.0-beta.5` (at least major and minor), or
+ * (for `set-server`) `none` to forget it.
+ *
+ * @returns the version as given (trimmed), or `null` for `none`
+ * @throws {CliError} (exit 2) naming the flag and what it accepts
+ */
+export function bbbVersionOf(raw: string, noneAllowed: boolean): string | null {
+  const v = raw.trim();
+  if (noneAllowed && v.toLowerCase() === "none") return null;
+  if (!isBbbVersion(v)) {
+    throw new CliError(
+      `--bbb-version: "${raw}" is not a BBB version such as 3.0 or 3.0.34${
+        noneAllowed ? ' (or "none")' : ""
+      }`,
+      2,
+    );
+  }
+  return v;
 }
 
 /** Largest meeting cap accepted. */
@@ -175,6 +203,8 @@ export interface SetServerOptions {
   clearTags?: boolean;
   /** `--max-meetings`: a whole number, or `none` to lift the cap. */
   maxMeetings?: string;
+  /** `--bbb-version`: the BBB version it runs, or `none` to forget it. */
+  bbbVersion?: string;
   check: boolean;
   timeoutMs: number;
   readStdin: () => Promise<string>;
@@ -199,10 +229,11 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
   if (o.clearTags) change.tags = [];
   else if (o.tags !== undefined && o.tags.length > 0) change.tags = tagsOf(o.tags);
   if (o.maxMeetings !== undefined) change.maxMeetings = maxMeetingsOf(o.maxMeetings, true);
+  if (o.bbbVersion !== undefined) change.configuredVersion = bbbVersionOf(o.bbbVersion, true);
   if (Object.keys(change).length === 0) {
     throw new CliError(
-      "nothing to change: give --url, --secret, --weight, --checksum, --hooks-checksum, --tag, --no-tags or " +
-        "--max-meetings",
+      "nothing to change: give --url, --secret, --weight, --checksum, --hooks-checksum, --tag, --no-tags, " +
+        "--max-meetings or --bbb-version",
       2,
     );
   }
@@ -221,6 +252,8 @@ export async function setServerCommand(kv: Deno.Kv, o: SetServerOptions): Promis
     ? "max-meetings"
     : k === "hooksChecksum"
     ? "hooks-checksum"
+    : k === "configuredVersion"
+    ? "bbb-version"
     : k)
   )
     .join(", ");
@@ -293,6 +326,10 @@ export interface ServerRow {
   hooksChecksum: ChecksumAlgorithm;
   /** Placement tags (empty: untagged). */
   tags: string[];
+  /** The BBB version bbblb goes by (revealed by the server, else `--bbb-version`), or null when unknown. */
+  bbbVersion: string | null;
+  /** Where `bbbVersion` comes from: `revealed` (the server's API root), `configured` (`--bbb-version`), or null. */
+  versionSource: "revealed" | "configured" | null;
   /** The last failure, or null after a good poll. */
   lastError: string | null;
   /** When the last good poll ended (ISO 8601), or null. */
@@ -316,6 +353,8 @@ export async function serverRows(kv: Deno.Kv): Promise<ServerRow[]> {
     checksum: s.checksum,
     hooksChecksum: s.hooksChecksum ?? "sha1",
     tags: s.tags ?? [],
+    bbbVersion: serverVersion(s),
+    versionSource: versionSource(s),
     lastError: s.health.lastError,
     lastGoodPoll: s.health.lastGoodPoll === null ? null : new Date(s.health.lastGoodPoll).toISOString(),
   })));
@@ -339,6 +378,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       "WEIGHT",
       "MAX",
       "CHECKSUM",
+      "VERSION",
       "TAGS",
       "LAST ERROR",
     ],
@@ -354,6 +394,7 @@ export async function listServersCommand(kv: Deno.Kv, json: boolean): Promise<st
       String(r.weight),
       r.maxMeetings === null ? "-" : String(r.maxMeetings),
       r.checksum,
+      r.bbbVersion === null ? "-" : r.versionSource === "configured" ? `${r.bbbVersion}*` : r.bbbVersion,
       r.tags.join(",") || "-",
       r.lastError ?? "",
     ]),

@@ -22,7 +22,7 @@ import {
   updateServer,
 } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
-import { checkServer, displayUrl, maxMeetingsOf, tagsOf } from "./servers.ts";
+import { bbbVersionOf, checkServer, displayUrl, maxMeetingsOf, tagsOf } from "./servers.ts";
 
 /** A server as the file describes it, validated. `state` is absent when the file leaves it out. */
 export interface DesiredServer {
@@ -36,6 +36,8 @@ export interface DesiredServer {
   tags?: string[];
   /** Meeting cap; absent: left as it is (`null` lifts it). */
   maxMeetings?: number | null;
+  /** The file's `bbbVersion` (`--bbb-version`); absent: left as it is (`null` forgets it). */
+  configuredVersion?: string | null;
 }
 
 /** One step of the plan. */
@@ -47,7 +49,17 @@ export type SyncStep =
   | { action: "keep"; id: number; state: ServerState }
   | { action: "remove"; id: number };
 
-const FIELDS = new Set(["id", "url", "secret", "weight", "checksum", "state", "tags", "maxMeetings"]);
+const FIELDS = new Set([
+  "id",
+  "url",
+  "secret",
+  "weight",
+  "checksum",
+  "state",
+  "tags",
+  "maxMeetings",
+  "bbbVersion",
+]);
 const FILE_STATES: readonly ServerState[] = ["enabled", "cordoned", "disabled"];
 
 /**
@@ -130,6 +142,19 @@ export function parseServerList(text: string, name: string): DesiredServer[] {
         problems.push(`${label}: ${(err as Error).message}`);
       }
     }
+    let configuredVersion: string | null | undefined;
+    if (e.bbbVersion === null) configuredVersion = null;
+    else if (typeof e.bbbVersion === "number") {
+      problems.push(
+        `${label}: bbbVersion must be quoted ("${e.bbbVersion}"): YAML reads 3.0 as the number 3`,
+      );
+    } else if (e.bbbVersion !== undefined) {
+      try {
+        configuredVersion = bbbVersionOf(String(e.bbbVersion), false);
+      } catch (err) {
+        problems.push(`${label}: ${(err as Error).message.replace("--bbb-version", "bbbVersion")}`);
+      }
+    }
     if (id !== null) {
       out.push({
         id,
@@ -140,6 +165,7 @@ export function parseServerList(text: string, name: string): DesiredServer[] {
         state,
         tags,
         maxMeetings,
+        ...(configuredVersion === undefined ? {} : { configuredVersion }),
       });
     }
   });
@@ -189,6 +215,9 @@ export function planSync(
     if (d.maxMeetings !== undefined && (s.maxMeetings ?? null) !== d.maxMeetings) {
       change.maxMeetings = d.maxMeetings;
     }
+    if (d.configuredVersion !== undefined && (s.configuredVersion ?? null) !== d.configuredVersion) {
+      change.configuredVersion = d.configuredVersion;
+    }
     steps.push(
       Object.keys(change).length > 0 ? { action: "update", id: d.id, change } : {
         action: "unchanged",
@@ -236,7 +265,13 @@ export function describeStep(step: SyncStep): string {
       }, weight ${step.server.weight}`;
     case "update": {
       const what = Object.entries(step.change).map(([k, v]) =>
-        k === "secret" ? "secret" : k === "apiUrl" ? `url ${displayUrl(String(v))}` : `${k} ${v}`
+        k === "secret"
+          ? "secret"
+          : k === "apiUrl"
+          ? `url ${displayUrl(String(v))}`
+          : k === "configuredVersion"
+          ? `bbbVersion ${v ?? "none"}`
+          : `${k} ${v}`
       );
       return `update server ${step.id}: ${what.join(", ")}`;
     }

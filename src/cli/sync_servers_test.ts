@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { setup } from "../../tests/harness.ts";
+import { type Harness, setup } from "../../tests/harness.ts";
 import { FakeBbb } from "../../tests/fake_bbb.ts";
 import { getServer, listServers } from "../store/servers.ts";
 import { CliError } from "./errors.ts";
@@ -164,13 +164,18 @@ Deno.test("a new server whose secret is wrong fails the check and nothing is cha
   }
 });
 
-Deno.test("sync-servers sets tags and meeting caps when the file names them, and leaves them alone when it does not", async () => {
-  await using h = await setup({ servers: 2 });
-  const entry = (id: number, extra = "") => `
+/** One entry of a sync file for the harness's server `id`, as registered, plus `extra` YAML lines. */
+function fileEntry(h: Harness, id: number, extra: string): string {
+  return `
 - id: ${id}
   url: ${h.fakes[id - 1].url}
   secret: fake-secret-${id}
   checksum: ${["sha1", "sha256", "sha384", "sha512"][id % 4]}${extra}`;
+}
+
+Deno.test("sync-servers sets tags and meeting caps when the file names them, and leaves them alone when it does not", async () => {
+  await using h = await setup({ servers: 2 });
+  const entry = (id: number, extra = "") => fileEntry(h, id, extra);
   await sync(h.kv, entry(1, "\n  tags: [lecture, big]\n  maxMeetings: 40") + entry(2));
   assert.deepEqual((await getServer(h.kv, 1))?.tags, ["lecture", "big"]);
   assert.equal((await getServer(h.kv, 1))?.maxMeetings, 40);
@@ -180,4 +185,21 @@ Deno.test("sync-servers sets tags and meeting caps when the file names them, and
   assert.deepEqual((await getServer(h.kv, 1))?.tags, []);
   assert.equal((await getServer(h.kv, 1))?.maxMeetings, null);
   await assert.rejects(() => sync(h.kv, entry(1, "\n  tags: [a;b]") + entry(2)), CliError);
+});
+
+Deno.test("sync-servers sets, keeps and forgets a server's BBB version, and refuses an unquoted or bad one", async () => {
+  await using h = await setup({ servers: 2 });
+  const entry = (id: number, extra = "") => fileEntry(h, id, extra);
+  const out = await sync(h.kv, entry(1, '\n  bbbVersion: "3.0"') + entry(2));
+  assert.match(out, /update server 1: bbbVersion 3\.0/);
+  assert.equal((await getServer(h.kv, 1))?.configuredVersion, "3.0");
+  await sync(h.kv, entry(1) + entry(2)); // not named: kept
+  assert.equal((await getServer(h.kv, 1))?.configuredVersion, "3.0");
+  await sync(h.kv, entry(1, "\n  bbbVersion: null") + entry(2));
+  assert.equal((await getServer(h.kv, 1))?.configuredVersion, null);
+  const unquoted = await sync(h.kv, entry(1, "\n  bbbVersion: 3.0") + entry(2)).catch((e) => e);
+  assert.ok(unquoted instanceof CliError);
+  assert.match(unquoted.message, /server 1.*bbbVersion must be quoted/);
+  const bad = await sync(h.kv, entry(1, '\n  bbbVersion: "three"') + entry(2)).catch((e) => e);
+  assert.match(bad.message, /bbbVersion: "three" is not a BBB version/);
 });

@@ -80,6 +80,22 @@ export function tenantCommands(cli: Command): void {
     .option("--clear-rules", "remove every create and join rule first")
     .option("--max-meetings <n>", "most meetings running at once, or none")
     .option("--max-participants <n>", "most participants in its meetings together, or none")
+    .option("--block <param>", "refuse creates and joins carrying this parameter (repeatable)", collect, [])
+    .option("--unblock <param>", "no longer refuse this parameter (repeatable)", collect, [])
+    .option(
+      "--url-host <host>",
+      "allow URLs BBB or browsers fetch on this host (repeatable; *.domain)",
+      collect,
+      [],
+    )
+    .option("--any-url-host", "allow URLs on any host again (the default)")
+    .option(
+      "--callback-host <host>",
+      "allow callbacks bbblb makes to this host (repeatable; *.domain)",
+      collect,
+      [],
+    )
+    .option("--any-callback-host", "allow callbacks to any host but bbblb's own again (the default)")
     .action(async (name: string, o) => {
       await withStore(o.kv, async (kv) =>
         setTenantCommand(kv, {
@@ -102,6 +118,14 @@ export function tenantCommands(cli: Command): void {
           clearRules: Boolean(o.clearRules),
           maxMeetings: o.maxMeetings,
           maxParticipants: o.maxParticipants,
+          policy: {
+            block: o.block,
+            unblock: o.unblock,
+            urlHosts: o.urlHost,
+            anyUrlHost: Boolean(o.anyUrlHost),
+            callbackHosts: o.callbackHost,
+            anyCallbackHost: Boolean(o.anyCallbackHost),
+          },
           globalSecrets: await globalSecrets(kv),
           readStdin,
         }));

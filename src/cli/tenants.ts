@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describePolicy, policyChange, type PolicyOptions } from "./tenant_policy.ts";
 import { listAllMeetings } from "../store/meetings.ts";
 import { generateSecret, storedSecret } from "../store/settings.ts";
 import {
@@ -172,6 +173,8 @@ export interface TenantRow {
   join: ParamRule[];
   maxMeetings: number | null;
   maxParticipants: number | null;
+  /** Blocked parameters and allow-lists (`null` lists: any host). */
+  policy: { blocked: string[]; urlHosts: string[] | null; callbackHosts: string[] | null };
   /** Meetings running (or being created) now. */
   meetings: number;
 }
@@ -193,11 +196,26 @@ export async function listTenantsCommand(kv: Deno.Kv, json: boolean): Promise<st
     join: t.join,
     maxMeetings: t.maxMeetings,
     maxParticipants: t.maxParticipants,
+    policy: {
+      blocked: t.policy?.blocked ?? [],
+      urlHosts: t.policy?.urlHosts ?? null,
+      callbackHosts: t.policy?.callbackHosts ?? null,
+    },
     meetings: count(tenantSlot(t.name)),
   }));
   if (json) return JSON.stringify(rows, null, 2);
   const table = [
-    ["NAME", "HOST", "SECRETS", "DEFAULT TAG", "RULES", "MAX MEETINGS", "MAX PARTICIPANTS", "MEETINGS"],
+    [
+      "NAME",
+      "HOST",
+      "SECRETS",
+      "DEFAULT TAG",
+      "RULES",
+      "MAX MEETINGS",
+      "MAX PARTICIPANTS",
+      "MEETINGS",
+      "POLICY",
+    ],
     ...rows.map((r) => [
       r.name,
       r.host ?? "-",
@@ -207,6 +225,7 @@ export async function listTenantsCommand(kv: Deno.Kv, json: boolean): Promise<st
       r.maxMeetings === null ? "-" : String(r.maxMeetings),
       r.maxParticipants === null ? "-" : String(r.maxParticipants),
       String(r.meetings),
+      describePolicy(r.policy),
     ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
@@ -259,6 +278,8 @@ export interface SetTenantOptions {
   clearRules?: boolean;
   maxMeetings?: string;
   maxParticipants?: string;
+  /** Blocked parameters and URL and callback allow-lists (see `tenant_policy.ts`). */
+  policy?: PolicyOptions;
   globalSecrets: readonly string[];
   readStdin: () => Promise<string>;
 }
@@ -319,6 +340,7 @@ export async function setTenantCommand(kv: Deno.Kv, o: SetTenantOptions): Promis
   const maxParticipants = o.maxParticipants === undefined
     ? undefined
     : limitOf(o.maxParticipants, "--max-participants");
+  const policy = policyChange(o.policy ?? {});
 
   const current = await getTenant(kv, name);
   if (!current) throw new CliError(`there is no tenant ${name}`);
@@ -351,10 +373,11 @@ export async function setTenantCommand(kv: Deno.Kv, o: SetTenantOptions): Promis
   }
   if (maxMeetings !== undefined) changed.push(`max meetings ${maxMeetings ?? "none"}`);
   if (maxParticipants !== undefined) changed.push(`max participants ${maxParticipants ?? "none"}`);
+  if (policy) changed.push(...policy.changed);
   if (changed.length === 0) throw usage("nothing to change: give at least one option (see --help)");
 
   const updated = await updateTenant(kv, name, (t) => ({
-    ...t,
+    ...(policy ? policy.apply(t) : t),
     secrets: isDefault ? [] : secrets,
     host: isDefault ? null : o.noHost ? null : host ?? t.host,
     defaultTag: o.noDefaultTag ? null : defaultTag ?? t.defaultTag,

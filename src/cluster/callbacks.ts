@@ -27,8 +27,9 @@ const CALLBACK_PARAMS: Record<string, CallbackKind> = {
 
 /** The kind of callback a create parameter carries, or `undefined`. */
 export function callbackKindOf(name: string): CallbackKind | undefined {
-  const kind = CALLBACK_PARAMS[name.toLowerCase()];
-  return kind;
+  const key = name.toLowerCase();
+  // Own names only: a parameter named `constructor` must not find Object's.
+  return Object.hasOwn(CALLBACK_PARAMS, key) ? CALLBACK_PARAMS[key] : undefined;
 }
 
 function signature(linkKey: Uint8Array, kind: CallbackKind, historyId: string, name: string): string {

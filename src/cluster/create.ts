@@ -22,7 +22,7 @@ import {
   removeMeeting,
 } from "../store/meetings.ts";
 import { storeProblem } from "../store/kv.ts";
-import { isFull, type ServerView } from "../store/servers.ts";
+import { isFull, serverVersion, type ServerView } from "../store/servers.ts";
 import { callServer, type ClusterContext, createTimeoutOf, voiceBridgeDigitsOf } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
 import { readSnapshot, type ServerSnapshot } from "./placement_turns.ts";
@@ -94,9 +94,17 @@ export function createDetails(r: BbbResponse): CreateDetails {
   };
 }
 
-/** Servers as placement candidates: with the poller's extra load, and whether their meeting cap is reached. */
+/**
+ * Servers as placement candidates: with the poller's extra load, whether their meeting cap is reached, and the
+ * BBB version bbblb goes by (`serverVersion`).
+ */
 export function candidates(servers: readonly ServerView[]): (ServerView & Candidate)[] {
-  return servers.map((s) => ({ ...s, extraMilli: s.stats.extraMilli, full: isFull(s) }));
+  return servers.map((s) => ({
+    ...s,
+    extraMilli: s.stats.extraMilli,
+    full: isFull(s),
+    bbbVersion: serverVersion(s),
+  }));
 }
 
 /**

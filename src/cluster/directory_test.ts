@@ -7,22 +7,11 @@
 import assert from "node:assert/strict";
 import { Directory } from "./directory.ts";
 import { keys } from "../store/keys.ts";
-import { addServer, markFailure, setServerState, updateServer } from "../store/servers.ts";
+import { markFailure, setServerState, updateServer } from "../store/servers.ts";
+import { storeWithServers } from "../../tests/harness.ts";
 
-async function store(): Promise<Deno.Kv> {
-  const kv = await Deno.openKv(":memory:");
-  for (const id of [1, 2]) {
-    await addServer(kv, {
-      id,
-      apiUrl: `http://127.0.0.1:${id}/bigbluebutton/api/`,
-      secret: `secret-${id}`,
-      weight: 1,
-      state: "enabled",
-      checksum: "sha256",
-      addedAt: 0,
-    });
-  }
-  return kv;
+function store(): Promise<Deno.Kv> {
+  return storeWithServers(2);
 }
 
 function running(serverId: number) {

@@ -10,6 +10,15 @@ import { getMeeting, listSeen } from "../store/meetings.ts";
 import { listServers, setServerState } from "../store/servers.ts";
 import { splitAction } from "./lifecycle.ts";
 
+/** The index of the fake that receives a create first, once one has (a fixed wait is too short under load). */
+async function firstCreate(fakes: { requests: { call: string }[] }[]): Promise<number> {
+  for (;;) {
+    const i = fakes.findIndex((f) => f.requests.some((r) => r.call === "create"));
+    if (i >= 0) return i;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Where a meetingID runs, by fake index. */
 function copies(fakes: { meetings: Map<string, unknown> }[], id: string): number[] {
   return fakes.flatMap((f, i) => (f.meetings.has(id) ? [i] : []));
@@ -116,8 +125,7 @@ Deno.test("an in-doubt create whose server says it has no such meeting is placed
   for (const f of h.fakes) f.callModes.create = "hang";
   // The first server tried hangs on create without creating; the second answers.
   const body = h.text("create", { meetingID: "dd", name: "DD" });
-  await new Promise((r) => setTimeout(r, 100));
-  const tried = h.fakes.findIndex((f) => f.requests.some((r) => r.call === "create"));
+  const tried = await firstCreate(h.fakes);
   h.fakes[1 - tried].callModes = {};
   assert.equal(tag(await body, "returncode"), "SUCCESS");
   assert.deepEqual(copies(h.fakes, "dd"), [1 - tried]);
@@ -132,8 +140,7 @@ Deno.test("an in-doubt create whose server is silent stays in doubt: no second r
   });
   for (const f of h.fakes) f.mode = "hang";
   const body = h.text("create", { meetingID: "dd", name: "DD" });
-  await new Promise((r) => setTimeout(r, 100));
-  const tried = h.fakes.findIndex((f) => f.requests.some((r) => r.call === "create"));
+  const tried = await firstCreate(h.fakes);
   h.fakes[1 - tried].mode = "ok";
   assert.equal(tag(await body, "messageKey"), "serverUnavailable");
   assert.equal((await getMeeting(h.kv, "", "dd")).value!.status, "doubt");

@@ -18,7 +18,13 @@ import {
   saveCreateParams,
   switchServer,
 } from "../store/meetings.ts";
-import { getServerWithHealth, isGone, listServers, type ServerRecord } from "../store/servers.ts";
+import {
+  getServerWithHealth,
+  isGone,
+  listServers,
+  type ServerRecord,
+  serverVersion,
+} from "../store/servers.ts";
 import {
   callServer,
   type ClusterContext,
@@ -27,7 +33,12 @@ import {
   serverUnavailable,
 } from "./context.ts";
 import { candidates, createCall, createDetails } from "./create.ts";
-import { decidePlacement, MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
+import {
+  decidePlacement,
+  MAX_SERVERS_PER_CREATE,
+  parseBbbVersion,
+  versionTags,
+} from "../balancer/placement.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 import { probeMeeting } from "./probe.ts";
 import type { BbbResponse } from "../bbb/xml.ts";
@@ -157,11 +168,15 @@ export async function moveMeeting(
     if (options.serverId !== undefined) {
       target = await explicitTarget(ctx, options.serverId);
     } else {
-      // Decided like a create's placement; the meeting's own server and the targets that failed are excluded.
-      const decision = decidePlacement(candidates(await listServers(ctx.kv)), {
+      // Decided like a create's placement; the meeting's own server and the targets that failed are excluded, and
+      // servers of the BBB major version it ran on are preferred.
+      const servers = candidates(await listServers(ctx.kv));
+      const from = servers.find((s) => s.id === m.serverId);
+      const decision = decidePlacement(servers, {
         tags,
         exclude: tried,
         failures: attempt,
+        major: parseBbbVersion(from?.bbbVersion)?.major ?? null,
       });
       if (decision.refusal && decision.refusal.messageKey !== "serverUnavailable") {
         throw new BbbError(decision.refusal.messageKey, decision.refusal.message);
@@ -171,7 +186,7 @@ export async function moveMeeting(
     if (!target || (options.serverId !== undefined && attempt > 0)) break;
     if (
       options.serverId !== undefined &&
-      filterByTags([target], tags).servers.length === 0
+      filterByTags([{ ...target, bbbVersion: serverVersion(target) }], tags, versionTags).servers.length === 0
     ) {
       throw new BbbError(
         "serverNotEligible",

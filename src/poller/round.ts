@@ -46,6 +46,9 @@ import { listTenants, writeTenantParticipants } from "../store/tenants.ts";
 import { backendMeetingID, tenantOfBackendID } from "../cluster/tenancy.ts";
 import { splitAction, staleClaimMs, trackClaim } from "../cluster/lifecycle.ts";
 import { reconcileVoiceBridges } from "../cluster/voice_bridge.ts";
+import { refreshVersions } from "../cluster/versions.ts";
+import { countBots } from "../cluster/bots.ts";
+import { endOverdueMeetings } from "../cluster/overdue.ts";
 
 /** What a round needs. */
 export interface PollDeps {
@@ -80,6 +83,11 @@ export interface PollDeps {
   log: Logger;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Minutes a meeting may run past its `duration` before the poller ends it (`--overdue-grace-minutes`, see
+   * `cluster/overdue.ts`). @default 10
+   */
+  overdueGraceMinutes?: number;
   /** bbblb's public URL and link key, for the hook relay links registered on servers; without them the poller
    * registers no hooks. */
   links?: { publicUrl: string; linkKey: Uint8Array };
@@ -87,14 +95,18 @@ export interface PollDeps {
   onMeetingList?: (serverId: number, text: string) => void;
 }
 
-/** What a poller process remembers across rounds: how often it asked each server since it started. */
+/**
+ * What a poller process remembers across rounds: how often it asked each server since it started, and when it
+ * last read each server's BBB version (`cluster/versions.ts`).
+ */
 export interface PollState {
   polls: Map<number, number>;
+  versionChecks?: Map<number, number>;
 }
 
 /** A fresh {@linkcode PollState}. */
 export function newPollState(): PollState {
-  return { polls: new Map() };
+  return { polls: new Map(), versionChecks: new Map() };
 }
 
 /** What a round did, for logs, metrics and tests. */
@@ -130,6 +142,10 @@ interface Listed {
   voiceBridge: string | null;
   ended: boolean;
   isBreakout: boolean;
+  /** `duration` in minutes (0: none). */
+  duration: number;
+  /** `startTime`, else `createTime`, in ms (`null`: not given). */
+  startedAt: number | null;
   participants: number;
   listeners: number;
   voiceParticipants: number;
@@ -252,6 +268,9 @@ export async function pollRound(deps: PollDeps): Promise<RoundReport> {
   await healSplits(deps, { servers, results, byId, marks, copies, mayEnd, report });
   await writeHealth(deps, healthWrites);
   await ensureHooks(deps, servers.filter((_, i) => results[i].ok), servers);
+  if (deps.state?.versionChecks) {
+    await refreshVersions(deps, servers.filter((_, i) => results[i].ok), deps.state.versionChecks);
+  }
   // Live records of meetings that are gone (or of an older instance) are deleted.
   const orphans = [...lives.entries()]
     .filter(([ref, e]) => !liveSeen.has(ref) && byId.get(ref)?.value.historyId !== e.value.historyId)
@@ -412,6 +431,7 @@ async function reconcile(deps: PollDeps, st: ReconcileState): Promise<void> {
     if (await adopt(deps, server, l, owner)) report.adopted++;
   }
 
+  await endOverdueMeetings(deps, server, [...running.values()]);
   await writeServerStats(deps.kv, server.id, stats);
   if (server.state === "cordoned" && st.mine.length === 0 && running.size === 0) {
     // Scalelite's drain: a cordoned server that has emptied becomes disabled.
@@ -683,7 +703,9 @@ function toListed(n: Record<string, unknown>): Listed {
     voiceBridge: str(n.voiceBridge),
     ended: n.hasBeenForciblyEnded === "true" || num(n.endTime) > 0,
     isBreakout: n.isBreakout === "true",
-    participants: num(n.participantCount),
+    duration: num(n.duration),
+    startedAt: num(n.startTime) || num(n.createTime) || null,
+    participants: Math.max(0, num(n.participantCount) - countBots(n.attendees)),
     listeners: num(n.listenerCount),
     voiceParticipants: num(n.voiceParticipantCount),
     videos: num(n.videoCount),

@@ -706,6 +706,13 @@ export async function listAllMeetings(kv: Deno.Kv): Promise<Deno.KvEntry<Meeting
   return await Array.fromAsync(kv.list<MeetingRecord>({ prefix: keys.allMeetings() }));
 }
 
+/** The meeting records of one tenant (by its slot: `""` for the default tenant), on every server. */
+export async function listTenantMeetings(kv: Deno.Kv, tenant: string): Promise<MeetingRecord[]> {
+  return (await Array.fromAsync(kv.list<MeetingRecord>({ prefix: keys.meetings(tenant) }))).map((e) =>
+    e.value
+  );
+}
+
 /** Every live record, keyed by `tenant + "\u0000" + meetingID`. */
 export async function listAllLive(kv: Deno.Kv): Promise<Map<string, Deno.KvEntry<MeetingLive>>> {
   const out = new Map<string, Deno.KvEntry<MeetingLive>>();

@@ -18,7 +18,9 @@
  *
  * Optional fields and keys added since, which need no migration because their absence reads as the old
  * behaviour: `ServerRecord.tags` (absent: untagged); `["tenant", name]` and `["tenant_default"]` (absent: no
- * tenants, and no rules or limits for the default tenant, whose meetings always used the tenant slot `""`).
+ * tenants, and no rules or limits for the default tenant, whose meetings always used the tenant slot `""`);
+ * `ServerRecord.configuredVersion` and `.revealedVersion` (absent: the BBB version is unknown);
+ * `TenantRecord.policy` (absent: nothing blocked, any host).
  *
  * @module
  */

@@ -49,6 +49,28 @@ export interface ServerRecord {
    * (`--hooks-checksum`); absent: SHA-1, the only one bbb-webhooks 2.6 accepts (3.0 accepts all four).
    */
   hooksChecksum?: ChecksumAlgorithm;
+  /** The BBB version the operator gave (`--bbb-version`, e.g. `3.0`); absent or `null`: not given. */
+  configuredVersion?: string | null;
+  /**
+   * The BBB version the server revealed in its API root (`bbbVersion`, only with `allowRevealOfBBBVersion=true`),
+   * as the poller last read it; absent or `null`: not revealed.
+   */
+  revealedVersion?: string | null;
+}
+
+/**
+ * The BBB version bbblb goes by for a server: the one it revealed, else the one the operator gave, else `null`
+ * (unknown: it matches any version in placement).
+ */
+export function serverVersion(s: Pick<ServerRecord, "configuredVersion" | "revealedVersion">): string | null {
+  return s.revealedVersion || s.configuredVersion || null;
+}
+
+/** Where {@linkcode serverVersion} comes from: `revealed`, `configured` or `null`. */
+export function versionSource(
+  s: Pick<ServerRecord, "configuredVersion" | "revealedVersion">,
+): "revealed" | "configured" | null {
+  return s.revealedVersion ? "revealed" : s.configuredVersion ? "configured" : null;
 }
 
 /**
@@ -212,7 +234,18 @@ export async function updateServer(
   kv: Deno.Kv,
   id: number,
   change: Partial<
-    Pick<ServerRecord, "apiUrl" | "secret" | "weight" | "checksum" | "tags" | "maxMeetings" | "hooksChecksum">
+    Pick<
+      ServerRecord,
+      | "apiUrl"
+      | "secret"
+      | "weight"
+      | "checksum"
+      | "tags"
+      | "maxMeetings"
+      | "hooksChecksum"
+      | "configuredVersion"
+      | "revealedVersion"
+    >
   >,
 ): Promise<ServerRecord> {
   for (;;) {

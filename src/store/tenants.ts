@@ -22,6 +22,22 @@ export interface ParamRule {
   value?: string;
 }
 
+/** A tenant's policy (stored in its record; absent fields: the defaults, which allow everything as before). */
+export interface TenantPolicy {
+  /** Create and join parameters that are refused (`meta_` names without case, others exactly). */
+  blocked?: string[];
+  /**
+   * Hosts (`example.org`, or `*.example.org` for its subdomains) that URLs BBB or browsers fetch may point to;
+   * absent or `null`: any host.
+   */
+  urlHosts?: string[] | null;
+  /**
+   * Hosts bbblb may call back (recording-ready, analytics and end callbacks, hook events); absent or `null`: any
+   * host except bbblb's own listen address and public URL and the KV Connect host (`cluster/policy.ts`).
+   */
+  callbackHosts?: string[] | null;
+}
+
 /** A tenant (or, under `["tenant_default"]`, the default tenant's own settings with `secrets` empty). */
 export interface TenantRecord {
   /** `[a-z0-9][a-z0-9-]{0,31}`; `default` for the default tenant's record. */
@@ -40,6 +56,11 @@ export interface TenantRecord {
   maxMeetings: number | null;
   /** Largest number of participants in its meetings together (as of the last poll), or `null`. */
   maxParticipants: number | null;
+  /**
+   * Blocked parameters and URL and callback allow-lists (`cluster/policy.ts`); the default tenant's apply to every
+   * request. Absent (and in records written before it existed): nothing blocked, any host.
+   */
+  policy?: TenantPolicy;
 }
 
 /** The name that stands for the default tenant on the command line. */

@@ -12,6 +12,7 @@ import type { ApiContext } from "../context.ts";
 import { type Keyring, readApiRequest } from "../request.ts";
 import { keyringFor, requestHost, tenantAnswer, tenantRequest, type TenantSnapshot } from "../tenants.ts";
 import type { AppEnv, CallHandler } from "./env.ts";
+import type { SelfAddress } from "../../cluster/policy.ts";
 
 /**
  * Find the handler of the call named in the path: a call bbblb refuses with a reason (`refused`), an unknown call,
@@ -74,16 +75,20 @@ export function verifiedRequest(options: VerifyOptions): MiddlewareHandler<AppEn
 }
 
 /**
- * The tenant's rules before the call (`tenantRequest`: limits, reserved meetingIDs) and its scoping after it
+ * The tenant's rules before the call (`tenantRequest`: limits, reserved meetingIDs, the parameter policy with
+ * bbblb's own `selfAddresses`) and its scoping after it
  * (`tenantAnswer`: its meetingIDs unscoped in the answer). Then, whatever happened, the server and tenant go to
  * the log line, and a call other than join that names a meeting makes the join directory forget it (create, end,
  * move and the rest may change it: the next join reads the store).
  */
-export function tenantScope(ctx: ApiContext): MiddlewareHandler<AppEnv> {
+export function tenantScope(
+  ctx: ApiContext,
+  selfAddresses?: readonly SelfAddress[],
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const req = c.get("api")!;
     try {
-      await tenantRequest(ctx.kv, c.get("tenants")!, req);
+      await tenantRequest(ctx.kv, c.get("tenants")!, req, selfAddresses);
       await next();
       // A handler's failure is already the FAILED answer here: it is not the tenant's XML to unscope.
       if (!c.error) {
