@@ -218,7 +218,8 @@ export const SETTINGS = [
     env: "BBBLB_FANOUT_TIMEOUT",
     default: "2",
     unit: "seconds",
-    help: "wait of getMeetings and getRecordings for the servers; a late one is listed as before or left out",
+    help:
+      "wait of getMeetings, getSessions, getRecordings for the servers (a late one: as before, or left out)",
     parse: seconds(0.1, 120),
     show: showSeconds,
   }),

@@ -62,7 +62,7 @@ export interface AppDeps {
   failoverDelayMs?: number;
   /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
   createTimeoutMs?: number;
-  /** How long getMeetings and routed getRecordings wait for the servers, in ms (`--fanout-timeout`). @default 2000 */
+  /** How long getMeetings, getSessions and routed getRecordings wait for the servers, in ms. @default 2000 */
   fanoutTimeoutMs?: number;
   /**
    * The last meeting list of each server, which getMeetings lists for a server late to answer (`serve` shares it

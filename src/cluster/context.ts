@@ -29,8 +29,9 @@ export interface ClusterContext {
   /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
   createTimeoutMs?: number;
   /**
-   * How long getMeetings and routed getRecordings wait for the servers, in ms (`--fanout-timeout`); a server
-   * that has not answered by then is listed from its last meeting list (getMeetings) or left out. @default 2000
+   * How long getMeetings, getSessions and routed getRecordings wait for the servers, in ms (`--fanout-timeout`);
+   * a server that has not answered by then is listed from its last meeting list (getMeetings) or left out.
+   * @default 2000
    */
   fanoutTimeoutMs?: number;
   /** The last meeting list of each server (see `fan_out.ts`); absent: a late server is left out of getMeetings. */
