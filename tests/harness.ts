@@ -21,6 +21,7 @@ import type { MeetingLists } from "../src/cluster/fan_out.ts";
 import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
 import { Custody } from "../src/recordings/custody.ts";
 import { notifyRecordingReady } from "../src/recordings/ready.ts";
+import type { PlaybackSettings } from "../src/recordings/access.ts";
 
 /** The API secret of the app under test. */
 export const SECRET = "bbblb-test-secret-0123456789";
@@ -88,6 +89,11 @@ export interface SetupOptions {
   maxRecordingUploadBytes?: number;
   /** With `recordingsDir`: the fetch that sends recording-ready callbacks. @default fetch */
   fetch?: typeof fetch;
+  /**
+   * With `recordingsDir`: serve the playback files with these settings (a random key unless given). @default not
+   * served
+   */
+  playback?: Partial<PlaybackSettings>;
   /** Passed to createApp. @default 5 */
   voiceBridgeDigits?: number;
   /** Passed to createApp. @default none */
@@ -165,7 +171,19 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     selfAddresses: options.selfAddresses,
     checksumAlgorithms: options.checksumAlgorithms,
     tenantCacheMs: 0, // tests change tenants between requests
-    recordings: custody ? { custody, routedFallback: options.routedFallback ?? true } : undefined,
+    recordings: custody
+      ? {
+        custody,
+        routedFallback: options.routedFallback ?? true,
+        playback: options.playback && {
+          playerDir: null,
+          protectedByDefault: false,
+          linkMinutes: 60,
+          key: crypto.getRandomValues(new Uint8Array(32)),
+          ...options.playback,
+        },
+      }
+      : undefined,
     fetch: options.fetch,
     voiceBridgeDigits: options.voiceBridgeDigits,
     dialNumber: options.dialNumber,

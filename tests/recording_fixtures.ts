@@ -11,7 +11,8 @@ import { SignJWT } from "jose";
 import { gzipSync } from "node:zlib";
 import { Buffer } from "node:buffer";
 import type { FakeRecording } from "./fake_bbb.ts";
-import { type Harness, PUBLIC_URL } from "./harness.ts";
+import { type Harness, PUBLIC_URL, setup } from "./harness.ts";
+import type { PlaybackSettings } from "../src/recordings/access.ts";
 
 /** One entry of {@linkcode tarOf}. */
 export interface TarEntry {
@@ -170,4 +171,58 @@ export async function withTempDir<T>(f: (dir: string) => Promise<T>): Promise<T>
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * A small stand-in for the presentation player (bbb-playback is neither on npm nor in Debian) in `dir`:
+ * `index.html`, which loads `static/js/player.js`; the script reads the recordID from the address
+ * (`/playback/presentation/2.3/<recordID>`) and fetches the recording's `metadata.xml` and `shapes.svg` from
+ * `/presentation/<recordID>/` as bbb-playback does, and plays `video/webcams.webm` in a `<video>`.
+ */
+export async function writeStandInPlayer(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/static/js`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/index.html`,
+    `<!doctype html><html><head><meta charset="utf-8"><title>stand-in player</title>` +
+      `<script defer src="/playback/presentation/2.3/static/js/player.js"></script></head>` +
+      `<body><p id="status">loading</p><video id="webcams" muted preload="auto"></video></body></html>\n`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/static/js/player.js`,
+    `(async () => {
+  const id = location.pathname.split("/").filter(Boolean).pop();
+  const base = "/presentation/" + id + "/";
+  const status = document.getElementById("status");
+  const meta = await fetch(base + "metadata.xml");
+  const shapes = await fetch(base + "shapes.svg");
+  window.loaded = { id, metadata: meta.status, shapes: shapes.status };
+  const video = document.getElementById("webcams");
+  video.src = base + "video/webcams.webm";
+  status.textContent = "ready " + meta.status + " " + shapes.status;
+})();
+`,
+  );
+}
+
+/**
+ * Run `f` with a harness in central mode that serves playback (`playback` settings, the stand-in player of
+ * {@linkcode writeStandInPlayer}) on a fresh recordings directory, one server, no routed fallback; the folders
+ * are removed afterwards.
+ */
+export async function withPlayback(
+  playback: Partial<PlaybackSettings>,
+  f: (h: Harness, dir: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (player) => {
+      await writeStandInPlayer(player);
+      await using h = await setup({
+        servers: 1,
+        recordingsDir: dir,
+        routedFallback: false,
+        playback: { playerDir: player, ...playback },
+      });
+      await f(h, dir);
+    });
+  });
 }

@@ -9,12 +9,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "./chromium.ts";
 import { setup } from "./harness.ts";
 import { setServerState } from "../src/store/servers.ts";
 import { needing } from "./requirements.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "browser-token-0123456789";
 
 Deno.test(
@@ -29,24 +28,8 @@ Deno.test(
       await setServerState(h.kv, 3, "cordoned");
       const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, h.app.fetch);
       const base = `http://127.0.0.1:${server.addr.port}`;
-      const profile = await Deno.makeTempDir({ prefix: "bbblb-chromium-" });
       const shots = await Deno.makeTempDir({ prefix: "bbblb-status-" });
-      // A persistent context is how playwright takes a fresh --user-data-dir (it refuses the flag in launch()).
-      const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1100, height: 420 },
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      const { context, close } = await launchChromium({ viewport: { width: 1100, height: 420 } });
       try {
         const page = context.pages()[0] ?? await context.newPage();
         const first = await page.goto(`${base}/status?token=${TOKEN}`);
@@ -91,9 +74,8 @@ Deno.test(
         const denied = await page.goto(`${base}/status`);
         assert.equal(denied?.status(), 401);
       } finally {
-        await context.close();
+        await close();
         await server.shutdown();
-        await Deno.remove(profile, { recursive: true });
       }
     },
   ),

@@ -250,3 +250,62 @@ Deno.test("tenant set --block, --url-host and --callback-host set a policy that 
     );
   });
 });
+
+Deno.test("tenant set switches a tenant's recording protection and retention, and refuses bad values with one line", async () => {
+  await withKv(async (kv) => {
+    assert.equal((await runBbblb(["tenant", "add", "law", "--kv", kv])).code, 0);
+    const set = await runBbblb([
+      "tenant",
+      "set",
+      "law",
+      "--protected-recordings",
+      "on",
+      "--delete-recordings-after",
+      "365",
+      "--kv",
+      kv,
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /protected recordings on, recordings deleted after 365 day\(s\)/);
+    const row = () =>
+      runBbblb(["tenant", "list", "--json", "--kv", kv]).then((r) =>
+        (JSON.parse(r.stdout) as { name: string }[]).find((t) => t.name === "law")
+      );
+    assert.deepEqual(
+      await row().then((r) =>
+        r && [Reflect.get(r, "protectedRecordings"), Reflect.get(r, "deleteRecordingsAfterDays")]
+      ),
+      [true, 365],
+    );
+    assert.equal(
+      (await runBbblb([
+        "tenant",
+        "set",
+        "law",
+        "--protected-recordings",
+        "inherit",
+        "--delete-recordings-after",
+        "none",
+        "--kv",
+        kv,
+      ])).code,
+      0,
+    );
+    assert.deepEqual(
+      await row().then((r) =>
+        r && [Reflect.get(r, "protectedRecordings"), Reflect.get(r, "deleteRecordingsAfterDays")]
+      ),
+      [null, null],
+    );
+    assertOneLineError(
+      await runBbblb(["tenant", "set", "law", "--protected-recordings", "yes", "--kv", kv]),
+      2,
+      /--protected-recordings: "yes" is not on, off or inherit/,
+    );
+    assertOneLineError(
+      await runBbblb(["tenant", "set", "law", "--delete-recordings-after", "0", "--kv", kv]),
+      2,
+      /--delete-recordings-after: "0" is not a number of days/,
+    );
+  });
+});

@@ -22,6 +22,12 @@ import { getSessions } from "./get_sessions.ts";
 import type { SelfAddress } from "../cluster/policy.ts";
 import { getRecordings, jsonFailed, routedRecordingCall, textTrackCall } from "./recordings.ts";
 import { centralRecordingCall, centralTextTrackCall, getRecordingsCentral } from "./central_recordings.ts";
+import {
+  AUTH_PATH as PLAYBACK_AUTH_PATH,
+  isPlaybackPath,
+  playbackAuth,
+  playbackRequest,
+} from "./playback.ts";
 import { UPLOAD_PATH, uploadRecording, uploadStatus } from "./recording_upload.ts";
 import { failed, success } from "./responses.ts";
 import { healthz, plain } from "./admin.ts";
@@ -294,6 +300,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       adminToken: adminTokenValue,
       publicUrl: ctx.publicUrl,
       refreshSeconds: deps.statusRefreshSeconds,
+      recordingsDir: deps.recordings?.custody.dir ?? null,
     }));
 
   const index = (c: Context) => {
@@ -328,6 +335,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     tenantScope(ctx, deps.selfAddresses),
     runCall(ctx),
   );
+
+  // Playback of the recordings in custody, on BBB's paths (last: only paths no other route answered).
+  if (deps.recordings?.playback) {
+    const trustProxy = deps.trustProxy ?? false;
+    app.get(PLAYBACK_AUTH_PATH, (c) => playbackAuth(ctx, c, trustProxy));
+    app.on(["GET", "HEAD"], "*", (c) => {
+      const path = pathOf(c.req.raw);
+      return isPlaybackPath(path) ? playbackRequest(ctx, c, path, trustProxy) : c.notFound();
+    });
+  }
 
   app.notFound((c) => {
     // The path only: a query string may carry checksums and passwords.

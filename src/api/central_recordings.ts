@@ -19,6 +19,7 @@ import {
   type TextTrackRecord,
   updateRecording,
 } from "../store/recordings.ts";
+import { isProtected, mintGrant, withGrant, withGrants } from "../recordings/access.ts";
 import { recordingMatches, recordingNode, recordingQuery } from "../recordings/listing.ts";
 import {
   languageLabel,
@@ -48,12 +49,26 @@ function central(ctx: ApiContext): CentralRecordings {
 }
 
 /** Where a tenant's links point: its own host when it has one (with `BBBLB_URL`'s scheme and port), else `BBBLB_URL`. */
-async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
+export async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
   const host = tenant === DEFAULT_TENANT ? null : (await ctx.tenants.snapshot()).byName.get(tenant)?.host;
   if (!host) return ctx.publicUrl;
   const u = new URL(ctx.publicUrl);
   u.hostname = host;
   return u.href.replace(/\/+$/, "");
+}
+
+/**
+ * The grant for a tenant's links when its recordings are protected (valid for `--recording-link-minutes`):
+ * `grant(recordID)`, or `null` when its links need none.
+ */
+async function grantsFor(ctx: ApiContext, tenant: string): Promise<((recordID: string) => string) | null> {
+  const playback = central(ctx).playback;
+  if (!playback) return null;
+  const tenants = await ctx.tenants.snapshot();
+  const record = tenant === DEFAULT_TENANT ? tenants.defaults : tenants.byName.get(tenant);
+  if (!isProtected(record, playback.protectedByDefault)) return null;
+  const until = (playback.now ?? Date.now)() + playback.linkMinutes * 60_000;
+  return (recordID) => mintGrant(playback.key, recordID, tenant, until);
 }
 
 /**
@@ -64,9 +79,14 @@ async function baseFor(ctx: ApiContext, tenant: string): Promise<string> {
 export async function getRecordingsCentral(ctx: ApiContext, req: ApiRequest): Promise<Response> {
   const q = recordingQuery(req.params, req.tenant);
   const base = await baseFor(ctx, req.tenant);
+  const grant = await grantsFor(ctx, req.tenant);
   const entries: ListedRecording[] = (await listRecordings(ctx.kv, req.tenant, q.prefixes))
     .filter((r) => recordingMatches(r, q))
-    .map((r) => ({ recordID: r.recordID, startTime: r.startTime, node: recordingNode(r, base) }));
+    .map((r) => ({
+      recordID: r.recordID,
+      startTime: r.startTime,
+      node: recordingNode(grant ? withGrants(r, grant(r.recordID)) : r, base),
+    }));
   if (central(ctx).routedFallback) {
     const routed = await routedRecordingNodes(ctx, req);
     const indexed = await indexedRecordIds(ctx.kv, routed.entries.map((e) => e.recordID));
@@ -201,8 +221,11 @@ export function centralTextTrackCall(call: "getRecordingTextTracks" | "putRecord
     }
     if (call === "getRecordingTextTracks") {
       const base = await baseFor(ctx, req.tenant);
+      const grant = await grantsFor(ctx, req.tenant);
       const tracks = usable.textTracks.map((t) => ({
-        href: `${base}/captions/${encodeURIComponent(recordID)}/${trackFile(t)}`,
+        href: ((href) => grant ? withGrant(href, grant(recordID)) : href)(
+          `${base}/captions/${encodeURIComponent(recordID)}/${trackFile(t)}`,
+        ),
         kind: t.kind,
         label: t.label,
         lang: t.lang,

@@ -6,6 +6,7 @@
  */
 import type { ClusterContext } from "../cluster/context.ts";
 import type { Custody } from "../recordings/custody.ts";
+import type { PlaybackSettings } from "../recordings/access.ts";
 import type { TenantDirectory } from "./tenants.ts";
 
 /** Central custody of recordings (`serve --recordings-dir`), as the API uses it. */
@@ -14,6 +15,8 @@ export interface CentralRecordings {
   custody: Custody;
   /** Whether recordIDs not in the index are still looked up on the servers (`--recordings-routed-fallback`). */
   routedFallback: boolean;
+  /** Serving the playback files and protecting them. @default player absent, nothing protected, 60 min links */
+  playback?: PlaybackSettings;
 }
 
 /** Dependencies of the API handlers. */

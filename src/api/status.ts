@@ -12,6 +12,8 @@ import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { listAllMeetings, listSplits } from "../store/meetings.ts";
 import { listServers, serverVersion } from "../store/servers.ts";
+import { countUploads, recordingStats } from "../store/recordings.ts";
+import { statfs } from "node:fs/promises";
 import { bearerOf, plain, tokenMatches } from "./admin.ts";
 
 /** Options of {@linkcode statusPage}. */
@@ -25,6 +27,8 @@ export interface StatusOptions {
   refreshSeconds?: number;
   /** @default Date.now */
   now?: () => number;
+  /** The recordings directory (central custody): the page shows the import queue and the storage. */
+  recordingsDir?: string | null;
 }
 
 const COOKIE = "bbblb_status";
@@ -171,10 +175,44 @@ ${
 </tbody>
 </table>`
   }
+${o.recordingsDir ? await recordingsSection(o.kv, o.recordingsDir) : ""}
 <footer>As of ${now}; this page reloads every ${refresh} s. Participants as of the last poll.</footer>
 </body>
 </html>
 `;
+}
+
+/** Bytes as people read them (binary units, one decimal). */
+export function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+/** The recordings section: the import queue, and the storage used by recordings and free on their disk. */
+async function recordingsSection(kv: Deno.Kv, dir: string): Promise<string> {
+  const [uploads, stats] = await Promise.all([countUploads(kv), recordingStats(kv)]);
+  const disk = await statfs(dir).then(
+    (fs) => ({ free: Number(fs.bavail) * Number(fs.bsize), size: Number(fs.blocks) * Number(fs.bsize) }),
+    () => null,
+  );
+  return `<h2>Recordings</h2>
+<table class="recordings">
+<tbody>
+<tr><th>Import queue</th><td class="num queue">${
+    uploads.received + uploads.importing
+  }</td><td>${uploads.received} waiting, ${uploads.importing} importing; ${uploads.failed} failed in the last week</td></tr>
+<tr><th>Recordings</th><td class="num count">${stats.count}</td><td>in custody</td></tr>
+<tr><th>Storage used</th><td class="num used">${humanBytes(stats.bytes)}</td><td>by recordings</td></tr>
+<tr><th>Storage free</th><td class="num free">${disk ? humanBytes(disk.free) : "unknown"}</td><td>${
+    disk ? `of ${humanBytes(disk.size)} on the disk of ${esc(dir)}` : `cannot read the disk of ${esc(dir)}`
+  }</td></tr>
+</tbody>
+</table>`;
 }
 
 /** What a server's last failure says, in a few words, for the status page (the full text is its tooltip). */

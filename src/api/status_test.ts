@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { holder, poll, setup } from "../../tests/harness.ts";
 import { markFailure, setServerState, updateServer } from "../store/servers.ts";
-import { shortError } from "./status.ts";
+import { humanBytes, shortError } from "./status.ts";
+import { recordThroughBbblb, uploadPublished, withTempDir } from "../../tests/recording_fixtures.ts";
+import { recordingStats, saveUpload } from "../store/recordings.ts";
 import { keys } from "../store/keys.ts";
 
 const TOKEN = "status-token-0123456789";
@@ -127,4 +129,44 @@ Deno.test("/status and /metrics show each server's BBB version, or that it is un
   const metrics = await (await h.app.request("/metrics")).text();
   assert.match(metrics, /^bbblb_server_bbb_version_info\{server="1",version="3\.0\.34"\} 1$/m);
   assert.doesNotMatch(metrics, /bbblb_server_bbb_version_info\{server="2"/);
+});
+
+Deno.test("/status shows the recordings' import queue, the storage they use and what is free on their disk", async () => {
+  await withTempDir(async (dir) => {
+    await using h = await setup({ servers: 1, recordingsDir: dir, routedFallback: false });
+    await using routed = await setup({ servers: 0 });
+    assert.doesNotMatch(
+      await (await routed.app.request("/status")).text(),
+      /Import queue/,
+      "routed mode has no recordings section",
+    );
+    const made = await recordThroughBbblb(h, "room");
+    await uploadPublished(h, made, { formats: ["presentation", "video"] });
+    // an upload that arrived and waits for its import
+    await saveUpload(h.kv, {
+      id: "0000000000000000000000000000",
+      serverId: 1,
+      receivedAt: Date.now(),
+      state: "received",
+      items: [],
+      owner: null,
+      until: 0,
+      finishedAt: null,
+    });
+    const html = await (await h.app.request("/status")).text();
+    const cell = (cls: string) => new RegExp(`<td class="num ${cls}">([^<]*)<`).exec(html)?.[1];
+    assert.equal(cell("queue"), "1");
+    assert.match(html, /1 waiting, 0 importing/);
+    assert.equal(cell("count"), "1");
+    const used = (await recordingStats(h.kv)).bytes;
+    assert.ok(used > 2000, `${used}`);
+    assert.equal(cell("used"), humanBytes(used));
+    assert.match(cell("free") ?? "", /^\d+\.\d (KiB|MiB|GiB|TiB)$/);
+  });
+});
+
+Deno.test("humanBytes says sizes in binary units", () => {
+  assert.equal(humanBytes(512), "512 B");
+  assert.equal(humanBytes(1536), "1.5 KiB");
+  assert.equal(humanBytes(5 * 1024 ** 3), "5.0 GiB");
 });

@@ -165,9 +165,10 @@ export async function listRecordingsCommand(
 
 /**
  * `bbblb recording publish|unpublish|delete ID...`: every ID must be in custody (otherwise nothing changes).
- * Delete marks recordings deleted, as deleteRecordings does; their files stay under the recordings directory.
+ * Delete marks recordings deleted, as deleteRecordings does; their files stay under the recordings directory
+ * until retention purges them. A purged recording has no files left: it cannot be published again.
  *
- * @throws {CliError} exit 1 naming the unknown IDs
+ * @throws {CliError} exit 1 naming the unknown or purged IDs
  */
 export async function setRecordingsStateCommand(
   kv: Deno.Kv,
@@ -175,8 +176,16 @@ export async function setRecordingsStateCommand(
   action: "publish" | "unpublish" | "delete",
 ): Promise<string> {
   const unknown: string[] = [];
-  for (const id of ids) if (!(await getRecording(kv, id))) unknown.push(id);
+  const purged: string[] = [];
+  for (const id of ids) {
+    const entry = await getRecording(kv, id);
+    if (!entry) unknown.push(id);
+    else if (entry.value.purgedAt && action !== "delete") purged.push(id);
+  }
   if (unknown.length > 0) throw new CliError(`not in custody: ${unknown.join(", ")} (nothing was changed)`);
+  if (purged.length > 0) {
+    throw new CliError(`purged, their files are gone: ${purged.join(", ")} (nothing was changed)`);
+  }
   const to: RecordingState = action === "publish"
     ? "published"
     : action === "unpublish"

@@ -20,6 +20,7 @@ import { MeetingLists } from "../cluster/fan_out.ts";
 import { createsRecorded } from "../cluster/create.ts";
 import { Custody } from "../recordings/custody.ts";
 import { notifyRecordingReady } from "../recordings/ready.ts";
+import { runRetention } from "../recordings/retention.ts";
 
 /**
  * Run the server until SIGTERM/SIGINT: then finish the requests in flight, close the store and return.
@@ -30,6 +31,14 @@ export async function serve(
   config: ServeConfig,
   log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<void> {
+  if (config.playbackPlayerDir !== null) {
+    const index = `${config.playbackPlayerDir}/index.html`;
+    if (!(await Deno.stat(index).then((st) => st.isFile, () => false))) {
+      throw new CliError(
+        `--playback-player-dir: ${index} is missing (copy /var/bigbluebutton/playback/presentation/2.3 from a BBB server)`,
+      );
+    }
+  }
   const kv = await openStore(config.kv, true, (path) => log.info("created a new store", { path }));
   try {
     const schema = await storeAnswers(ensureSchema(kv));
@@ -105,7 +114,18 @@ export async function serve(
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     checksumAlgorithms: config.checksumAlgorithms,
-    recordings: custody ? { custody, routedFallback: config.recordingsRoutedFallback } : undefined,
+    recordings: custody
+      ? {
+        custody,
+        routedFallback: config.recordingsRoutedFallback,
+        playback: {
+          playerDir: config.playbackPlayerDir,
+          protectedByDefault: config.protectedRecordings,
+          linkMinutes: config.recordingLinkMinutes,
+          key: await internalKey(kv, "playback_key"),
+        },
+      }
+      : undefined,
     voiceBridgeDigits: config.voiceBridgeDigits,
     dialNumber: config.dialNumber ?? undefined,
     fsapi: {
@@ -176,6 +196,15 @@ export async function serve(
         settle: (claim) => settleClaim(cluster, claim),
       });
       await custody?.chores();
+      if (custody) {
+        await runRetention({
+          kv,
+          dir: custody.dir,
+          log,
+          keepDeletedDays: config.recordingsKeepDeletedDays,
+          owner: custody.owner,
+        });
+      }
     } catch (e) {
       log.error("chores failed", { error: storeProblem(e) ?? String((e as Error)?.message ?? e) });
     }

@@ -96,6 +96,11 @@ export function tenantCommands(cli: Command): void {
       [],
     )
     .option("--any-callback-host", "allow callbacks to any host but bbblb's own again (the default)")
+    .option("--protected-recordings <on|off|inherit>", "its recordings need a grant (inherit: as serve says)")
+    .option(
+      "--delete-recordings-after <days>",
+      "delete its recordings this many days after their start, or none",
+    )
     .action(async (name: string, o) => {
       await withStore(o.kv, async (kv) =>
         setTenantCommand(kv, {
@@ -126,6 +131,8 @@ export function tenantCommands(cli: Command): void {
             callbackHosts: o.callbackHost,
             anyCallbackHost: Boolean(o.anyCallbackHost),
           },
+          protectedRecordings: o.protectedRecordings,
+          deleteRecordingsAfter: o.deleteRecordingsAfter,
           globalSecrets: await globalSecrets(kv),
           readStdin,
         }));

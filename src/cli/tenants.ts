@@ -80,6 +80,22 @@ function limitOf(raw: string, flag: string): number | null {
   return Number(raw);
 }
 
+/** `--protected-recordings`: `on`, `off`, or `inherit` (`null`: as `serve` says). @throws {CliError} exit 2 */
+function protectionOf(raw: string): boolean | null {
+  if (raw === "on" || raw === "off") return raw === "on";
+  if (raw === "inherit") return null;
+  throw usage(`--protected-recordings: "${raw}" is not on, off or inherit`);
+}
+
+/** Days (1 to 36500) or `none`. @throws {CliError} exit 2 */
+function daysOf(raw: string, flag: string): number | null {
+  if (raw === "none") return null;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1) {
+    throw usage(`${flag}: "${raw}" is not a number of days (1 to 36500) or "none"`);
+  }
+  return Math.min(Number(raw), 36500);
+}
+
 /** Parameters no rule may touch: bbblb's own. */
 const RULE_FORBIDDEN = new Set(["meetingid", "checksum", "meta_bbblb-tenant"]);
 
@@ -177,6 +193,10 @@ export interface TenantRow {
   policy: { blocked: string[]; urlHosts: string[] | null; callbackHosts: string[] | null };
   /** Meetings running (or being created) now. */
   meetings: number;
+  /** Whether its recordings are protected; `null`: as `serve --protected-recordings` says. */
+  protectedRecordings: boolean | null;
+  /** Days after which its recordings are deleted, or `null`: kept. */
+  deleteRecordingsAfterDays: number | null;
 }
 
 /** `tenant list [--json]`: the default tenant first, then the tenants by name. */
@@ -202,6 +222,8 @@ export async function listTenantsCommand(kv: Deno.Kv, json: boolean): Promise<st
       callbackHosts: t.policy?.callbackHosts ?? null,
     },
     meetings: count(tenantSlot(t.name)),
+    protectedRecordings: t.protectedRecordings ?? null,
+    deleteRecordingsAfterDays: t.deleteRecordingsAfterDays ?? null,
   }));
   if (json) return JSON.stringify(rows, null, 2);
   const table = [
@@ -280,6 +302,10 @@ export interface SetTenantOptions {
   maxParticipants?: string;
   /** Blocked parameters and URL and callback allow-lists (see `tenant_policy.ts`). */
   policy?: PolicyOptions;
+  /** `--protected-recordings on|off|inherit` (inherit: as `serve --protected-recordings`). */
+  protectedRecordings?: string;
+  /** `--delete-recordings-after DAYS|none`. */
+  deleteRecordingsAfter?: string;
   globalSecrets: readonly string[];
   readStdin: () => Promise<string>;
 }
@@ -342,6 +368,11 @@ export async function setTenantCommand(kv: Deno.Kv, o: SetTenantOptions): Promis
     : limitOf(o.maxParticipants, "--max-participants");
   const policy = policyChange(o.policy ?? {});
 
+  const protect = o.protectedRecordings === undefined ? undefined : protectionOf(o.protectedRecordings);
+  const deleteAfter = o.deleteRecordingsAfter === undefined
+    ? undefined
+    : daysOf(o.deleteRecordingsAfter, "--delete-recordings-after");
+
   const current = await getTenant(kv, name);
   if (!current) throw new CliError(`there is no tenant ${name}`);
   let secrets = replace.length > 0 ? [...new Set(replace)] : [...current.secrets];
@@ -374,6 +405,12 @@ export async function setTenantCommand(kv: Deno.Kv, o: SetTenantOptions): Promis
   if (maxMeetings !== undefined) changed.push(`max meetings ${maxMeetings ?? "none"}`);
   if (maxParticipants !== undefined) changed.push(`max participants ${maxParticipants ?? "none"}`);
   if (policy) changed.push(...policy.changed);
+  if (protect !== undefined) {
+    changed.push(`protected recordings ${protect === null ? "inherit" : protect ? "on" : "off"}`);
+  }
+  if (deleteAfter !== undefined) {
+    changed.push(deleteAfter === null ? "recordings kept" : `recordings deleted after ${deleteAfter} day(s)`);
+  }
   if (changed.length === 0) throw usage("nothing to change: give at least one option (see --help)");
 
   const updated = await updateTenant(kv, name, (t) => ({
@@ -385,6 +422,8 @@ export async function setTenantCommand(kv: Deno.Kv, o: SetTenantOptions): Promis
     join: withRules(o.clearRules ? [] : t.join, joinRules),
     maxMeetings: maxMeetings === undefined ? t.maxMeetings : maxMeetings,
     maxParticipants: maxParticipants === undefined ? t.maxParticipants : maxParticipants,
+    protectedRecordings: protect === undefined ? t.protectedRecordings ?? null : protect,
+    deleteRecordingsAfterDays: deleteAfter === undefined ? t.deleteRecordingsAfterDays ?? null : deleteAfter,
   }));
   if (!updated) throw new CliError(`there is no tenant ${name}`);
   return `updated tenant ${name}: ${changed.join(", ")}`;

@@ -32,8 +32,11 @@ export const DEFAULT_OVERDUE_GRACE_MINUTES = 10;
  * @example
  * ```ts
  * import { overdueBy } from "./overdue.ts";
- * const m = { duration: 60, startedAt: 0, isBreakout: false };
- * if (overdueBy(m, 69 * 60_000, 10) !== null || overdueBy(m, 71 * 60_000, 10) !== 60_000) throw new Error();
+ * const start = Date.UTC(2026, 0, 1);
+ * const m = { duration: 60, startedAt: start, isBreakout: false };
+ * // 60 minutes plus 10 of grace: not overdue at 69 minutes, overdue by one minute at 71
+ * if (overdueBy(m, start + 69 * 60_000, 10) !== null) throw new Error("early");
+ * if (overdueBy(m, start + 71 * 60_000, 10) !== 60_000) throw new Error("late");
  * ```
  */
 export function overdueBy(m: ListedDuration, now: number, graceMinutes: number): number | null {

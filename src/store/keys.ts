@@ -125,6 +125,11 @@ export const keys = {
   removedServer: (id: number, addedAt: number): Deno.KvKey => ["removed_server", id, addedAt],
   /** Prefix of the removed servers. */
   removedServers: (): Deno.KvKey => ["removed_server"],
+  /**
+   * That a minute chore ran in one minute (`name`: `retention`; `minute`: ms since the epoch / 60 000), so that
+   * of several instances exactly one runs it; expires after a day.
+   */
+  choreRun: (name: string, minute: number): Deno.KvKey => ["chore_run", name, minute],
   /** A setting bbblb keeps for itself (the generated API secret, the schema version). */
   setting: (name: string): Deno.KvKey => ["setting", name],
 };

@@ -99,6 +99,10 @@ export interface RecordingRecord {
   createdAt: number;
   /** When it last changed (ms). */
   updatedAt: number;
+  /** When it was deleted through bbblb (ms), for `--recordings-keep-deleted-days`; absent: not known. */
+  deletedAt?: number | null;
+  /** When its files were purged (ms); the record stays (deleted, without formats) so a late upload stays deleted. */
+  purgedAt?: number | null;
 }
 
 /** The metadata a recording is listed with: `meta` with `metaChanges` applied. */
@@ -383,7 +387,15 @@ export async function setRecordingState(
   let changed = false;
   await updateRecording(kv, recordID, (cur) => {
     changed = cur !== null && from.includes(cur.state) && cur.state !== to;
-    return changed ? { ...cur!, state: to, stateSetByBbblb: true, updatedAt: now } : null;
+    const deletedAt = to === "deleted" ? now : null;
+    return changed ? { ...cur!, state: to, stateSetByBbblb: true, updatedAt: now, deletedAt } : null;
   });
   return changed;
+}
+
+/** How many upload records are in each state (the import queue: `received` and `importing`). */
+export async function countUploads(kv: Deno.Kv): Promise<Record<UploadState, number>> {
+  const out: Record<UploadState, number> = { received: 0, importing: 0, imported: 0, failed: 0 };
+  for await (const e of kv.list<UploadRecord>({ prefix: keys.recordingUploads() })) out[e.value.state]++;
+  return out;
 }

@@ -61,6 +61,13 @@ export interface TenantRecord {
    * request. Absent (and in records written before it existed): nothing blocked, any host.
    */
   policy?: TenantPolicy;
+  /**
+   * Whether its recordings in central custody are protected (each playback link carries a grant); `null` or
+   * absent: as `--protected-recordings` says.
+   */
+  protectedRecordings?: boolean | null;
+  /** Days after its start when a recording of this tenant is deleted (retention); `null` or absent: kept. */
+  deleteRecordingsAfterDays?: number | null;
 }
 
 /** The name that stands for the default tenant on the command line. */
