@@ -8,6 +8,7 @@
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const LABEL: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
 
 /** Fields of a log line: plain values only. */
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -21,6 +22,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Whether lines of `level` are written (so a caller can skip building a line that would be dropped). */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** Options of {@linkcode createLogger}. */
@@ -86,15 +89,24 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (format === "json") {
       write(JSON.stringify({ time, level, msg, ...fields }));
     } else {
-      const rest = Object.entries(fields)
-        .filter(([, v]) => v !== undefined)
+      let line = `${time} ${LABEL[level]} ${msg}`;
+      for (const k in fields) {
+        const v = fields[k];
+        if (v === undefined) continue;
         // Quote values with spaces, quotes, = or control characters (JSON escapes them), so one value can never
         // forge another field, another line, or terminal control sequences.
-        .map(([k, v]) => `${k}=${typeof v === "string" && NEEDS_QUOTES.test(v) ? JSON.stringify(v) : v}`);
-      write([time, level.toUpperCase(), msg, ...rest].join(" "));
+        line += ` ${k}=${typeof v === "string" && NEEDS_QUOTES.test(v) ? JSON.stringify(v) : v}`;
+      }
+      write(line);
     }
   };
-  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  return {
+    debug: log("debug"),
+    info: log("info"),
+    warn: log("warn"),
+    error: log("error"),
+    enabled: (level) => ORDER[level] >= min,
+  };
 }
 
 /** A logger that drops everything (tests). */

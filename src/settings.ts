@@ -212,6 +212,18 @@ export const SETTINGS = [
     show: showSeconds,
   }),
   row({
+    key: "fanoutTimeoutMs",
+    flag: "--fanout-timeout",
+    arg: "<seconds>",
+    env: "BBBLB_FANOUT_TIMEOUT",
+    default: "2",
+    unit: "seconds",
+    help:
+      "wait of getMeetings, getSessions, getRecordings for the servers (a late one: as before, or left out)",
+    parse: seconds(0.1, 120),
+    show: showSeconds,
+  }),
+  row({
     key: "missedRounds",
     flag: "--missed-rounds",
     arg: "<n>",

@@ -16,6 +16,8 @@ import { listAllMeetings } from "../src/store/meetings.ts";
 import { addServer, listServers, type ServerRecord } from "../src/store/servers.ts";
 import { FakeBbb } from "./fake_bbb.ts";
 import { Directory } from "../src/cluster/directory.ts";
+import { createsRecorded } from "../src/cluster/create.ts";
+import type { MeetingLists } from "../src/cluster/fan_out.ts";
 import type { ChecksumAlgorithm } from "../src/bbb/checksum.ts";
 import { Custody } from "../src/recordings/custody.ts";
 import { notifyRecordingReady } from "../src/recordings/ready.ts";
@@ -98,6 +100,10 @@ export interface SetupOptions {
   dialNumber?: string;
   /** Passed to createApp. @default off */
   fsapi?: FsapiSettings;
+  /** Passed to createApp. @default 2000 */
+  fanoutTimeoutMs?: number;
+  /** Passed to createApp. @default a new one */
+  meetingLists?: MeetingLists;
 }
 
 /** bbblb's public URL in harness apps. */
@@ -182,6 +188,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     voiceBridgeDigits: options.voiceBridgeDigits,
     dialNumber: options.dialNumber,
     fsapi: options.fsapi,
+    fanoutTimeoutMs: options.fanoutTimeoutMs,
+    meetingLists: options.meetingLists,
   });
   const ctx = clusterContext({
     kv,
@@ -194,8 +202,14 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     linkKey,
     directory,
   });
-  const call = async (name: string, params: Record<string, string> = {}) =>
-    await app.request(`/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`);
+  const call = async (name: string, params: Record<string, string> = {}) => {
+    const res = await app.request(
+      `/bigbluebutton/api/${name}?${sign(name, encodeQuery(Object.entries(params)))}`,
+    );
+    // A create's BBB answer is recorded just after the answer: tests read the store as it then stands.
+    await createsRecorded();
+    return res;
+  };
   return {
     kv,
     ctx,
@@ -207,6 +221,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     custody,
     async [Symbol.asyncDispose]() {
       await custody?.idle();
+      await createsRecorded();
       await Promise.all(fakes.map((f) => f.close()));
       kv.close();
     },

@@ -11,7 +11,7 @@ import { BbbError } from "../bbb/errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { relayCallback } from "./callbacks.ts";
 import { relayHookEvent } from "./hook_relay.ts";
-import type { ApiContext } from "./context.ts";
+import type { ApiContext, CentralRecordings } from "./context.ts";
 import { move } from "./move.ts";
 import { rejoin } from "./rejoin.ts";
 import { getStatistics } from "./statistics.ts";
@@ -29,25 +29,28 @@ import {
   playbackRequest,
 } from "./playback.ts";
 import { UPLOAD_PATH, uploadRecording, uploadStatus } from "./recording_upload.ts";
-import type { CentralRecordings } from "./context.ts";
-import { type ApiRequest, readApiRequest } from "./request.ts";
-import { failed, outcomeOf, success } from "./responses.ts";
-import { bearerOf, healthz, plain, tokenMatches, unauthorized } from "./admin.ts";
+import { failed, success } from "./responses.ts";
+import { healthz, plain } from "./admin.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { statusPage } from "./status.ts";
-import { keyringFor, requestHost, tenantAnswer, TenantDirectory, tenantRequest } from "./tenants.ts";
-
-/** The app's per-request variables: the server an API call went to and its tenant, for its log line. */
-export type AppEnv = { Variables: { server?: number; tenant?: string } };
+import { TenantDirectory } from "./tenants.ts";
 import type { Directory } from "../cluster/directory.ts";
 import { BackendError } from "../bbb/client.ts";
 import { serverUnavailable } from "../cluster/context.ts";
 import { Placer } from "../cluster/placement_turns.ts";
+import { MeetingLists } from "../cluster/fan_out.ts";
 import { clusterContext } from "../cluster/context.ts";
 import { createDeadlineMs } from "../cluster/lifecycle.ts";
-import { get } from "../bbb/query.ts";
 import { storeProblem } from "../store/kv.ts";
 import type { ChecksumAlgorithm } from "../bbb/checksum.ts";
+import type { AppEnv, CallHandler } from "./middleware/env.ts";
+import { hostGuard } from "./middleware/host_guard.ts";
+import { accessLog } from "./middleware/access_log.ts";
+import { adminToken } from "./middleware/admin_token.ts";
+import { deadline } from "./middleware/deadline.ts";
+import { knownCall, runCall, tenantScope, verifiedRequest } from "./middleware/api_call.ts";
+
+export type { AppEnv } from "./middleware/env.ts";
 
 /** Dependencies of the app. Everything with a default can be left out in tests. */
 export interface AppDeps {
@@ -65,6 +68,13 @@ export interface AppDeps {
   failoverDelayMs?: number;
   /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
   createTimeoutMs?: number;
+  /** How long getMeetings, getSessions and routed getRecordings wait for the servers, in ms. @default 2000 */
+  fanoutTimeoutMs?: number;
+  /**
+   * The last meeting list of each server, which getMeetings lists for a server late to answer (`serve` shares it
+   * with its poller). @default a new one, fed by getMeetings only
+   */
+  meetingLists?: MeetingLists;
   /** Largest accepted request body, in bytes. @default 32 MiB (slides may come as XML bodies) */
   maxBodyBytes?: number;
   /**
@@ -127,10 +137,8 @@ export interface AppDeps {
   dialNumber?: string;
 }
 
-type Handler = (ctx: ApiContext, req: ApiRequest) => Promise<Response>;
-
 /** The calls bbblb answers, by name. */
-const CALLS: Record<string, Handler> = {
+const CALLS: Record<string, CallHandler> = {
   create,
   join,
   end,
@@ -156,7 +164,7 @@ const CALLS: Record<string, Handler> = {
 /** Calls that may create a meeting on a BBB server (see `createDeadlineMs`). */
 const SLOW_CALLS = new Set(["create", "join", "move"]);
 /** The recording calls in central custody, in place of the routed ones. */
-const CENTRAL_CALLS: Record<string, Handler> = {
+const CENTRAL_CALLS: Record<string, CallHandler> = {
   getRecordings: getRecordingsCentral,
   publishRecordings: centralRecordingCall("publishRecordings"),
   updateRecordings: centralRecordingCall("updateRecordings"),
@@ -219,37 +227,6 @@ function callLabel(call: string): string {
   return call === "index" || call === "rejoin" || Object.hasOwn(CALLS, call) ? call : "other";
 }
 
-/**
- * Run `work`, but answer FAILED `serverUnavailable` once `ms` have passed. The work goes on in the background
- * (its own timeouts bound it), and its late failure is dropped rather than left unhandled.
- *
- * @throws {BbbError} `serverUnavailable` at the deadline, or whatever `work` throws before it
- */
-async function withinDeadline(ms: number, work: () => Promise<Response>): Promise<Response> {
-  const running = work();
-  running.catch(() => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new BbbError(
-            "serverUnavailable",
-            `bbblb could not answer within ${
-              ms / 1000
-            } s (a BBB server or the client is too slow); try again.`,
-          ),
-        ),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([running, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** BBB's answer to `GET /bigbluebutton/api/` (the version document), as bbb-web 2.6–3.0 sends it. */
 const VERSION = { version: "2.0", apiVersion: "2.0", bbbVersion: "" };
 
@@ -275,6 +252,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       failThreshold: deps.failThreshold,
       failoverDelayMs: deps.failoverDelayMs,
       createTimeoutMs: deps.createTimeoutMs,
+      fanoutTimeoutMs: deps.fanoutTimeoutMs,
+      meetingLists: deps.meetingLists ?? new MeetingLists(),
       fetch: deps.fetch,
       log: deps.log ?? silentLogger,
       publicUrl: deps.publicUrl ?? "http://127.0.0.1:8090",
@@ -300,63 +279,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     createDeadlineMs(ctx.createTimeoutMs!, ctx.backendTimeoutMs),
   );
   const metrics = deps.metrics ?? createMetrics(deps.kv);
-  const adminToken = deps.adminToken ?? null;
+  const adminTokenValue = deps.adminToken ?? null;
   const checksumAlgorithms = deps.checksumAlgorithms;
   const app = new Hono<AppEnv>({ getPath: pathOf });
 
-  // Deno builds the request URL from the Host header: one holding `/`, `?`, `#` or `@` would shift the path
-  // and query bbblb reads. Such a request is malformed HTTP.
-  app.use("*", async (c, next) => {
-    if (/[/?#@\s\\]/.test(c.req.header("host") ?? "")) {
-      return new Response("bad Host header", { status: 400 });
-    }
-    await next();
-  });
+  // Every request: a Host header that would shift the path is refused. Every BBB API call: one log line and its
+  // metrics.
+  app.use("*", hostGuard());
+  app.use("/bigbluebutton/api/*", accessLog({ log: ctx.log, metrics, callLabel }));
 
   app.get("/healthz", () => healthz(deps.kv));
   const fsapiDeps = { kv: deps.kv, log: ctx.log, settings: deps.fsapi ?? { password: "" } };
   app.post("/bbblb/v1/fsapi", (c) => fsapi(fsapiDeps, c));
-  app.get("/metrics", async (c) => {
-    if (adminToken !== null && !tokenMatches(adminToken, bearerOf(c.req.header("authorization")))) {
-      return unauthorized();
-    }
+  app.get("/metrics", adminToken(adminTokenValue), async () => {
     return plain(200, (await metrics.render()).trimEnd(), { "content-type": metrics.registry.contentType });
   });
   app.get("/status", (c) =>
     statusPage(c, {
       kv: deps.kv,
-      adminToken,
+      adminToken: adminTokenValue,
       publicUrl: ctx.publicUrl,
       refreshSeconds: deps.statusRefreshSeconds,
       recordingsDir: deps.recordings?.custody.dir ?? null,
     }));
-
-  // One log line per API call: call, meetingID, HTTP status, returncode and messageKey, duration. Never a
-  // secret or a checksum.
-  app.use("/bigbluebutton/api/*", async (c, next) => {
-    const started = performance.now();
-    await next();
-    const fields = {
-      call: c.req.path.slice(API.length) || "index",
-      meetingID: c.req.query("meetingID"),
-      server: c.get("server"),
-      tenant: c.get("tenant"),
-    };
-    const outcome = await outcomeOf(c.res);
-    const redirect = c.res.status >= 300 && c.res.status < 400;
-    metrics.observeApiCall(
-      callLabel(fields.call),
-      outcome.returncode ?? (redirect ? "redirect" : "none"),
-      (performance.now() - started) / 1000,
-    );
-    const level = outcome.messageKey === "checksumError" ? "warn" : "info";
-    ctx.log[level]("api", {
-      ...fields,
-      status: c.res.status,
-      ...outcome,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-    });
-  });
 
   const index = (c: Context) => {
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
@@ -381,31 +326,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   }
   // rejoin is signed with bbblb's own link key, not with the API secret: it is not a BBB call.
   app.get("/bigbluebutton/api/rejoin", (c) => rejoin(ctx, c));
-  app.all("/bigbluebutton/api/:call{.+}", async (c) => {
-    const call = c.req.param("call");
-    if (Object.hasOwn(REFUSED, call)) throw new BbbError("unsupportedRequest", REFUSED[call]);
-    const handler = Object.hasOwn(calls, call) ? calls[call] : undefined;
-    if (!handler) throw new BbbError("unsupportedRequest", "This request is not supported.");
-    if (c.req.method !== "GET" && c.req.method !== "POST") {
-      throw new BbbError("unsupportedRequest", `The BBB API accepts GET and POST, not ${c.req.method}.`);
-    }
-    const deadline = SLOW_CALLS.has(call) ? slowCallTimeoutMs : requestTimeoutMs;
-    return await withinDeadline(deadline, async () => {
-      const tenants = await ctx.tenants.snapshot();
-      const keyring = keyringFor(tenants, deps.secrets(), requestHost(c.req.raw, deps.trustProxy ?? false));
-      const req = await readApiRequest(c.req.raw, call, keyring, maxBodyBytes, checksumAlgorithms);
-      try {
-        await tenantRequest(ctx.kv, tenants, req, deps.selfAddresses);
-        return await tenantAnswer(req, await handler(ctx, req));
-      } finally {
-        c.set("server", req.server);
-        if (req.tenant !== "") c.set("tenant", req.tenant);
-        // create, end, move and the rest may change the meeting: the next join reads it from the store.
-        const meetingID = get(req.params, "meetingID");
-        if (call !== "join" && meetingID !== undefined) ctx.directory?.forgetMeeting(req.tenant, meetingID);
-      }
-    });
-  });
+  // A BBB API call, step by step (the host guard and the log line above run first).
+  app.all(
+    "/bigbluebutton/api/:call{.+}",
+    knownCall({ calls, refused: REFUSED }),
+    deadline({ ms: requestTimeoutMs, slowMs: slowCallTimeoutMs, slowCalls: SLOW_CALLS }),
+    verifiedRequest({ ctx, trustProxy: deps.trustProxy ?? false, maxBodyBytes, checksumAlgorithms }),
+    tenantScope(ctx, deps.selfAddresses),
+    runCall(ctx),
+  );
 
   // Playback of the recordings in custody, on BBB's paths (last: only paths no other route answered).
   if (deps.recordings?.playback) {

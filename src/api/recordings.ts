@@ -9,7 +9,8 @@ import { BackendError } from "../bbb/client.ts";
 import { BbbError } from "../bbb/errors.ts";
 import { encodeQuery, get, type Params } from "../bbb/query.ts";
 import { childText, listNodes, type OrderedNode, renderList, renderOrdered } from "../bbb/xml.ts";
-import { callServer, serverUnavailable } from "../cluster/context.ts";
+import { callServer, fanoutTimeoutOf, serverUnavailable } from "../cluster/context.ts";
+import { fanOut } from "../cluster/fan_out.ts";
 import { mapLimit } from "../cluster/map_limit.ts";
 import { recordingServers, rememberRecordingServers } from "../store/meetings.ts";
 import { listServers, type ServerView } from "../store/servers.ts";
@@ -52,8 +53,9 @@ export function pageOf(offset: string | undefined, limit: string | undefined): P
  * `getRecordings`: the filters (`meetingID`, `recordID`, `state`, `meta_*`) go to every server, which applies them
  * as BBB does (so a meetingID finds the recordings of every instance the meeting ever had, on any server, even
  * from before bbblb); the answers are merged, each recording listed once, ordered by start time then recordID, and
- * `offset`/`limit` apply to the merged list. A failing server leaves its recordings out; only when every server
- * fails is the answer `serverUnavailable`. Nothing found: SUCCESS with `noRecordings`, as BBB.
+ * `offset`/`limit` apply to the merged list. A failing server, or one that has not answered within the fan-out
+ * timeout (`--fanout-timeout`), leaves its recordings out; only when every server fails is the answer
+ * `serverUnavailable`. Nothing found: SUCCESS with `noRecordings`, as BBB.
  *
  * A tenant gets only its own recordings: its meetingIDs are scoped and `meta_bbblb-tenant=<tenant>` is added to
  * the filters, and every recording listed is checked to be the tenant's (see `ownNodes`); the default tenant gets
@@ -85,18 +87,24 @@ export async function routedRecordingNodes(
   const names = (await ctx.tenants.snapshot()).names;
   const filters = tenantFilters(req.tenant, req.params.filter(([n]) => n !== "offset" && n !== "limit"));
   const servers = await reachableServers(ctx);
-  const results = await mapLimit(servers, FAN_OUT, async (s) => {
-    try {
-      return await callServer(ctx, s, "getRecordings", encodeQuery(filters));
-    } catch (e) {
-      if (e instanceof BackendError) return null;
-      throw e;
-    }
-  });
+  const results = await fanOut(
+    servers,
+    { limit: FAN_OUT, timeoutMs: fanoutTimeoutOf(ctx) },
+    (s) => callServer(ctx, s, "getRecordings", encodeQuery(filters)),
+  );
   const byId = new Map<string, ListedRecording>();
   let answered = 0;
-  for (const answer of results) {
-    if (!answer || answer.response.returncode !== "SUCCESS") continue;
+  for (const [i, r] of results.entries()) {
+    if (r.status === "late") {
+      ctx.log.warn("getRecordings: server late, its recordings left out", { server: servers[i].id });
+      continue;
+    }
+    if (r.status === "rejected") {
+      if (r.reason instanceof BackendError) continue;
+      throw r.reason;
+    }
+    const answer = r.value;
+    if (answer.response.returncode !== "SUCCESS") continue;
     answered++;
     for (const node of ownNodes(listNodes(answer.text, "recordings", "recording"), req.tenant, names)) {
       const id = childText(node, "recordID");

@@ -325,3 +325,15 @@ Deno.test("hook events are verified against the server's secret and passed on re
     await front.shutdown();
   }
 });
+
+Deno.test("getRecordings does not wait the backend timeout for a hanging server: its recordings are left out", async () => {
+  await using h = await setup({ servers: 2, backendTimeoutMs: 20_000, fanoutTimeoutMs: 200 });
+  const kept = h.fakes[0].addRecording("talk", { startTime: 1000 });
+  h.fakes[1].addRecording("talk", { startTime: 2000 });
+  h.fakes[1].mode = "hang";
+  const started = Date.now();
+  const body = await h.text("getRecordings", { meetingID: "talk" });
+  assert.ok(Date.now() - started < 10_000);
+  assert.equal(tag(body, "returncode"), "SUCCESS");
+  assert.deepEqual(recordIDs(body), [kept.recordID]);
+});

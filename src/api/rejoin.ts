@@ -29,30 +29,49 @@ const TICKET_MS = 12 * 60 * 60 * 1000;
 /** Join parameters never replayed by rejoin: the old checksum, and a createTime of the old instance. */
 const NOT_REPLAYED = new Set(["checksum", "createTime", "redirect"]);
 
+/** Cookie names already computed (a join computes its meeting's; cleared when full). */
+const cookieNames = new Map<string, string>();
+
 /** The cookie name for one meeting (a hash, so meetingIDs never show in cookie names). */
 export function cookieName(tenant: string, meetingID: string): string {
-  return `bbblb_join_${
-    createHash("sha256").update(`${tenant}\u0000${meetingID}`).digest("hex").slice(0, 16)
-  }`;
+  const id = `${tenant}\u0000${meetingID}`;
+  let name = cookieNames.get(id);
+  if (name === undefined) {
+    name = `bbblb_join_${createHash("sha256").update(id).digest("hex").slice(0, 16)}`;
+    if (cookieNames.size >= 10_000) cookieNames.clear();
+    cookieNames.set(id, name);
+  }
+  return name;
 }
 
-const cookiePaths = new Map<string, string>();
+const cookieAttributes = new Map<string, string>();
 
-/** The path join cookies are scoped to (remembered per public URL: parsing it on every join cost more). */
-function cookiePath(publicUrl: string): string {
-  let path = cookiePaths.get(publicUrl);
-  if (path === undefined) {
-    path = `${new URL(publicUrl).pathname.replace(/\/+$/, "")}/bigbluebutton/api/rejoin`;
-    cookiePaths.set(publicUrl, path);
+/**
+ * What follows the value in a join cookie for a public URL (remembered: building it on every join cost more):
+ * its lifetime, the rejoin path it is scoped to, HttpOnly, Secure when bbblb's URL is https, SameSite=Lax.
+ */
+function cookieAttributesOf(publicUrl: string): string {
+  let attributes = cookieAttributes.get(publicUrl);
+  if (attributes === undefined) {
+    // Built by Hono's serializer once, with an empty value, so the attributes are exactly what it writes.
+    attributes = generateCookie("x", "", {
+      path: `${new URL(publicUrl).pathname.replace(/\/+$/, "")}/bigbluebutton/api/rejoin`,
+      httpOnly: true,
+      secure: publicUrl.startsWith("https:"),
+      sameSite: "Lax",
+      maxAge: TICKET_MS / 1000,
+    }).slice("x=".length);
+    cookieAttributes.set(publicUrl, attributes);
   }
-  return path;
+  return attributes;
 }
 
 /**
- * The `Set-Cookie` value for a join through bbblb: the join's parameters sealed (AES-256-GCM, expiring), so that
- * `rejoin` can rebuild the join on the meeting's next server. HttpOnly, Secure when bbblb's URL is https,
- * SameSite=Lax (a Strict cookie is not sent when the user comes back from the BBB server's page), scoped to the
- * rejoin path. `null` when the parameters are too large for a cookie. Costs no store access.
+ * The `Set-Cookie` value for a join through bbblb: the join's parameters sealed (encrypted and authenticated,
+ * expiring; see `sealTicket`), so that `rejoin` can rebuild the join on the meeting's next server. HttpOnly, Secure
+ * when bbblb's URL is https, SameSite=Lax (a Strict cookie is not sent when the user comes back from the BBB
+ * server's page), scoped to the rejoin path. `null` when the parameters are too large for a cookie. Costs no store
+ * access.
  */
 export function joinCookie(ctx: ApiContext, meeting: MeetingRecord, params: Params): string | null {
   const name = cookieName(meeting.tenant, meeting.meetingID);
@@ -63,13 +82,8 @@ export function joinCookie(ctx: ApiContext, meeting: MeetingRecord, params: Para
     exp: Date.now() + TICKET_MS,
   });
   if (sealed.length > 3800) return null;
-  return generateCookie(name, sealed, {
-    path: cookiePath(ctx.publicUrl),
-    httpOnly: true,
-    secure: ctx.publicUrl.startsWith("https:"),
-    sameSite: "Lax",
-    maxAge: TICKET_MS / 1000,
-  });
+  // base64url needs no escaping in a cookie value
+  return `${name}=${sealed}${cookieAttributesOf(ctx.publicUrl)}`;
 }
 
 /** A small HTML page of bbblb's own (for browsers, not API clients). */

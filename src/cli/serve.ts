@@ -16,6 +16,8 @@ import { ensureSchema } from "../store/schema.ts";
 import { internalKey, resolveSecrets, savePublicUrl } from "../store/settings.ts";
 import { CliError } from "./errors.ts";
 import { Directory } from "../cluster/directory.ts";
+import { MeetingLists } from "../cluster/fan_out.ts";
+import { createsRecorded } from "../cluster/create.ts";
 import { Custody } from "../recordings/custody.ts";
 import { notifyRecordingReady } from "../recordings/ready.ts";
 import { runRetention } from "../recordings/retention.ts";
@@ -82,8 +84,12 @@ export async function serve(
   const linkKey = await internalKey(kv, "link_key");
   // Joins are answered from memory; admin changes by other processes reach it within a second.
   const directory = new Directory(kv);
+  // getMeetings lists a server late to answer as the last poll round saw it.
+  const meetingLists = new MeetingLists();
   const app = createApp({
     directory,
+    meetingLists,
+    fanoutTimeoutMs: config.fanoutTimeoutMs,
     kv,
     secrets: () => secrets,
     backendTimeoutMs: config.backendTimeoutMs,
@@ -167,6 +173,7 @@ export async function serve(
       directory.forgetAll();
     },
     links: { publicUrl: config.url, linkKey },
+    onMeetingList: (server, text) => meetingLists.remember(server, text),
   });
   // The chores settle claims by asking their servers, with the same settings as the API.
   const cluster = clusterContext({
@@ -207,6 +214,8 @@ export async function serve(
   await poller;
   await cron.catch(() => {});
   await custody?.idle();
+  // Creates answered in the last moment get BBB's answer into the store before it closes.
+  await createsRecorded();
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   kv.close();

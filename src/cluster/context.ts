@@ -9,6 +9,7 @@ import { BbbError } from "../bbb/errors.ts";
 import type { Logger } from "../log.ts";
 import { markFailure, type ServerRecord } from "../store/servers.ts";
 import type { Directory } from "./directory.ts";
+import { DEFAULT_FANOUT_TIMEOUT_MS, type MeetingLists } from "./fan_out.ts";
 import type { Placer } from "./placement_turns.ts";
 
 /** Dependencies of the cluster operations. */
@@ -27,6 +28,14 @@ export interface ClusterContext {
   failoverDelayMs?: number;
   /** How long a create may take on a BBB server before it is in doubt, in ms (`--create-timeout`). @default 15 000 */
   createTimeoutMs?: number;
+  /**
+   * How long getMeetings, getSessions and routed getRecordings wait for the servers, in ms (`--fanout-timeout`);
+   * a server that has not answered by then is listed from its last meeting list (getMeetings) or left out.
+   * @default 2000
+   */
+  fanoutTimeoutMs?: number;
+  /** The last meeting list of each server (see `fan_out.ts`); absent: a late server is left out of getMeetings. */
+  meetingLists?: MeetingLists;
   fetch: typeof fetch;
   log: Logger;
   /** Public base URL of bbblb (`BBBLB_URL`), without a trailing slash, for the rejoin links in logoutURLs. */
@@ -68,6 +77,11 @@ export function voiceBridgeDigitsOf(ctx: Pick<ClusterContext, "voiceBridgeDigits
   return ctx.voiceBridgeDigits ?? 5;
 }
 
+/** The fan-out timeout of a context, in ms. */
+export function fanoutTimeoutOf(ctx: Pick<ClusterContext, "fanoutTimeoutMs">): number {
+  return ctx.fanoutTimeoutMs ?? DEFAULT_FANOUT_TIMEOUT_MS;
+}
+
 /** The create timeout of a context, in ms. */
 export function createTimeoutOf(ctx: Pick<ClusterContext, "createTimeoutMs">): number {
   return ctx.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
@@ -87,6 +101,9 @@ export interface ClusterOptions {
   failoverDelayMs?: number;
   /** @default 15 000 */
   createTimeoutMs?: number;
+  /** @default 2000 */
+  fanoutTimeoutMs?: number;
+  meetingLists?: MeetingLists;
   /** @default the create timeout plus 3 s: a concurrent create of one meetingID waits that long for the first */
   settleMs?: number;
   /** @default globalThis.fetch */
@@ -114,6 +131,8 @@ export function clusterContext(options: ClusterOptions): ClusterContext {
     failThreshold: options.failThreshold ?? 2,
     failoverDelayMs: options.failoverDelayMs ?? DEFAULT_FAILOVER_DELAY_MS,
     createTimeoutMs,
+    fanoutTimeoutMs: options.fanoutTimeoutMs ?? DEFAULT_FANOUT_TIMEOUT_MS,
+    meetingLists: options.meetingLists,
     settleMs: options.settleMs ?? createTimeoutMs + 3000,
     fetch: options.fetch ?? fetch,
     directory: options.directory,

@@ -18,8 +18,10 @@ import {
   markRunning,
   type MeetingRecord,
   newHistoryId,
+  paramsFitClaim,
   removeMeeting,
 } from "../store/meetings.ts";
+import { storeProblem } from "../store/kv.ts";
 import { isFull, serverVersion, type ServerView } from "../store/servers.ts";
 import { callServer, type ClusterContext, createTimeoutOf, voiceBridgeDigitsOf } from "./context.ts";
 import { relayCallbacks } from "./callbacks.ts";
@@ -141,7 +143,7 @@ export function inDoubt(e: BackendError): boolean {
  */
 export type Placement =
   | { kind: "retry" }
-  | { kind: "answer"; text: string; response: BbbResponse; entry: Deno.KvEntry<MeetingRecord> | null }
+  | { kind: "answer"; text: string; response: BbbResponse; serverId?: number }
   | { kind: "doubt"; claim: Deno.KvEntry<MeetingRecord> };
 
 /** What {@linkcode placeNewMeeting} needs. */
@@ -180,6 +182,16 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
   const voiceBridge = given ?? await allocateVoiceBridge(ctx.kv, voiceBridgeDigitsOf(ctx));
   const historyId = newHistoryId();
   const tags = parseTagRequest(tagParamOf(req.params));
+  // The parameters as kept (and sent, with the server's tags): kept in the claim's own commit when they fit.
+  const params: Params = [
+    ...req.params.filter(([n]) =>
+      n !== "voiceBridge" && (ctx.dialNumber === undefined || n !== "dialNumber")
+    ),
+    ["voiceBridge", voiceBridge],
+    ...(ctx.dialNumber !== undefined ? [["dialNumber", ctx.dialNumber] as [string, string]] : []),
+  ];
+  const kept = paramsFitClaim(params);
+
   const choose = async ({ servers, versionstamp, fresh }: ServerSnapshot) => {
     let target;
     try {
@@ -201,6 +213,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
       relatedVoiceBridges: relatedPins(voiceBridge),
       historyId,
       serversVersionstamp: versionstamp,
+      params: kept ? params : undefined,
       now: Date.now(),
     });
     if (claim) ctx.placer?.claimed(target.id, target.loadMilli + req.loadMilli, claim.versionstamp);
@@ -218,19 +231,11 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
         kind: "answer",
         text: NON_UNIQUE_VOICE_BRIDGE,
         response: { returncode: "FAILED" },
-        entry: null,
       };
     }
     return { kind: "retry" };
   }
 
-  const params: Params = [
-    ...req.params.filter(([n]) =>
-      n !== "voiceBridge" && (ctx.dialNumber === undefined || n !== "dialNumber")
-    ),
-    ["voiceBridge", voiceBridge],
-    ...(ctx.dialNumber !== undefined ? [["dialNumber", ctx.dialNumber] as [string, string]] : []),
-  ];
   const call = createCall(withServerTags(params, target.tags), {
     publicUrl: ctx.publicUrl,
     linkKey: ctx.linkKey,
@@ -246,7 +251,7 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
     ctx.placer?.forget();
     if (e instanceof BackendError && inDoubt(e)) {
       // BBB may have created it and only the answer was lost: in doubt, never simply released.
-      const doubt = await markDoubt(ctx.kv, claim, params);
+      const doubt = await markDoubt(ctx.kv, claim, kept ? null : params);
       ctx.log.warn("create in doubt: no telling answer from the server", {
         meetingID: req.meetingID,
         tenant: req.tenant || undefined,
@@ -268,15 +273,61 @@ export async function placeNewMeeting(ctx: ClusterContext, req: PlaceRequest): P
       server: target.id,
       messageKey: answer.response.messageKey ?? answer.response.errors?.error?.[0]?.key,
     });
-    return { kind: "answer", text: answer.text, response: answer.response, entry: null };
+    return { kind: "answer", text: answer.text, response: answer.response };
   }
-  const running = await markRunning(ctx.kv, claim, createDetails(answer.response), params);
-  if (!running) ctx.log.warn("claim changed while the meeting was created", { meetingID: req.meetingID });
   ctx.log.info("meeting placed", {
     meetingID: req.meetingID,
     tenant: req.tenant || undefined,
     server: target.id,
     load: req.loadMilli / 1000,
   });
-  return { kind: "answer", text: answer.text, response: answer.response, entry: running };
+  // BBB's answer is recorded after the client has it: the claim's commit is the only one on the create's path.
+  // Until it lands, calls naming the meeting wait for the claim as for any create in flight; if the process dies
+  // first, the claim is settled by asking the server (the poll round or the chores: `settleClaim`).
+  const details = createDetails(answer.response);
+  track(
+    req.tenant,
+    req.meetingID,
+    markRunning(ctx.kv, claim, details, kept ? null : params).then(
+      (running) => {
+        if (!running) {
+          ctx.log.warn("claim changed while the meeting was created", { meetingID: req.meetingID });
+        }
+      },
+      (e) =>
+        ctx.log.error("recording a created meeting failed; its claim is settled later", {
+          meetingID: req.meetingID,
+          tenant: req.tenant || undefined,
+          error: storeProblem(e) ?? String((e as Error)?.message ?? e),
+        }),
+    ),
+  );
+  return { kind: "answer", text: answer.text, response: answer.response, serverId: target.id };
+}
+
+/** Creates whose BBB answer is still being recorded (see {@linkcode placeNewMeeting}), by tenant and meetingID. */
+const recording = new Map<string, Promise<void>>();
+
+function track(tenant: string, meetingID: string, write: Promise<void>): void {
+  const ref = `${tenant}\u0000${meetingID}`;
+  recording.set(ref, write);
+  write.finally(() => {
+    if (recording.get(ref) === write) recording.delete(ref);
+  });
+}
+
+/**
+ * The recording of a create this process answered whose BBB answer is not in the store yet, if any: a call naming
+ * the meeting waits for it rather than polling the store.
+ */
+export function createBeingRecorded(tenant: string, meetingID: string): Promise<void> | undefined {
+  return recording.get(`${tenant}\u0000${meetingID}`);
+}
+
+/**
+ * Wait until every create answered so far has its BBB answer recorded in the store (`serve` before it closes the
+ * store; tests before they read it).
+ */
+export async function createsRecorded(): Promise<void> {
+  while (recording.size > 0) await Promise.all(recording.values());
 }

@@ -12,7 +12,7 @@ import { BackendError, type BackendFailure } from "../bbb/client.ts";
 import type { PlacementRequest } from "../balancer/placement.ts";
 import { BbbError } from "../bbb/errors.ts";
 import type { Params } from "../bbb/query.ts";
-import { getMeeting, removeMeeting } from "../store/meetings.ts";
+import { getMeeting, type MeetingRecord, removeMeeting } from "../store/meetings.ts";
 import { listServers, type ServerView, updateServer } from "../store/servers.ts";
 import { verifyRelay } from "./callbacks.ts";
 import type { ClusterContext } from "./context.ts";
@@ -21,6 +21,7 @@ import {
   chooseServer,
   createCall,
   createDetails,
+  createsRecorded,
   inDoubt,
   placeNewMeeting,
   type PlaceRequest,
@@ -198,7 +199,10 @@ Deno.test("placeNewMeeting() claims, creates and records the meeting with a PIN 
   assert.equal(placed.kind, "answer");
   if (placed.kind !== "answer") return;
   assert.equal(placed.response.returncode, "SUCCESS");
-  const m = placed.entry!.value;
+  assert.equal(placed.serverId, 1);
+  // BBB's answer is recorded just after the answer
+  await createsRecorded();
+  const m = (await getMeeting(h.kv, "", "room-1")).value!;
   assert.deepEqual([m.status, m.serverId, m.loadMilli], ["running", 1, 1000]);
   const onBbb = h.fakes[0].meetings.get("room-1")!;
   assert.equal(m.internalMeetingID, onBbb.internalMeetingID);
@@ -250,9 +254,11 @@ Deno.test("a refusal on a kept snapshot is not final: the store is read again be
   await updateServer(h.kv, 1, { maxMeetings: 1 });
   const ctx: ClusterContext = { ...h.ctx, placer: new Placer({ maxAgeMs: 60_000, now: () => 0 }) };
   const first = await placeNewMeeting(ctx, request());
-  assert.ok(first.kind === "answer" && first.entry);
+  assert.ok(first.kind === "answer" && first.serverId === 1);
+  await createsRecorded();
+  const placed = await getMeeting(h.kv, "", "room-1");
   // The meeting ends elsewhere (another process); this process's snapshot still counts it.
-  await removeMeeting(h.kv, first.entry, "ended");
+  await removeMeeting(h.kv, placed as Deno.KvEntry<MeetingRecord>, "ended");
   const req = request({ meetingID: "room-2", params: [["meetingID", "room-2"], ["name", "Room 2"]] });
   assert.deepEqual(await placeNewMeeting(ctx, req), { kind: "retry" }, "not limitExceeded");
   const second = await placeNewMeeting(ctx, req);

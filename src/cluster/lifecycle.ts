@@ -49,7 +49,7 @@ import {
   serverUnavailable,
 } from "./context.ts";
 import { MAX_SERVERS_PER_CREATE } from "../balancer/placement.ts";
-import { createCall, createDetails, placeNewMeeting, type XmlBody } from "./create.ts";
+import { createBeingRecorded, createCall, createDetails, placeNewMeeting, type XmlBody } from "./create.ts";
 import { endOn, moveMeeting } from "./move.ts";
 import { backendMeetingID, scopeCreateParams } from "./tenancy.ts";
 import { PROBE_TIMEOUT_MS, probeMeeting } from "./probe.ts";
@@ -115,8 +115,15 @@ export async function settledMeeting(
   tenant: string,
   meetingID: string,
 ): Promise<Deno.KvEntryMaybe<MeetingRecord>> {
-  const entry = await getMeeting(ctx.kv, tenant, meetingID);
+  let entry = await getMeeting(ctx.kv, tenant, meetingID);
   if (entry.value?.status !== "creating") return entry;
+  // This process answered the create and is recording BBB's answer: that takes a commit, not a poll interval.
+  const recording = createBeingRecorded(tenant, meetingID);
+  if (recording) {
+    await recording;
+    entry = await getMeeting(ctx.kv, tenant, meetingID);
+    if (entry.value?.status !== "creating") return entry;
+  }
   // A claim abandoned by a dead process will not settle: no waiting for it.
   if (Date.now() - entry.value.claimedAt > staleClaimMs(createTimeoutOf(ctx))) return entry;
   return await waitWhileCreating(ctx.kv, tenant, meetingID, ctx.settleMs);
@@ -361,7 +368,7 @@ export async function createMeeting(ctx: ClusterContext, req: CreateRequest): Pr
     if (!m) {
       if (await adoptKnownCopy(ctx, req.tenant, req.meetingID, req.loadMilli)) continue;
       const outcome = await placeNewMeeting(ctx, { ...req, tried });
-      if (outcome.kind === "answer") return { text: outcome.text, serverId: outcome.entry?.value.serverId };
+      if (outcome.kind === "answer") return { text: outcome.text, serverId: outcome.serverId };
       if (outcome.kind === "doubt") {
         // The server may have created it: ask it now, before any other server is tried.
         const settled = await settleClaim(ctx, outcome.claim);

@@ -1,12 +1,14 @@
 /**
  * Tests of the links and cookies bbblb hands out for `rejoin`: a rejoin link verifies for its own instance and
- * key only, a sealed join ticket opens only unchanged, under its own name, with its key and before it expires,
+ * key only, a sealed join ticket opens only unchanged, under its own name, with its key and before it expires
+ * (never sharing keystream, and cookies of earlier builds still open),
  * and only http(s) URLs are ever taken as redirect targets.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { createCipheriv, randomBytes } from "node:crypto";
 import {
   httpUrlOrNull,
   type JoinTicket,
@@ -115,4 +117,28 @@ Deno.test("only http and https URLs are taken as redirect targets", () => {
   ) {
     assert.equal(httpUrlOrNull(bad), null, String(bad));
   }
+});
+
+Deno.test("thousands of sealed tickets never share keystream: each has its own counter and opens", () => {
+  const seen = new Set<string>();
+  // more than one run of keystream (64 KiB) is used up
+  for (let i = 0; i < 1500; i++) {
+    const t = { ...TICKET, meetingID: `room-${i}` };
+    const sealed = sealTicket(KEY, "n", t);
+    const counter = Buffer.from(sealed, "base64url").subarray(1, 17).toString("hex");
+    assert.ok(!seen.has(counter), `counter reused at ${i}`);
+    seen.add(counter);
+    assert.deepEqual(openTicket(KEY, "n", sealed, 0), t);
+  }
+});
+
+Deno.test("a join cookie sealed by an earlier build (AES-256-GCM) still opens until it expires", () => {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", KEY, iv);
+  cipher.setAAD(new TextEncoder().encode("bbblb_rejoin_room-1"));
+  const body = Buffer.concat([cipher.update(JSON.stringify(TICKET), "utf8"), cipher.final()]);
+  const old = Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
+  assert.deepEqual(openTicket(KEY, "bbblb_rejoin_room-1", old, 0), TICKET);
+  assert.equal(openTicket(KEY, "bbblb_rejoin_room-2", old, 0), null);
+  assert.equal(openTicket(KEY, "bbblb_rejoin_room-1", old, TICKET.exp), null);
 });

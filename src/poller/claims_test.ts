@@ -5,11 +5,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { claimMeeting, getMeeting } from "../store/meetings.ts";
+import { claimMeeting, getMeeting, loadCreateParams } from "../store/meetings.ts";
 import { listServers } from "../store/servers.ts";
 import { silentLogger } from "../log.ts";
 import { pollRound } from "./round.ts";
-import { assertLoadsExact, setup } from "../../tests/harness.ts";
+import { assertLoadsExact, setup, sign, tag } from "../../tests/harness.ts";
 import { addTenant, emptyTenant, tenantSlot } from "../store/tenants.ts";
 import { backendMeetingID } from "../cluster/tenancy.ts";
 
@@ -132,6 +132,53 @@ Deno.test("an abandoned claim of a tenant's meeting is found under the ID its se
   assert.equal(after.status, "running");
   assert.equal(after.historyId, before.historyId, "the same instance");
   await assertLoadsExact(h.kv);
+});
+
+Deno.test("a claim keeps the create parameters in its own commit: one settled after a crash keeps the client's", async () => {
+  await using h = await setup({ servers: 1 });
+  const load = (await listServers(h.kv))[0];
+  const params: [string, string][] = [
+    ["meetingID", "kept"],
+    ["name", "Kept room"],
+    ["welcome", "Hello from the front-end"],
+    ["logoutURL", "https://front.example/after"],
+  ];
+  const claim = await claimMeeting(h.kv, {
+    tenant: "",
+    meetingID: "kept",
+    serverId: 1,
+    loadMilli: 1000,
+    loadEntry: { value: load.loadMilli, versionstamp: load.loadVersionstamp },
+    params,
+    now: Date.now() - 60_000,
+  });
+  assert.ok(claim);
+  assert.deepEqual(await loadCreateParams(h.kv, claim.value.historyId), params);
+  // The process died after BBB created the meeting and before it recorded the answer.
+  h.fakes[0].addMeeting("kept");
+  const report = await claimRound(h.kv);
+  assert.equal(report.claimsSettled, 1);
+  const m = (await getMeeting(h.kv, "", "kept")).value!;
+  assert.equal(m.status, "running");
+  assert.deepEqual(await loadCreateParams(h.kv, m.historyId), params);
+});
+
+Deno.test("a join right after a create lands on the meeting's server, with BBB's answer recorded", async () => {
+  await using h = await setup({ servers: 2, directory: true });
+  const res = await h.app.request(
+    `/bigbluebutton/api/create?${sign("create", "meetingID=quick&name=Quick")}`,
+  );
+  assert.equal(tag(await res.text(), "returncode"), "SUCCESS");
+  // no waiting for the recording: the join comes at once, as a front-end's does
+  const join = await h.app.request(
+    `/bigbluebutton/api/join?${sign("join", "meetingID=quick&fullName=Ann&role=MODERATOR")}`,
+  );
+  assert.equal(join.status, 302);
+  const where = h.fakes.findIndex((f) => f.meetings.has("quick"));
+  assert.ok(join.headers.get("location")!.startsWith(h.fakes[where].apiUrl));
+  const m = (await getMeeting(h.kv, "", "quick")).value!;
+  assert.equal(m.status, "running");
+  assert.equal(m.internalMeetingID, h.fakes[where].meetings.get("quick")!.internalMeetingID);
 });
 
 Deno.test("a released claim's meeting that another server runs is adopted in the same round, not a round later", async () => {

@@ -91,6 +91,8 @@ export interface PollDeps {
   /** bbblb's public URL and link key, for the hook relay links registered on servers; without them the poller
    * registers no hooks. */
   links?: { publicUrl: string; linkKey: Uint8Array };
+  /** Told each server's successful getMeetings answer (`serve` keeps them for getMeetings; see `fan_out.ts`). */
+  onMeetingList?: (serverId: number, text: string) => void;
 }
 
 /**
@@ -680,6 +682,7 @@ async function fetchMeetings(deps: PollDeps, server: ServerView): Promise<PollRe
       : `getMeetings answered ${r.messageKey ?? "FAILED"}`;
     return { ok: false, error: why };
   }
+  deps.onMeetingList?.(server.id, answer.text);
   const nodes: Record<string, unknown>[] = typeof r.meetings === "object" && r.meetings?.meeting
     ? r.meetings.meeting
     : [];

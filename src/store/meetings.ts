@@ -161,6 +161,12 @@ export interface ClaimRequest {
    * server changed since. Not checked when left out.
    */
   serversVersionstamp?: string | null;
+  /**
+   * The create parameters as BBB gets them: kept in the claim's own commit when they fit
+   * ({@linkcode paramsFitClaim}), so marking it running (or in doubt) writes none, and a claim settled after a
+   * crash is tracked with them.
+   */
+  params?: Params;
   now: number;
 }
 
@@ -194,6 +200,7 @@ export async function claimMeeting(
   const key = keys.meeting(req.tenant, req.meetingID);
   const loadKey = keys.load(req.serverId);
   const vb = req.voiceBridge ? keys.voiceBridge(req.voiceBridge) : null;
+  const inlineChunks = req.params && paramsFitClaim(req.params) ? paramChunks(req.params) : [];
   const res = await commitWithRetry(() => {
     const op = kv.atomic();
     if (vb) {
@@ -205,7 +212,7 @@ export async function claimMeeting(
     if (req.serversVersionstamp !== undefined) {
       op.check({ key: keys.serversVersion(), versionstamp: req.serversVersionstamp });
     }
-    return op
+    op
       .check({ key, versionstamp: null })
       // The server's load as placement saw it: concurrent claims on one server serialise here, so a burst
       // spreads instead of piling onto the server that looked emptiest. Removing a server deletes this key,
@@ -215,6 +222,8 @@ export async function claimMeeting(
       .set(keys.meetingByServer(req.serverId, req.tenant, req.meetingID), historyId)
       .sum(loadKey, BigInt(req.loadMilli))
       .set(keys.history(historyId), history);
+    inlineChunks.forEach((c, j) => op.set(keys.createParams(historyId, j), c));
+    return op;
   });
   return res.ok ? { key, value: meeting, versionstamp: res.versionstamp } : null;
 }
@@ -237,19 +246,20 @@ export interface CreateDetails {
  * machines), and this is on every create's path. A running meeting (BBB opened a new session of it) is updated
  * as before: parameters first, then the record and its history row, checked.
  *
+ * @param params `null`: they were kept with the claim ({@linkcode ClaimRequest.params}), nothing to write
  * @returns the new entry, or `null` when the claim was changed or removed meanwhile
  */
 export async function markRunning(
   kv: Deno.Kv,
   claim: Deno.KvEntry<MeetingRecord>,
   details: CreateDetails,
-  params: Params,
+  params: Params | null,
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
   const meeting: MeetingRecord = { ...claim.value, ...details, status: "running", runningSince: Date.now() };
   delete meeting.doubtSince;
-  const chunks = paramChunks(params);
+  const chunks = params === null ? [] : paramChunks(params);
   const inline = claim.value.status !== "running" && chunks.length <= INLINE_CHUNKS;
-  if (!inline) await saveCreateParams(kv, claim.value.historyId, params);
+  if (!inline && params !== null) await saveCreateParams(kv, claim.value.historyId, params);
   for (let i = 0; i < 10; i++) {
     // A claim's history row is the one claimMeeting wrote (every change to it also changes the claim, which is
     // checked), so it is rebuilt rather than read.
@@ -278,8 +288,13 @@ export async function markRunning(
   return null;
 }
 
-/** Parameters that fit in this many chunks are stored in the commit that marks a claim running. */
+/** Parameters that fit in this many chunks are stored in the commit of the claim, or that marks it running. */
 const INLINE_CHUNKS = 4;
+
+/** Whether create parameters are kept in the claim's own commit (see {@linkcode ClaimRequest.params}). */
+export function paramsFitClaim(params: Params): boolean {
+  return paramChunks(params).length <= INLINE_CHUNKS;
+}
 
 /** The history row {@linkcode claimMeeting} wrote for a claim. */
 function claimHistory(m: MeetingRecord): HistoryRecord {
@@ -400,15 +415,16 @@ export async function removeMeeting(
  * Mark a claim whose create ended without a telling answer as in doubt, keeping the create parameters so that a
  * late success can be tracked with them. Guarded like every change of a meeting.
  *
+ * @param params `null`: they were kept with the claim
  * @returns the new entry, or `null` when the claim changed or went meanwhile
  */
 export async function markDoubt(
   kv: Deno.Kv,
   claim: Deno.KvEntry<MeetingRecord>,
-  params: Params,
+  params: Params | null,
   now: number = Date.now(),
 ): Promise<Deno.KvEntry<MeetingRecord> | null> {
-  await saveCreateParams(kv, claim.value.historyId, params);
+  if (params !== null) await saveCreateParams(kv, claim.value.historyId, params);
   const meeting: MeetingRecord = { ...claim.value, status: "doubt", doubtSince: now };
   const res = await commitWithRetry(() => kv.atomic().check(claim).set(claim.key, meeting));
   return res.ok ? { key: claim.key, value: meeting, versionstamp: res.versionstamp } : null;
