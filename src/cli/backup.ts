@@ -73,7 +73,7 @@ export async function readExportFile(file: string): Promise<ExportDoc> {
 export async function importCommand(kv: Deno.Kv, doc: ExportDoc, force: boolean): Promise<string> {
   try {
     const report = await importStore(kv, doc, { force });
-    return `imported ${report.servers} server(s), ${report.meetings} running meeting(s), ${report.history} history row(s), ${report.settings} setting(s)`;
+    return `imported ${report.servers} server(s), ${report.meetings} running meeting(s), ${report.history} history row(s), ${report.settings} setting(s), ${report.recordings} recording(s)`;
   } catch (e) {
     if (e instanceof BackupError) throw new CliError(e.message, e.exitCode);
     throw e;

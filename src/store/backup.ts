@@ -18,6 +18,7 @@ import {
   type MeetingRecord,
   saveCreateParams,
 } from "./meetings.ts";
+import { listAllRecordings, type RecordingRecord, updateRecording } from "./recordings.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 import { NEW_SERVER_HEALTH, SERVER_STATES, type ServerRecord } from "./servers.ts";
 import { getDefaultTenantRecord, isTenantName, listTenants, type TenantRecord } from "./tenants.ts";
@@ -25,10 +26,10 @@ import { getDefaultTenantRecord, isTenantName, listTenants, type TenantRecord } 
 /** The `format` field of every export. */
 export const EXPORT_FORMAT = "bbblb-export";
 /**
- * The version of the export format this code writes (and the newest it reads). 2 added `tenants`: an older bbblb
- * refuses such an export rather than restoring it without the tenants and their secrets.
+ * The version of the export format this code writes (and the newest it reads). 2 added `tenants`, 3 the index
+ * of central recordings: an older bbblb refuses such an export rather than restoring it without them.
  */
-export const EXPORT_VERSION = 2;
+export const EXPORT_VERSION = 3;
 
 /** A setting's value in an export: JSON as it is, bytes as base64. */
 export type ExportedValue = string | number | boolean | null | { base64: string };
@@ -53,6 +54,11 @@ export interface ExportDoc {
   createParams: Record<string, Params>;
   /** The tenants with their secrets, and the default tenant's own record (`name` "default"); absent before 2. */
   tenants?: TenantRecord[];
+  /**
+   * The index of central recordings (state, metadata, formats, text tracks; the files stay in the recordings
+   * directory, which is backed up as files); absent before 3.
+   */
+  recordings?: RecordingRecord[];
 }
 
 /** An import file bbblb cannot use, or a store it will not overwrite. */
@@ -93,6 +99,7 @@ export async function exportStore(kv: Deno.Kv, now: Date = new Date()): Promise<
   }
   const defaultTenant = await getDefaultTenantRecord(kv);
   const tenants = [...(defaultTenant ? [defaultTenant] : []), ...(await listTenants(kv))];
+  const recordings = await listAllRecordings(kv);
   return {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -104,6 +111,7 @@ export async function exportStore(kv: Deno.Kv, now: Date = new Date()): Promise<
     history,
     createParams,
     tenants,
+    recordings,
   };
 }
 
@@ -154,6 +162,13 @@ export function validateExport(raw: unknown): ExportDoc {
       bad(`tenants[${i}] is not a tenant`);
     }
   });
+  if (doc.recordings !== undefined && !Array.isArray(doc.recordings)) bad(`"recordings" is not a list`);
+  (doc.recordings ?? []).forEach((r, i) => {
+    if (
+      typeof r?.recordID !== "string" || typeof r.tenant !== "string" || typeof r.startTime !== "number" ||
+      typeof r.formats !== "object" || r.formats === null
+    ) bad(`recordings[${i}] is not a recording`);
+  });
   doc.history!.forEach((h, i) => {
     if (typeof h?.historyId !== "string" || typeof h.meetingID !== "string") {
       bad(`history[${i}] is not a history row`);
@@ -182,6 +197,7 @@ export interface ImportReport {
   meetings: number;
   history: number;
   settings: number;
+  recordings: number;
 }
 
 /** Largest number of mutations in one commit of an import (Deno KV allows 1000). */
@@ -243,11 +259,14 @@ export async function importStore(
   for (const [historyId, params] of Object.entries(doc.createParams)) {
     await saveCreateParams(kv, historyId, params);
   }
+  // Through the store's one write path for recordings, so their start-time index and totals are rebuilt.
+  for (const r of doc.recordings ?? []) await updateRecording(kv, r.recordID, () => r);
   return {
     servers: doc.servers.length,
     meetings: doc.meetings.length,
     history: doc.history.length,
     settings: Object.keys(doc.settings).length,
+    recordings: doc.recordings?.length ?? 0,
   };
 }
 

@@ -14,6 +14,9 @@ import { internalKey } from "./settings.ts";
 import { keys } from "./keys.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 import { addTenant, emptyTenant, getTenant, updateTenant } from "./tenants.ts";
+import { getRecording, listRecordingsByStart, recordingStats, updateRecording } from "./recordings.ts";
+import { DEFAULT_TENANT } from "./keys.ts";
+import { indexRecord } from "../../tests/recording_fixtures.ts";
 
 /** An export without its timestamp, for comparisons. */
 function comparable(doc: ExportDoc): Omit<ExportDoc, "exportedAt"> {
@@ -50,7 +53,7 @@ Deno.test("export then import into an empty store restores servers, settings, me
   // Through JSON, as the file carries it.
   await using restored = await Deno.openKv(":memory:");
   const report = await importStore(restored, validateExport(JSON.parse(JSON.stringify(doc))));
-  assert.deepEqual(report, { servers: 2, meetings: 2, history: 4, settings: 2 });
+  assert.deepEqual(report, { servers: 2, meetings: 2, history: 4, settings: 2, recordings: 0 });
   assert.deepEqual(comparable(await exportStore(restored)), comparable(doc));
   assert.deepEqual(await internalKey(restored, "link_key"), linkKey);
   await assertLoadsExact(restored);
@@ -126,6 +129,31 @@ Deno.test("an export keeps the tenants with their secrets and rules, and an impo
     assert.deepEqual((await getTenant(target, "law"))?.secrets, ["law-secret-1234"]);
     assert.equal((await getTenant(target, "law"))?.host, "law.example.org");
     assert.equal((await getTenant(target, "default"))?.maxMeetings, 5);
+  } finally {
+    kv.close();
+    target.close();
+  }
+});
+
+Deno.test("an export keeps the index of central recordings, and an import restores it with its listing order", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const target = await Deno.openKv(":memory:");
+  try {
+    const old = indexRecord({ meetingID: "lecture", startTime: Date.UTC(2026, 0, 1) });
+    const newer = indexRecord({
+      meetingID: "lecture",
+      startTime: Date.UTC(2026, 0, 2),
+      state: "unpublished",
+    });
+    for (const r of [old, newer]) await updateRecording(kv, r.recordID, () => r);
+    const doc = validateExport(JSON.parse(JSON.stringify(await exportStore(kv))));
+    assert.equal(doc.recordings?.length, 2);
+    const report = await importStore(target, doc);
+    assert.equal(report.recordings, 2);
+    assert.equal((await getRecording(target, newer.recordID))?.value.state, "unpublished");
+    const listed = await listRecordingsByStart(target, DEFAULT_TENANT);
+    assert.deepEqual(listed.map((s) => s.recordID), [old.recordID, newer.recordID]);
+    assert.equal((await recordingStats(target)).count, 2);
   } finally {
     kv.close();
     target.close();
