@@ -95,7 +95,7 @@ export class FaultRunner {
       clean();
       this.#deps.step();
     };
-    const timer = setTimeout(() => this.#track(finish()), ms);
+    const timer = setTimeout(() => this.#track(finish()), Math.max(0, ms));
     this.#active.add(finish);
   }
 
