@@ -184,7 +184,7 @@ export function selfAddresses(
   o: { listenHost: string; port: number; publicUrl?: string; kv?: string; interfaces?: readonly string[] },
 ): SelfAddress[] {
   const out: SelfAddress[] = [];
-  const bare = (h: string) => h.toLowerCase().replace(/^\[|\]$/g, "");
+  const bare = canonicalHost;
   const listen = bare(o.listenHost);
   const local = LOCAL_HOSTS.map(bare).includes(listen);
   const wildcard = listen === "0.0.0.0" || listen === "::";
@@ -195,10 +195,30 @@ export function selfAddresses(
     try {
       const u = new URL(url);
       const port = url === o.kv ? null : Number(u.port || (u.protocol === "https:" ? 443 : 80));
-      out.push({ host: u.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port });
+      out.push({ host: canonicalHost(u.hostname), port });
     } catch { /* not a URL: nothing to protect */ }
   }
   return out;
+}
+
+/**
+ * A host as callbacks are compared: lower case, without brackets or trailing dots, an IPv4-mapped IPv6 address
+ * (`::ffff:127.0.0.1`, which the URL parser writes `::ffff:7f00:1`) as its IPv4 address. Names are not resolved:
+ * a DNS name pointing at bbblb is not caught (use a callback allow-list for that).
+ */
+export function canonicalHost(host: string): string {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.+$/, "");
+  const dotted = h.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/);
+  if (dotted) return dotted[1];
+  const hex = h.match(/^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/);
+  if (!hex) return h;
+  const [a, b] = [parseInt(hex[1], 16), parseInt(hex[2], 16)];
+  return [a >> 8, a & 255, b >> 8, b & 255].join(".");
+}
+
+/** `localhost`, 127.0.0.0/8 or `::1` (a canonical host). */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /**
@@ -219,12 +239,14 @@ export function callbackRefusal(
     return "it is not an absolute URL";
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") return "it is not an http(s) URL";
-  const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  const host = canonicalHost(u.hostname);
   const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
   const lists = policies.map((p) => p?.callbackHosts).filter((l): l is string[] => l != null);
   for (const list of lists) if (!hostAllowed(host, list)) return `${host} is not an allowed callback host`;
-  const named = lists.some((list) => list.some((p) => p.toLowerCase() === host));
-  if (!named && self.some((s) => s.host === host && (s.port === null || s.port === port))) {
+  const named = lists.some((list) => list.some((p) => canonicalHost(p) === host));
+  // Every loopback address reaches a listener on loopback or on a wildcard address, however it is written.
+  const same = (s: SelfAddress) => s.host === host || (isLoopback(host) && isLoopback(s.host));
+  if (!named && self.some((s) => same(s) && (s.port === null || s.port === port))) {
     return `${host} is bbblb itself or its store`;
   }
   return null;

@@ -124,6 +124,13 @@ Deno.test("callbacks never reach bbblb itself or its KV Connect host unless an a
       "http://10.0.0.5:8090/x",
       "https://lb.example.org/bigbluebutton/api/end",
       "https://kv.example.net:9999/anything",
+      // other spellings of the same addresses
+      "http://localhost.:8090/x",
+      "http://127.0.0.2:8090/x",
+      "http://[::ffff:127.0.0.1]:8090/x",
+      "http://[::ffff:10.0.0.5]:8090/x",
+      "https://lb.example.org./bigbluebutton/api/end",
+      "https://KV.example.net./anything",
     ]
   ) {
     assert.match(callbackRefusal(url, [], self) ?? "", /bbblb itself or its store/, url);
