@@ -91,7 +91,15 @@ const SECRET = "cli-fake-secret-0123456789abcdef";
 const API_SECRET = "cli-api-secret-0123456789abcdef";
 
 Deno.test("an unknown command is one line on stderr and a non-zero exit", async () => {
-  assertOneLineError(await runBbblb(["frobnicate"]), /unknown command 'frobnicate'/);
+  assertOneLineError(await runBbblb(["frobnicate"]), /^bbblb: unknown command 'frobnicate'/);
+});
+
+Deno.test("a command group without its subcommand is one line naming the subcommands, exit 2", async () => {
+  for (const group of ["tenant", "recording"]) {
+    const out = await runBbblb([group]);
+    assertOneLineError(out, new RegExp(`^bbblb: ${group} needs a subcommand: bbblb ${group} \\w+\\|`));
+    assert.equal(out.code, 2);
+  }
 });
 
 Deno.test("an unknown flag is one line on stderr and a non-zero exit", async () => {

@@ -7,6 +7,7 @@
 import { Command } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
 import { backupCommands } from "./backup_commands.ts";
+import { CliError } from "./errors.ts";
 import { meetingCommands } from "./meeting_commands.ts";
 import { recordingCommands } from "./recording_commands.ts";
 import { serverCommands } from "./server_commands.ts";
@@ -23,7 +24,11 @@ export function program(): Command {
     .version(denoJson.version, "-V, --version")
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(s.split("\n").filter((l) => l.trim())[0] + "\n") });
+    // Usage errors are one line with the prefix of every other error (commander writes "error: …").
+    .configureOutput({
+      outputError: (s, write) =>
+        write(s.split("\n").filter((l) => l.trim())[0].replace(/^error: /, "bbblb: ") + "\n"),
+    });
   for (
     const group of [
       serviceCommands,
@@ -34,5 +39,15 @@ export function program(): Command {
       backupCommands,
     ]
   ) group(cli);
+  // A group named without its subcommand is a usage error in one line, not the group's help on stderr.
+  for (const group of cli.commands.filter((c) => c.commands.length > 0)) {
+    const names = group.commands.map((c) => c.name()).filter((n) => n !== "help").join("|");
+    group.action(() => {
+      throw new CliError(
+        `${group.name()} needs a subcommand: bbblb ${group.name()} ${names} (see --help)`,
+        2,
+      );
+    });
+  }
   return cli;
 }
